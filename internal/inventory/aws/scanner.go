@@ -1,0 +1,353 @@
+// Package aws lists live AWS resources under their Terraform type names and
+// import ids. Each service has its own file with one lister per Terraform
+// type; a lister pairs the live listing with the mapping of the same type
+// from Terraform state, so both sides of a drift comparison are defined in
+// one place.
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"plumb/internal/inventory"
+	"plumb/internal/model"
+)
+
+// lister lists one Terraform type. list is called once per region (or once
+// with region "" for global types) and must page through every result.
+// fromState maps a state instance of the same type (or of one of aliases)
+// to the Resource list would produce for it.
+type lister struct {
+	inventory.Type
+	list      func(ctx context.Context, s *session, region string) ([]model.Resource, error)
+	fromState func(attrs map[string]any) (model.Resource, bool)
+	// aliases are other Terraform types whose state describes this live
+	// type, such as aws_default_vpc for aws_vpc.
+	aliases []string
+}
+
+// allListers is the catalogue of supported types. Each service file
+// contributes its own slice; adding a type is a change to that file only.
+func allListers() []lister {
+	var all []lister
+	for _, group := range [][]lister{
+		ec2Listers(),
+		s3Listers(),
+		iamListers(),
+		dynamodbListers(),
+		sqsListers(),
+		snsListers(),
+		rdsListers(),
+		lambdaListers(),
+		kmsListers(),
+		ecrListers(),
+		logsListers(),
+		route53Listers(),
+	} {
+		all = append(all, group...)
+	}
+	return all
+}
+
+// Options tune a scan.
+type Options struct {
+	// Regions to scan. Empty means the region of the AWS configuration.
+	Regions []string
+	// Types restricts the scan to these Terraform types; empty means all.
+	Types []string
+	// Concurrency bounds how many (service, region) units list at once.
+	Concurrency int
+	// PerUnitConcurrency bounds per-resource detail calls inside one unit.
+	PerUnitConcurrency int
+	// MaxAttempts is the retry budget per API call (adaptive mode).
+	MaxAttempts int
+	// Progress, when set, is called after each unit finishes.
+	Progress func(done, total int, unit string)
+}
+
+// Scanner lists AWS resources through the standard SDK configuration chain,
+// so credentials, profiles and AWS_ENDPOINT_URL work as operators expect.
+type Scanner struct {
+	cfg     aws.Config
+	opts    Options
+	listers []lister
+	calls   atomic.Int64
+}
+
+// New loads the AWS configuration and prepares a scanner. Throttling is
+// handled by the SDK's adaptive retry mode, which backs off and rate-limits
+// the client itself when AWS answers with throttling errors.
+func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions) error) (*Scanner, error) {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.PerUnitConcurrency <= 0 {
+		opts.PerUnitConcurrency = 4
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 8
+	}
+	s := &Scanner{opts: opts}
+	counter := middleware.FinalizeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		s.calls.Add(1)
+		return next.HandleFinalize(ctx, in)
+	})
+	base := []func(*config.LoadOptions) error{
+		config.WithRetryer(func() aws.Retryer {
+			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
+				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
+					so.MaxAttempts = opts.MaxAttempts
+					so.MaxBackoff = 20 * time.Second
+				})
+			})
+		}),
+		config.WithAPIOptions([]func(*middleware.Stack) error{
+			func(st *middleware.Stack) error {
+				// After the retry middleware, so every attempt is counted.
+				return st.Finalize.Add(counter, middleware.After)
+			},
+		}),
+	}
+	cfg, err := config.LoadDefaultConfig(ctx, append(base, loadOpts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS configuration: %w", err)
+	}
+	s.cfg = cfg
+	if len(s.opts.Regions) == 0 {
+		if cfg.Region == "" {
+			return nil, errors.New("no AWS region: pass --region or set AWS_REGION / a profile region")
+		}
+		s.opts.Regions = []string{cfg.Region}
+	}
+	all := allListers()
+	if len(opts.Types) > 0 {
+		want := map[string]bool{}
+		for _, t := range opts.Types {
+			want[t] = true
+		}
+		for _, l := range all {
+			if want[l.Name] {
+				s.listers = append(s.listers, l)
+				delete(want, l.Name)
+			}
+		}
+		if len(want) > 0 {
+			var unknown []string
+			for t := range want {
+				unknown = append(unknown, t)
+			}
+			sort.Strings(unknown)
+			return nil, fmt.Errorf("unsupported resource types: %s", strings.Join(unknown, ", "))
+		}
+	} else {
+		s.listers = all
+	}
+	return s, nil
+}
+
+// Regions returns the regions this scanner covers.
+func (s *Scanner) Regions() []string { return append([]string(nil), s.opts.Regions...) }
+
+// APICalls returns the number of API requests sent so far, retries included.
+func (s *Scanner) APICalls() int64 { return s.calls.Load() }
+
+type unit struct {
+	service string
+	region  string // "" for global
+	listers []lister
+}
+
+// Scan lists every supported type in every region. A failing unit is
+// recorded in the result's errors and marks none of its types complete, so
+// the drift engine will not call their desired resources missing.
+func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
+	res := inventory.NewResult(s.opts.Regions)
+	sess := newSession(s.cfg, s.opts.PerUnitConcurrency)
+	sess.account = s.account(ctx)
+
+	units := s.units()
+	var (
+		wg   sync.WaitGroup
+		sem  = make(chan struct{}, s.opts.Concurrency)
+		mu   sync.Mutex
+		done int
+	)
+	for _, u := range units {
+		wg.Add(1)
+		go func(u unit) {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				res.Fail(inventory.Scope{Provider: "aws", Region: regionLabel(u.region), Service: u.service}, ctx.Err())
+				return
+			}
+			defer func() { <-sem }()
+			for _, l := range u.listers {
+				out, err := l.list(ctx, sess, u.region)
+				if err != nil {
+					res.Fail(inventory.Scope{Provider: "aws", Region: regionLabel(u.region), Service: u.service}, fmt.Errorf("%s: %w", l.Name, describeErr(err)))
+					continue
+				}
+				for i := range out {
+					out[i].Provider = "aws"
+					out[i].Type = l.Name
+					if out[i].Account == "" {
+						out[i].Account = sess.account
+					}
+					if out[i].Region == "" && !l.Global {
+						out[i].Region = u.region
+					}
+				}
+				res.Add(l.Name, u.region, out)
+			}
+			if s.opts.Progress != nil {
+				mu.Lock()
+				done++
+				d := done
+				mu.Unlock()
+				s.opts.Progress(d, len(units), u.service+"/"+regionLabel(u.region))
+			}
+		}(u)
+	}
+	wg.Wait()
+	res.APICalls = s.calls.Load()
+	res.Sort()
+	return res, nil
+}
+
+func (s *Scanner) units() []unit {
+	byKey := map[string]*unit{}
+	var order []string
+	add := func(service, region string, l lister) {
+		k := service + "|" + region
+		u, ok := byKey[k]
+		if !ok {
+			u = &unit{service: service, region: region}
+			byKey[k] = u
+			order = append(order, k)
+		}
+		u.listers = append(u.listers, l)
+	}
+	for _, l := range s.listers {
+		if l.Global {
+			add(l.Service, "", l)
+			continue
+		}
+		for _, r := range s.opts.Regions {
+			add(l.Service, r, l)
+		}
+	}
+	out := make([]unit, 0, len(order))
+	for _, k := range order {
+		out = append(out, *byKey[k])
+	}
+	return out
+}
+
+// account asks STS who we are; failure only leaves the account blank.
+func (s *Scanner) account(ctx context.Context) string {
+	cfg := s.cfg.Copy()
+	if cfg.Region == "" {
+		cfg.Region = s.opts.Regions[0]
+	}
+	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil || out.Account == nil {
+		return ""
+	}
+	return *out.Account
+}
+
+func regionLabel(region string) string {
+	if region == "" {
+		return "global"
+	}
+	return region
+}
+
+// describeErr keeps the AWS error code and message, which is what an
+// operator needs to fix permissions, and drops the SDK's long wrapping.
+func describeErr(err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return fmt.Errorf("%s: %s", apiErr.ErrorCode(), apiErr.ErrorMessage())
+	}
+	return err
+}
+
+// Mapper maps Terraform state to the shape live listers produce. It needs
+// no AWS access.
+type Mapper struct {
+	byType map[string]lister
+}
+
+// NewMapper returns the state mapper for every supported AWS type.
+func NewMapper() *Mapper {
+	m := &Mapper{byType: map[string]lister{}}
+	for _, l := range allListers() {
+		m.byType[l.Name] = l
+		for _, a := range l.aliases {
+			m.byType[a] = l
+		}
+	}
+	return m
+}
+
+// FromState implements inventory.StateMapper.
+func (m *Mapper) FromState(typ string, attrs map[string]any) (model.Resource, bool) {
+	l, ok := m.byType[typ]
+	if !ok || l.fromState == nil {
+		return model.Resource{}, false
+	}
+	r, ok := l.fromState(attrs)
+	if !ok {
+		return model.Resource{}, false
+	}
+	r.Provider = "aws"
+	r.Type = l.Name
+	if r.Region == "" && !l.Global {
+		r.Region = regionFromAttrs(attrs)
+	}
+	return r, true
+}
+
+// Fold implements inventory.StateMapper.
+func (m *Mapper) Fold(typ string, attrs map[string]any) (string, string, map[string][]string, bool) {
+	for _, l := range foldListers() {
+		if l.childType != typ {
+			continue
+		}
+		id, add, ok := l.fold(attrs)
+		return l.parentType, id, add, ok
+	}
+	return "", "", nil, false
+}
+
+// Types implements inventory.StateMapper.
+func (m *Mapper) Types() []inventory.Type {
+	var out []inventory.Type
+	for _, l := range allListers() {
+		out = append(out, l.Type)
+	}
+	return out
+}
+
+// folder maps a child Terraform type onto its parent live type.
+type folder struct {
+	childType  string
+	parentType string
+	fold       func(attrs map[string]any) (parentID string, add map[string][]string, ok bool)
+}

@@ -1,0 +1,154 @@
+package aws
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+)
+
+// session is shared by all listers of one scan: the base configuration,
+// the account id, and per-region caches that let several listers reuse one
+// bulk call (the tag index) instead of asking once per resource.
+type session struct {
+	cfg     aws.Config
+	account string
+	// parallel bounds per-resource calls inside one lister.
+	parallel int
+
+	mu   sync.Mutex
+	tags map[string]*tagIndex
+}
+
+func newSession(cfg aws.Config, parallel int) *session {
+	return &session{cfg: cfg, parallel: parallel, tags: map[string]*tagIndex{}}
+}
+
+// config returns the AWS configuration for a region. Global services use
+// us-east-1 when no region is given, as the AWS CLI does.
+func (s *session) config(region string) aws.Config {
+	c := s.cfg.Copy()
+	if region != "" {
+		c.Region = region
+	} else if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	return c
+}
+
+// tagIndex holds the tags of every tagged resource of a region, read in
+// pages of 100 through the Resource Groups Tagging API. Services whose list
+// calls do not return tags (SQS, Lambda, DynamoDB, KMS, CloudWatch Logs, S3)
+// look their tags up here, which costs one call per hundred resources
+// instead of one per resource.
+type tagIndex struct {
+	once   sync.Once
+	byARN  map[string]map[string]string
+	err    error
+	region string
+}
+
+// tagsFor returns the tag index of a region, loading it on first use.
+func (s *session) tagsFor(ctx context.Context, region string) (*tagIndex, error) {
+	s.mu.Lock()
+	ti, ok := s.tags[region]
+	if !ok {
+		ti = &tagIndex{region: region}
+		s.tags[region] = ti
+	}
+	s.mu.Unlock()
+	ti.once.Do(func() {
+		ti.byARN, ti.err = loadTagIndex(ctx, s.config(region))
+	})
+	return ti, ti.err
+}
+
+// Tags returns the user tags of a resource. A resource the index does not
+// hold has no tags (the tagging API omits never-tagged resources).
+func (t *tagIndex) Tags(arn string) map[string]string {
+	if tags, ok := t.byARN[arn]; ok {
+		return tags
+	}
+	return map[string]string{}
+}
+
+func loadTagIndex(ctx context.Context, cfg aws.Config) (map[string]map[string]string, error) {
+	client := resourcegroupstaggingapi.NewFromConfig(cfg)
+	out := map[string]map[string]string{}
+	p := resourcegroupstaggingapi.NewGetResourcesPaginator(client, &resourcegroupstaggingapi.GetResourcesInput{
+		ResourcesPerPage:    aws.Int32(100),
+		ResourceTypeFilters: []string{"sqs", "lambda", "dynamodb", "kms", "logs", "s3"},
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("tagging GetResources in %s: %w", cfg.Region, describeErr(err))
+		}
+		for _, m := range page.ResourceTagMappingList {
+			tags := map[string]string{}
+			for _, t := range m.Tags {
+				k, v := aws.ToString(t.Key), aws.ToString(t.Value)
+				if strings.HasPrefix(k, "aws:") {
+					continue
+				}
+				tags[k] = v
+			}
+			out[aws.ToString(m.ResourceARN)] = tags
+		}
+	}
+	return out, nil
+}
+
+// userTags drops the aws: prefixed tags AWS adds itself (CloudFormation,
+// Auto Scaling): they are never in the code and never drift.
+func userTags(in map[string]string) map[string]string {
+	out := make(map[string]string, len(in))
+	for k, v := range in {
+		if strings.HasPrefix(k, "aws:") {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// parallelDo runs fn for every index in [0, n) with at most limit calls at
+// once and returns the first error.
+func parallelDo(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
+	if limit <= 0 {
+		limit = 1
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, limit)
+	var (
+		wg       sync.WaitGroup
+		once     sync.Once
+		firstErr error
+	)
+	for i := 0; i < n; i++ {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := fn(ctx, i); err != nil {
+				once.Do(func() { firstErr = err; cancel() })
+			}
+		}(i)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}

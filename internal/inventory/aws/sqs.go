@@ -1,0 +1,3 @@
+package aws
+
+func sqsListers() []lister { return nil }

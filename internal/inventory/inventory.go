@@ -1,0 +1,143 @@
+// Package inventory defines what a live cloud inventory hands to the drift
+// engine: the resources it saw, the scopes it read completely, and the
+// scopes it could not read. The per-cloud listers live in sub-packages.
+package inventory
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"plumb/internal/model"
+)
+
+// Type describes one Terraform resource type plumb can inventory. Keeping
+// the live lister's counterpart for state (FromState) next to it means the
+// two sides of a comparison are defined in one place per type.
+type Type struct {
+	// Name is the Terraform type name the lister produces (aws_vpc).
+	Name string
+	// Service groups types that share an API client and a scope in error
+	// reports (ec2, s3, iam).
+	Service string
+	// Global types are listed once, not per region (IAM, Route 53).
+	Global bool
+	// Compared are the attribute keys compared for drift.changed, in
+	// addition to tags. Both sides must fill them in the same shape.
+	Compared []string
+}
+
+// StateMapper turns the attributes of a Terraform state instance into the
+// Resource a live lister would produce for the same object, so that the
+// drift engine can compare like with like. Aliases cover state types that
+// describe a live type under another name (aws_default_vpc is an aws_vpc).
+type StateMapper interface {
+	// FromState maps one state instance. ok is false when the type is not
+	// one this inventory lists.
+	FromState(typ string, attrs map[string]any) (r model.Resource, ok bool)
+	// Fold reports, for child resources declared separately from their
+	// parent (aws_security_group_rule), which parent they belong to and the
+	// attribute values they add to it. ok is false for other types.
+	Fold(typ string, attrs map[string]any) (parentType, parentID string, add map[string][]string, ok bool)
+	// Types lists every live type the inventory knows.
+	Types() []Type
+}
+
+// Scope names one unit of listing: a service's types in one region (or
+// "global"). It is what the report's errors refer to.
+type Scope struct {
+	Provider string
+	Region   string
+	Service  string
+}
+
+func (s Scope) String() string { return fmt.Sprintf("%s/%s/%s", s.Provider, s.Region, s.Service) }
+
+// ScopeError records a part of the estate that could not be read.
+type ScopeError struct {
+	Scope   string `json:"scope"`
+	Message string `json:"message"`
+}
+
+// Result is what one inventory run produced. It is safe for concurrent use
+// while listers fill it in.
+type Result struct {
+	mu        sync.Mutex
+	Resources []model.Resource
+	Errors    []ScopeError
+	// complete holds "type|region" for every type listed without error in a
+	// region ("" region for global types). Desired resources of a type and
+	// region not in here are never reported missing.
+	complete map[string]bool
+	// Regions are the regions this run covered.
+	Regions []string
+	// APICalls counts requests sent to the cloud, for the calls-per-resource
+	// figure.
+	APICalls int64
+}
+
+// NewResult returns an empty result for the given regions.
+func NewResult(regions []string) *Result {
+	return &Result{complete: map[string]bool{}, Regions: append([]string(nil), regions...)}
+}
+
+// Add records resources listed for a type in a region and marks that
+// (type, region) as completely read.
+func (r *Result) Add(typ, region string, res []model.Resource) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Resources = append(r.Resources, res...)
+	r.complete[typ+"|"+region] = true
+}
+
+// Fail records a scope that could not be read.
+func (r *Result) Fail(scope Scope, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Errors = append(r.Errors, ScopeError{Scope: scope.String(), Message: err.Error()})
+}
+
+// Complete reports whether a type was fully listed in a region. For global
+// types pass region "".
+func (r *Result) Complete(typ, region string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.complete[typ+"|"+region]
+}
+
+// CompleteAnywhere reports whether a type was fully listed in every region
+// this run covered (or globally). It decides whether a desired resource
+// whose region is unknown can be called missing.
+func (r *Result) CompleteAnywhere(typ string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.complete[typ+"|"] {
+		return true
+	}
+	if len(r.Regions) == 0 {
+		return false
+	}
+	for _, reg := range r.Regions {
+		if !r.complete[typ+"|"+reg] {
+			return false
+		}
+	}
+	return true
+}
+
+// Sort orders resources and errors so output is deterministic.
+func (r *Result) Sort() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	sort.Slice(r.Resources, func(i, j int) bool {
+		a, b := r.Resources[i], r.Resources[j]
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		if a.Region != b.Region {
+			return a.Region < b.Region
+		}
+		return a.ID < b.ID
+	})
+	sort.Slice(r.Errors, func(i, j int) bool { return r.Errors[i].Scope < r.Errors[j].Scope })
+}

@@ -1,0 +1,146 @@
+// Package model holds the nouns every part of plumb shares: resources as the
+// code declares them and as the cloud reports them, and the findings that
+// come out of comparing the two. Terraform type names and import ids are the
+// common language, so desired and live resources meet without translation
+// tables scattered across packages.
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Resource is one cloud object, described the same way whether it was read
+// from Terraform state or from a cloud API, so the drift engine can compare
+// the two sides field by field.
+type Resource struct {
+	Provider string `json:"provider"`
+	// Type is the Terraform resource type (aws_instance).
+	Type string `json:"type"`
+	// ID is the id Terraform uses to import the resource.
+	ID     string `json:"id"`
+	Region string `json:"region,omitempty"`
+	// Account is the AWS account id or Azure subscription id, when known.
+	Account string `json:"account,omitempty"`
+	Name    string `json:"name,omitempty"`
+	ARN     string `json:"arn,omitempty"`
+	// Tags are the user tags. A nil map means the tags could not be read
+	// (so they must not be compared); an empty map means there are none.
+	Tags map[string]string `json:"tags"`
+	// Attributes are normalized values under Terraform attribute names.
+	// Only attributes both sides fill in are ever compared.
+	Attributes map[string]any `json:"attributes,omitempty"`
+	// Default, when set, says why the cloud itself created this resource
+	// (default VPC, service-linked role, ...). Such a resource is never
+	// reported as unmanaged.
+	Default string `json:"-"`
+}
+
+// DisplayName is the short human name used in finding titles: the Name
+// tag or name attribute when there is one, the id otherwise.
+func (r Resource) DisplayName() string {
+	if r.Name != "" {
+		return r.Name
+	}
+	if n := r.Tags["Name"]; n != "" {
+		return n
+	}
+	return r.ID
+}
+
+// DesiredResource is a Resource as declared by infrastructure code, with
+// where it was declared.
+type DesiredResource struct {
+	Resource
+	// Address is the Terraform address, module path and index included
+	// (module.net.aws_subnet.private["a"]).
+	Address string `json:"address"`
+	// Source is the state file or URL it was read from.
+	Source string `json:"source"`
+	// Mode is "managed" or "data" in Terraform terms.
+	Mode string `json:"mode,omitempty"`
+	// Deposed is the deposed key for deposed instances, empty otherwise.
+	Deposed string `json:"deposed,omitempty"`
+	// Tainted marks instances Terraform will replace on the next apply.
+	Tainted bool `json:"tainted,omitempty"`
+	// Raw is the attribute object exactly as the state holds it.
+	Raw map[string]any `json:"-"`
+}
+
+// Kind names what sort of problem a finding is. The values are part of the
+// JSON contract and of fingerprints, so they never change.
+type Kind string
+
+// Finding kinds produced by the drift engine.
+const (
+	KindUnmanaged Kind = "drift.unmanaged"
+	KindMissing   Kind = "drift.missing"
+	KindChanged   Kind = "drift.changed"
+)
+
+// Severity orders findings for routing and display.
+type Severity string
+
+// Severities, lowest to highest.
+const (
+	SeverityLow      Severity = "low"
+	SeverityMedium   Severity = "medium"
+	SeverityHigh     Severity = "high"
+	SeverityCritical Severity = "critical"
+)
+
+// Change is one attribute that differs between code and reality.
+type Change struct {
+	Path   string `json:"path"`
+	Before any    `json:"before"`
+	After  any    `json:"after"`
+}
+
+// Finding is one problem plumb detected. Its fingerprint is stable across
+// runs so the same problem found twice is recognised as the same finding.
+type Finding struct {
+	Kind        Kind      `json:"kind"`
+	Severity    Severity  `json:"severity"`
+	Fingerprint string    `json:"fingerprint"`
+	Environment string    `json:"environment,omitempty"`
+	Resource    Resource  `json:"resource"`
+	Address     *string   `json:"address"`
+	Source      string    `json:"source,omitempty"`
+	Changes     []Change  `json:"changes"`
+	Message     string    `json:"message"`
+	FirstSeen   time.Time `json:"-"`
+	LastSeen    time.Time `json:"-"`
+}
+
+// Fingerprint hashes what makes a problem the same problem: its kind, the
+// environment, the resource identity and, for rule-based findings, the rule.
+// Attribute values are deliberately left out so an update to a drifted
+// resource stays the same finding.
+func Fingerprint(kind Kind, environment, provider, typ, region, id, rule string) string {
+	h := sha256.New()
+	for _, part := range []string{string(kind), environment, provider, typ, region, strings.ToLower(id), rule} {
+		h.Write([]byte(part))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// Summary counts a drift comparison. Managed counts desired resources of
+// the types that were scanned; coverage is managed / (managed + unmanaged).
+type Summary struct {
+	Managed   int     `json:"managed"`
+	InSync    int     `json:"in_sync"`
+	Changed   int     `json:"changed"`
+	Missing   int     `json:"missing"`
+	Unmanaged int     `json:"unmanaged"`
+	Coverage  float64 `json:"coverage"`
+	// NotEvaluated counts desired resources whose type or region could not
+	// be read, so they were neither confirmed nor reported missing.
+	NotEvaluated int `json:"not_evaluated"`
+	// Unsupported counts desired resources of types plumb cannot list.
+	Unsupported int `json:"unsupported"`
+	// Ignored counts resources left out by ignore rules.
+	Ignored int `json:"ignored"`
+}
