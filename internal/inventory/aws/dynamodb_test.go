@@ -1,0 +1,3 @@
+package aws
+
+func dynamodbFixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func ec2Fixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func ecrFixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func iamFixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func kmsFixtures() []fixture { return nil }

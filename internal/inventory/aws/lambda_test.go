@@ -1,0 +1,3 @@
+package aws
+
+func lambdaFixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func logsFixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func rdsFixtures() []fixture { return nil }

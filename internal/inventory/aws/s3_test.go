@@ -1,0 +1,3 @@
+package aws
+
+func s3Fixtures() []fixture { return nil }

@@ -1,0 +1,3 @@
+package aws
+
+func snsFixtures() []fixture { return nil }

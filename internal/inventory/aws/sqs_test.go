@@ -1,0 +1,3 @@
+package aws
+
+func sqsFixtures() []fixture { return nil }
