@@ -1,0 +1,372 @@
+// Package drift compares what the code declares with what the cloud holds
+// and classifies every resource as in sync, changed, missing or unmanaged.
+//
+// The engine is deliberately conservative: a resource is only called
+// missing when the scope (type and region) it lives in was read completely,
+// and resources the cloud creates by itself are never called unmanaged. A
+// drift tool that cries wolf gets uninstalled.
+package drift
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"plumb/internal/inventory"
+	"plumb/internal/model"
+)
+
+// Options tune a comparison.
+type Options struct {
+	// Environment is stamped on findings and into their fingerprints.
+	Environment string
+	// Ignore rules; nil ignores nothing.
+	Ignore *Ignore
+}
+
+// Result is the outcome of one comparison.
+type Result struct {
+	Findings []model.Finding
+	Summary  model.Summary
+	Errors   []inventory.ScopeError
+}
+
+type desiredEntry struct {
+	d      model.DesiredResource
+	r      model.Resource // mapped to the live shape
+	typ    inventory.Type
+	folded map[string][]string
+}
+
+type actualEntry struct {
+	r       model.Resource
+	matched bool
+}
+
+// Diff compares desired resources with a live inventory.
+func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper inventory.StateMapper, opts Options) *Result {
+	types := map[string]inventory.Type{}
+	for _, t := range mapper.Types() {
+		types[t.Name] = t
+	}
+	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...)}
+	sum := &res.Summary
+
+	// Map desired resources to the live shape, and collect children that
+	// fold into their parents (security group rules declared apart).
+	var entries []*desiredEntry
+	folds := map[string]map[string][]string{}
+	for _, d := range desired {
+		if d.Mode == "data" {
+			continue
+		}
+		if pt, pid, add, ok := mapper.Fold(d.Type, d.Raw); ok {
+			k := key(pt, pid)
+			if folds[k] == nil {
+				folds[k] = map[string][]string{}
+			}
+			for attr, vals := range add {
+				folds[k][attr] = append(folds[k][attr], vals...)
+			}
+			continue
+		}
+		r, ok := mapper.FromState(d.Type, d.Raw)
+		if !ok || r.ID == "" {
+			sum.Unsupported++
+			continue
+		}
+		entries = append(entries, &desiredEntry{d: d, r: r, typ: types[r.Type]})
+	}
+	for _, e := range entries {
+		add := folds[key(e.r.Type, e.r.ID)]
+		if len(add) == 0 {
+			continue
+		}
+		if e.r.Attributes == nil {
+			e.r.Attributes = map[string]any{}
+		}
+		for attr, vals := range add {
+			e.r.Attributes[attr] = unionStrings(e.r.Attributes[attr], vals)
+		}
+	}
+
+	// Index the live side by (type, id).
+	actual := map[string][]*actualEntry{}
+	var actualOrder []*actualEntry
+	for _, r := range inv.Resources {
+		a := &actualEntry{r: r}
+		actual[key(r.Type, r.ID)] = append(actual[key(r.Type, r.ID)], a)
+		actualOrder = append(actualOrder, a)
+	}
+
+	for _, e := range entries {
+		ignored := opts.Ignore.Resource(e.r.Type, e.r.ID)
+		a := pick(actual[key(e.r.Type, e.r.ID)], e.r.Region, e.typ.Global)
+		if a != nil {
+			a.matched = true
+		}
+		if e.d.Deposed != "" {
+			// A deposed object is on its way out: if it still exists it is
+			// managed; if it is gone, that is what the code wants.
+			continue
+		}
+		if ignored {
+			sum.Ignored++
+			continue
+		}
+		sum.Managed++
+		if a == nil {
+			if !evaluable(inv, e.typ, e.r) {
+				sum.NotEvaluated++
+				continue
+			}
+			sum.Missing++
+			res.Findings = append(res.Findings, finding(model.KindMissing, opts, e.r, &e.d, nil))
+			continue
+		}
+		changes := compare(e.r, a.r, e.typ)
+		kept := changes[:0]
+		for _, c := range changes {
+			if !opts.Ignore.Path(e.r.Type, e.r.ID, c.Path) {
+				kept = append(kept, c)
+			}
+		}
+		if len(kept) == 0 {
+			sum.InSync++
+			continue
+		}
+		sum.Changed++
+		live := a.r
+		if live.Name == "" {
+			live.Name = e.r.Name
+		}
+		res.Findings = append(res.Findings, finding(model.KindChanged, opts, live, &e.d, kept))
+	}
+
+	for _, a := range actualOrder {
+		if a.matched || a.r.Default != "" {
+			continue
+		}
+		if opts.Ignore.Resource(a.r.Type, a.r.ID) {
+			sum.Ignored++
+			continue
+		}
+		sum.Unmanaged++
+		res.Findings = append(res.Findings, finding(model.KindUnmanaged, opts, a.r, nil, nil))
+	}
+
+	if sum.Managed+sum.Unmanaged > 0 {
+		sum.Coverage = float64(sum.Managed) / float64(sum.Managed+sum.Unmanaged)
+	} else {
+		sum.Coverage = 1
+	}
+	SortFindings(res.Findings)
+	return res
+}
+
+func key(typ, id string) string { return typ + "\x00" + id }
+
+// pick chooses the live resource a desired one refers to. Ids are unique
+// within a region for most types; when the desired region is known it
+// must agree, when it is unknown a single candidate is taken.
+func pick(cands []*actualEntry, region string, global bool) *actualEntry {
+	if len(cands) == 0 {
+		return nil
+	}
+	if global || region == "" {
+		for _, c := range cands {
+			if !c.matched {
+				return c
+			}
+		}
+		return cands[0]
+	}
+	for _, c := range cands {
+		if c.r.Region == region || c.r.Region == "" {
+			return c
+		}
+	}
+	return nil
+}
+
+// evaluable says whether the absence of a desired resource from the
+// inventory means it is gone, rather than that its scope was not read.
+func evaluable(inv *inventory.Result, t inventory.Type, r model.Resource) bool {
+	if t.Name == "" {
+		return false
+	}
+	if t.Global {
+		return inv.Complete(t.Name, "")
+	}
+	if r.Region != "" {
+		return inv.Complete(t.Name, r.Region)
+	}
+	return inv.CompleteAnywhere(t.Name)
+}
+
+// compare lists the differences between the code's view (before) and the
+// live resource (after): tags when both sides know them, then the type's
+// compared attributes when both sides have them.
+func compare(want, got model.Resource, t inventory.Type) []model.Change {
+	var out []model.Change
+	if want.Tags != nil && got.Tags != nil {
+		keys := map[string]bool{}
+		for k := range want.Tags {
+			keys[k] = true
+		}
+		for k := range got.Tags {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		sort.Strings(sorted)
+		for _, k := range sorted {
+			wv, wok := want.Tags[k]
+			gv, gok := got.Tags[k]
+			if wok && gok && wv == gv {
+				continue
+			}
+			c := model.Change{Path: "tags." + k}
+			if wok {
+				c.Before = wv
+			}
+			if gok {
+				c.After = gv
+			}
+			out = append(out, c)
+		}
+	}
+	for _, attr := range t.Compared {
+		wv, wok := want.Attributes[attr]
+		gv, gok := got.Attributes[attr]
+		if !wok || !gok || equalValues(wv, gv) {
+			continue
+		}
+		out = append(out, model.Change{Path: attr, Before: wv, After: gv})
+	}
+	return out
+}
+
+// equalValues compares normalized attribute values. Going through JSON
+// makes 7 and 7.0, and []string and []any of the same strings, equal.
+func equalValues(a, b any) bool {
+	ja, errA := json.Marshal(a)
+	jb, errB := json.Marshal(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return bytes.Equal(ja, jb)
+}
+
+// unionStrings merges a []string (or []any of strings) attribute with more
+// values, sorted and without duplicates, the canonical form of rule sets.
+func unionStrings(existing any, more []string) []string {
+	set := map[string]bool{}
+	switch v := existing.(type) {
+	case []string:
+		for _, s := range v {
+			set[s] = true
+		}
+	case []any:
+		for _, s := range v {
+			if str, ok := s.(string); ok {
+				set[str] = true
+			}
+		}
+	}
+	for _, s := range more {
+		set[s] = true
+	}
+	out := make([]string, 0, len(set))
+	for s := range set {
+		out = append(out, s)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// severity ranks a finding. Unexpected network exposure matters most.
+func severity(kind model.Kind, changes []model.Change) model.Severity {
+	switch kind {
+	case model.KindMissing:
+		return model.SeverityHigh
+	case model.KindChanged:
+		for _, c := range changes {
+			if c.Path == "ingress" || c.Path == "egress" {
+				return model.SeverityHigh
+			}
+		}
+	}
+	return model.SeverityMedium
+}
+
+// Message returns the operator-facing title of a drift finding.
+func Message(kind model.Kind, name string) string {
+	switch kind {
+	case model.KindUnmanaged:
+		return fmt.Sprintf("Undefined resource exists (%s)", name)
+	case model.KindMissing:
+		return fmt.Sprintf("Defined resource doesn't exist (%s)", name)
+	case model.KindChanged:
+		return fmt.Sprintf("Resource changed outside code (%s)", name)
+	}
+	return fmt.Sprintf("%s (%s)", kind, name)
+}
+
+func finding(kind model.Kind, opts Options, r model.Resource, d *model.DesiredResource, changes []model.Change) model.Finding {
+	f := model.Finding{
+		Kind:        kind,
+		Severity:    severity(kind, changes),
+		Environment: opts.Environment,
+		Resource:    r,
+		Changes:     changes,
+		Message:     Message(kind, r.DisplayName()),
+		Fingerprint: model.Fingerprint(kind, opts.Environment, r.Provider, r.Type, r.Region, r.ID, ""),
+	}
+	if f.Changes == nil {
+		f.Changes = []model.Change{}
+	}
+	// Findings carry tags but not the raw attribute map: attributes can
+	// hold secrets and belong in the changes list only.
+	f.Resource.Attributes = nil
+	if d != nil {
+		addr := d.Address
+		f.Address = &addr
+		f.Source = d.Source
+	}
+	return f
+}
+
+func kindRank(k model.Kind) int {
+	switch k {
+	case model.KindUnmanaged:
+		return 0
+	case model.KindMissing:
+		return 1
+	case model.KindChanged:
+		return 2
+	}
+	return 3
+}
+
+// SortFindings orders findings for stable output: by kind, then type,
+// region and id.
+func SortFindings(fs []model.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if kindRank(a.Kind) != kindRank(b.Kind) {
+			return kindRank(a.Kind) < kindRank(b.Kind)
+		}
+		if a.Resource.Type != b.Resource.Type {
+			return a.Resource.Type < b.Resource.Type
+		}
+		if a.Resource.Region != b.Resource.Region {
+			return a.Resource.Region < b.Resource.Region
+		}
+		return strings.Compare(a.Resource.ID, b.Resource.ID) < 0
+	})
+}
