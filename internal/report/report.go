@@ -26,3 +26,34 @@ type Report struct {
 	// (for example that refresh-only drift excludes unapplied code).
 	Notes []string `json:"notes,omitempty"`
 }
+
+// Exit codes promised to scripts and CI (same convention as
+// terraform plan -detailed-exitcode). They are part of the contract in
+// docs/report.md.
+const (
+	// ExitClean means the scan read everything and found nothing.
+	ExitClean = 0
+	// ExitError means plumb failed, or could not read part of the estate
+	// and partial scans were not allowed.
+	ExitError = 1
+	// ExitFindings means the scan found at least one finding.
+	ExitFindings = 2
+)
+
+// Partial reports whether part of the estate could not be read, so that
+// "no findings" must not be read as "no drift".
+func (r *Report) Partial() bool { return len(r.Errors) > 0 }
+
+// ExitCode maps the report to the process exit code of plumb scan and
+// plumb check, so every command applies the same rule: a partial scan is
+// an error unless allowPartial, otherwise findings give 2 and none give 0.
+func (r *Report) ExitCode(allowPartial bool) int {
+	switch {
+	case r.Partial() && !allowPartial:
+		return ExitError
+	case len(r.Findings) > 0:
+		return ExitFindings
+	default:
+		return ExitClean
+	}
+}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"plumb/internal/drift"
+	"plumb/internal/progress"
+	"plumb/internal/report"
+	"plumb/internal/scan"
+)
+
+type scanFlags struct {
+	states       []string
+	regions      []string
+	types        []string
+	env          string
+	ignore       string
+	outputs      []string
+	allowPartial bool
+	progress     bool
+	concurrency  int
+}
+
+func newScanCmd(stdout, stderr io.Writer) *cobra.Command {
+	var f scanFlags
+	cmd := &cobra.Command{
+		Use:   "scan",
+		Short: "Compare Terraform state with the live AWS estate and report drift",
+		Long: `Compare what Terraform state declares with what exists in AWS.
+
+Every resource of a supported type ends up as one of:
+  in sync     declared and identical (tags and compared attributes)
+  changed     declared, but changed outside the code   -> drift.changed
+  missing     declared, but gone                       -> drift.missing
+  unmanaged   exists, but declared nowhere             -> drift.unmanaged
+
+Resources AWS creates by itself (default VPC, subnets and security groups,
+main route tables, AWS-managed policies, service-linked roles, SSO roles)
+are never reported as unmanaged. A part of the estate that could not be read
+(access denied, throttled past the retry budget) is listed under errors, and
+resources declared there are never reported missing.
+
+Credentials, profile, region and endpoint come from the standard AWS SDK
+chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+
+Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
+--allow-partial).`,
+		Example: `  # one state file, the region from your AWS config
+  plumb scan --state terraform.tfstate
+
+  # every state below a directory, two regions, JSON for a pipeline
+  plumb scan --state 'envs/**/*.tfstate' --region eu-west-1 --region us-east-1 -o json=drift.json -o table
+
+  # states kept in an S3 backend
+  plumb scan --state 's3://tf-states/prod/**.tfstate'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runScan(cmd, f, stdout, stderr)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVar(&f.states, "state", nil, "Terraform state to compare: a path, a glob (** matches directories), s3://bucket/key or s3://bucket/prefix/**.tfstate (repeatable)")
+	fl.StringArrayVar(&f.regions, "region", nil, "AWS region to scan (repeatable; default: the region of the AWS configuration)")
+	fl.StringArrayVar(&f.types, "type", nil, "only scan this Terraform resource type (repeatable; default: all supported types)")
+	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
+	fl.StringVar(&f.ignore, "ignore", "", "ignore file (default: .plumbignore in the current directory, if present)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown, optionally =PATH to write a file (repeatable; default: table)")
+	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when part of the estate could not be read (it is still listed under errors)")
+	fl.BoolVar(&f.progress, "progress", false, "show progress on stderr even when it is not a terminal")
+	fl.IntVar(&f.concurrency, "concurrency", 8, "how many services and regions are listed at once")
+	return cmd
+}
+
+func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
+	ctx := cmd.Context()
+	outs, err := report.ParseOutputs(f.outputs)
+	if err != nil {
+		return usageErr(err)
+	}
+	if f.concurrency < 1 {
+		return usageErr(fmt.Errorf("--concurrency must be at least 1, got %d", f.concurrency))
+	}
+	var ig *drift.Ignore
+	if f.ignore != "" {
+		ig, err = drift.LoadIgnore(f.ignore, false)
+	} else {
+		ig, err = drift.LoadIgnore(".plumbignore", true)
+	}
+	if err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+
+	tty := false
+	if file, ok := stderr.(*os.File); ok {
+		tty = term.IsTerminal(int(file.Fd()))
+	}
+	var prog *progress.Reporter
+	if tty || f.progress {
+		prog = progress.New(stderr, tty, time.Second, "plumb scan")
+		defer prog.Stop()
+	}
+	opts := scan.Options{
+		Environment: f.env,
+		States:      f.states,
+		Regions:     f.regions,
+		Types:       f.types,
+		Concurrency: f.concurrency,
+		Ignore:      ig,
+	}
+	if prog != nil {
+		opts.Progress = prog.Update
+	}
+	out, err := scan.Run(ctx, opts)
+	if prog != nil {
+		prog.Stop()
+	}
+	if err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	if err := report.WriteAll(ctx, outs, out.Report, stdout); err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	switch {
+	case out.Partial() && !f.allowPartial:
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%d part(s) of the estate could not be read (see errors in the report); pass --allow-partial to accept a partial scan", len(out.Report.Errors))}
+	case len(out.Report.Findings) > 0:
+		return &exitCodeError{code: exitFindings}
+	}
+	return nil
+}
+
+// usageErr marks a mistake in the command line itself.
+func usageErr(err error) error {
+	return &exitCodeError{code: exitError, err: err}
+}
