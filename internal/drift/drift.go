@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -211,7 +212,7 @@ func evaluable(inv *inventory.Result, t inventory.Type, r model.Resource) bool {
 // compared attributes when both sides have them.
 func compare(want, got model.Resource, t inventory.Type) []model.Change {
 	var out []model.Change
-	if want.Tags != nil && got.Tags != nil {
+	if want.Tags != nil && got.Tags != nil && !sameTags(want.Tags, got.Tags) {
 		keys := map[string]bool{}
 		for k := range want.Tags {
 			keys[k] = true
@@ -251,9 +252,41 @@ func compare(want, got model.Resource, t inventory.Type) []model.Change {
 	return out
 }
 
-// equalValues compares normalized attribute values. Going through JSON
+// sameTags is the fast path for the common case: nothing drifted.
+func sameTags(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// equalValues compares normalized attribute values. Strings, numbers and
+// string lists compare directly; anything else goes through JSON, which
 // makes 7 and 7.0, and []string and []any of the same strings, equal.
 func equalValues(a, b any) bool {
+	switch x := a.(type) {
+	case string:
+		if y, ok := b.(string); ok {
+			return x == y
+		}
+	case float64:
+		if y, ok := b.(float64); ok {
+			return x == y
+		}
+	case bool:
+		if y, ok := b.(bool); ok {
+			return x == y
+		}
+	case []string:
+		if y, ok := b.([]string); ok {
+			return slices.Equal(x, y)
+		}
+	}
 	ja, errA := json.Marshal(a)
 	jb, errB := json.Marshal(b)
 	if errA != nil || errB != nil {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Prints plumb's performance figures (see bench/README.md):
+#  1. parse + diff of a synthetic 100,000-resource state (goal < 2 s, < 1 GiB RSS)
+#  2. a live scan of a ~2,000-resource moto estate (goal <= 0.05 API calls per resource)
+#  3. the Go micro-benchmarks of the parser and the drift engine
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=bench/out
+mkdir -p "$out"
+go build -o "$out/parsediff" ./bench/parsediff
+go build -o "$out/motoscan" ./bench/motoscan
+
+echo "== parse + diff, 100,000 resources (3 runs)"
+for i in 1 2 3; do "$out/parsediff" -n "${N:-100000}"; echo; done
+
+echo "== live scan of a moto estate"
+"$out/motoscan" -scale "${SCALE:-1}"
+
+echo
+echo "== Go benchmarks"
+go test -run '^$' -bench 'Parse100k|Diff' -benchmem -count "${COUNT:-3}" ./internal/state/ ./internal/drift/ ./internal/scan/
