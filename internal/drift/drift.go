@@ -38,7 +38,6 @@ type desiredEntry struct {
 	d      model.DesiredResource
 	r      model.Resource // mapped to the live shape
 	typ    inventory.Type
-	folded map[string][]string
 }
 
 type actualEntry struct {

@@ -57,11 +57,13 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	mapper := awsinv.NewMapper()
 	scanner, err := awsinv.New(ctx, awsinv.Options{
 		Regions:     opts.Regions,
 		Types:       opts.Types,
 		Concurrency: opts.Concurrency,
 		Progress:    opts.Progress,
+		Declared:    declaredSet(desired, mapper),
 	})
 	if err != nil {
 		return nil, err
@@ -70,7 +72,22 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scan AWS: %w", err)
 	}
-	return Assemble(start, opts, desired, inv, awsinv.NewMapper()), nil
+	return Assemble(start, opts, desired, inv, mapper), nil
+}
+
+// declaredSet answers "does the code declare this live resource?", so the
+// inventory spends per-resource API calls only where they are compared.
+func declaredSet(desired []model.DesiredResource, mapper inventory.StateMapper) func(typ, id string) bool {
+	set := make(map[string]struct{}, len(desired))
+	for _, d := range desired {
+		if r, ok := mapper.FromState(d.Type, d.Raw); ok {
+			set[r.Type+"\x00"+r.ID] = struct{}{}
+		}
+	}
+	return func(typ, id string) bool {
+		_, ok := set[typ+"\x00"+id]
+		return ok
+	}
 }
 
 // Assemble compares an already loaded state and inventory. It is separate

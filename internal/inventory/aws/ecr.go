@@ -1,3 +1,123 @@
 package aws
 
-func ecrListers() []lister { return nil }
+import (
+	"context"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecr"
+	ecrtypes "github.com/aws/aws-sdk-go-v2/service/ecr/types"
+
+	"plumb/internal/inventory"
+	"plumb/internal/model"
+)
+
+// ecrListers covers private ECR repositories.
+func ecrListers() []lister {
+	return []lister{
+		{
+			Type: inventory.Type{
+				Name:     "aws_ecr_repository",
+				Service:  "ecr",
+				Compared: []string{"image_tag_mutability"},
+			},
+			list:      listECRRepositories,
+			fromState: ecrRepositoryFromState,
+		},
+	}
+}
+
+// ecrPageSize is the largest MaxResults DescribeRepositories accepts.
+const ecrPageSize = 1000
+
+// listECRRepositories pages through DescribeRepositories (a thousand per
+// call). Repository tags are not in that answer, and the session's tag
+// index does not cover ECR (nor does moto's tagging API), so they are read
+// with one ListTagsForResource per repository, at most s.parallel at a
+// time.
+func listECRRepositories(ctx context.Context, s *session, region string) ([]model.Resource, error) {
+	client := ecr.NewFromConfig(s.config(region))
+	p := ecr.NewDescribeRepositoriesPaginator(client, &ecr.DescribeRepositoriesInput{MaxResults: aws.Int32(ecrPageSize)})
+	var out []model.Resource
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("ecr DescribeRepositories in %s: %w", region, err)
+		}
+		for _, repo := range page.Repositories {
+			name := aws.ToString(repo.RepositoryName)
+			if name == "" {
+				continue
+			}
+			out = append(out, model.Resource{
+				ID:   name,
+				Name: name,
+				ARN:  aws.ToString(repo.RepositoryArn),
+				Attributes: map[string]any{
+					"image_tag_mutability": string(repo.ImageTagMutability),
+				},
+			})
+		}
+	}
+
+	gone := make([]bool, len(out))
+	err := parallelDo(ctx, len(out), s.parallel, func(ctx context.Context, i int) error {
+		if !s.wantsDetail("aws_ecr_repository", out[i].ID) {
+			return nil // tags unknown: not declared, so not compared
+		}
+		resp, err := client.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(out[i].ARN)})
+		switch {
+		case err == nil:
+			out[i].Tags = ecrTags(resp.Tags)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case apiErrorCode(err) == "RepositoryNotFoundException":
+			// Deleted between the list and the tag call: it is gone.
+			gone[i] = true
+		default:
+			// Tags unreadable (typically AccessDenied): leave them nil so
+			// they are not compared, rather than losing the repository.
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ecr ListTagsForResource in %s: %w", region, err)
+	}
+	kept := out[:0]
+	for i, r := range out {
+		if !gone[i] {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
+}
+
+// ecrRepositoryFromState maps aws_ecr_repository, whose import id is the
+// repository name.
+func ecrRepositoryFromState(attrs map[string]any) (model.Resource, bool) {
+	name := str(attrs, "name")
+	if name == "" {
+		name = str(attrs, "id")
+	}
+	if name == "" {
+		return model.Resource{}, false
+	}
+	r := model.Resource{
+		ID:         name,
+		Name:       name,
+		ARN:        str(attrs, "arn"),
+		Tags:       stateTags(attrs),
+		Attributes: map[string]any{},
+	}
+	appCopyString(r.Attributes, attrs, "image_tag_mutability")
+	return r, true
+}
+
+// ecrTags converts an ECR tag list to user tags.
+func ecrTags(in []ecrtypes.Tag) map[string]string {
+	out := make(map[string]string, len(in))
+	for _, t := range in {
+		out[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return userTags(out)
+}

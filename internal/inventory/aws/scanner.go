@@ -76,6 +76,12 @@ type Options struct {
 	MaxAttempts int
 	// Progress, when set, is called after each unit finishes.
 	Progress func(done, total int, unit string)
+	// Declared, when set, reports whether the code declares a resource
+	// (Terraform type and import id). Details that cost one API call per
+	// resource are then read only for declared resources; the tags of
+	// undeclared ones of those types are reported as unknown (null). Nil
+	// reads details for everything.
+	Declared func(typ, id string) bool
 }
 
 // Scanner lists AWS resources through the standard SDK configuration chain,
@@ -176,6 +182,7 @@ type unit struct {
 func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	res := inventory.NewResult(s.opts.Regions)
 	sess := newSession(s.cfg, s.opts.PerUnitConcurrency)
+	sess.declared = s.opts.Declared
 	sess.account = s.account(ctx)
 
 	units := s.units()

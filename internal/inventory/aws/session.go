@@ -18,6 +18,11 @@ type session struct {
 	account string
 	// parallel bounds per-resource calls inside one lister.
 	parallel int
+	// declared, when set, tells whether the code declares a resource.
+	// Listers that need one call per resource for details (tags of IAM
+	// policies, ECR repositories, ...) make it only for declared
+	// resources: those are the ones whose details are compared.
+	declared func(typ, id string) bool
 
 	mu   sync.Mutex
 	tags map[string]*tagIndex
@@ -37,6 +42,12 @@ func (s *session) config(region string) aws.Config {
 		c.Region = "us-east-1"
 	}
 	return c
+}
+
+// wantsDetail reports whether a per-resource detail call is worth making
+// for a resource. Without a declared set every resource qualifies.
+func (s *session) wantsDetail(typ, id string) bool {
+	return s.declared == nil || s.declared(typ, id)
 }
 
 // tagIndex holds the tags of every tagged resource of a region, read in
