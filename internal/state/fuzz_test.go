@@ -1,0 +1,48 @@
+package state
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// FuzzParse feeds arbitrary documents to Parse. Seeds live in
+// testdata/fuzz/FuzzParse. Invariants: no panic; every error names the
+// file; a nil error means at least one resource, each with a type, an
+// address that ends with the type and name, and the file as source; and the
+// fast decoder agrees with encoding/json whenever it accepts a document.
+func FuzzParse(f *testing.F) {
+	f.Add([]byte(`{"version": 4, "resources": [{"mode": "managed", "type": "aws_vpc", "name": "main", "instances": [{"attributes": {"id": "vpc-1"}}]}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		const name = "fuzz.tfstate"
+		rs, err := Parse(name, data)
+		if err != nil {
+			if !strings.Contains(err.Error(), name) {
+				t.Fatalf("error does not name the file: %v", err)
+			}
+			if rs != nil {
+				t.Fatalf("resources returned with an error")
+			}
+			var nr *NoResourcesError
+			if errors.As(err, &nr) != errors.Is(err, ErrNoResources) {
+				t.Fatalf("NoResourcesError and ErrNoResources disagree: %v", err)
+			}
+		} else {
+			if len(rs) == 0 {
+				t.Fatal("nil error with no resources")
+			}
+			for _, r := range rs {
+				if r.Type == "" || r.Address == "" {
+					t.Fatalf("resource without type or address: %#v", r)
+				}
+				if !strings.Contains(r.Address, r.Type+".") {
+					t.Fatalf("address %q does not contain type %q", r.Address, r.Type)
+				}
+				if r.Source != name || r.Mode != "managed" || r.Raw == nil {
+					t.Fatalf("bad resource %#v", r)
+				}
+			}
+		}
+		compareWithStdlib(t, data)
+	})
+}
