@@ -35,9 +35,9 @@ type Result struct {
 }
 
 type desiredEntry struct {
-	d      model.DesiredResource
-	r      model.Resource // mapped to the live shape
-	typ    inventory.Type
+	d   model.DesiredResource
+	r   model.Resource // mapped to the live shape
+	typ inventory.Type
 }
 
 type actualEntry struct {
