@@ -25,6 +25,7 @@ type scanFlags struct {
 	allowPartial bool
 	progress     bool
 	concurrency  int
+	allowEmpty   bool
 }
 
 func newScanCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -73,6 +74,7 @@ Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown, optionally =PATH to write a file (repeatable; default: table)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when part of the estate could not be read (it is still listed under errors)")
 	fl.BoolVar(&f.progress, "progress", false, "show progress on stderr even when it is not a terminal")
+	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "accept state files without resources instead of failing (everything live is then unmanaged)")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "how many services and regions are listed at once")
 	return cmd
 }
@@ -112,6 +114,8 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		Types:       f.types,
 		Concurrency: f.concurrency,
 		Ignore:      ig,
+
+		AllowEmptyState: f.allowEmpty,
 	}
 	if prog != nil {
 		opts.Progress = prog.Update

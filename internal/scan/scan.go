@@ -30,6 +30,9 @@ type Options struct {
 	// Concurrency bounds parallel (service, region) listings.
 	Concurrency int
 	Ignore      *drift.Ignore
+	// AllowEmptyState accepts state files without resources (a workspace
+	// that was initialised but never applied) instead of failing.
+	AllowEmptyState bool
 	// Progress is called as inventory units finish.
 	Progress func(done, total int, unit string)
 }
@@ -55,7 +58,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	desired, err := state.Load(ctx, opts.States, state.Options{Environment: opts.Environment})
 	if err != nil {
-		return nil, err
+		if !opts.AllowEmptyState || !onlyEmptyStates(err) {
+			return nil, err
+		}
 	}
 	mapper := awsinv.NewMapper()
 	scanner, err := awsinv.New(ctx, awsinv.Options{
@@ -73,6 +78,20 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, fmt.Errorf("scan AWS: %w", err)
 	}
 	return Assemble(start, opts, desired, inv, mapper), nil
+}
+
+// onlyEmptyStates reports whether every error Load returned is an empty
+// state, the one problem --allow-empty-state forgives.
+func onlyEmptyStates(err error) bool {
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			if !onlyEmptyStates(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return errors.Is(err, state.ErrNoResources)
 }
 
 // declaredSet answers "does the code declare this live resource?", so the

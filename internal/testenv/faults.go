@@ -1,0 +1,96 @@
+package testenv
+
+import (
+	"hash/crc32"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// Fault is an error answer a FaultProxy gives instead of forwarding.
+type Fault struct {
+	Status  int
+	Headers map[string]string
+	Body    string
+}
+
+// FaultFunc decides, for the nth request (1-based) to an AWS service, whether
+// to answer with a fault. Returning nil forwards the request to moto.
+type FaultFunc func(service string, n int) *Fault
+
+var credentialScope = regexp.MustCompile(`Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request`)
+
+// FaultProxy puts a reverse proxy in front of moto that injects AWS error
+// answers (throttling, access denied) chosen by fn. The service is read
+// from the SigV4 credential scope, as AWS itself routes. Point
+// AWS_ENDPOINT_URL at the returned URL.
+func FaultProxy(t testing.TB, target string, fn FaultFunc) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		service := ""
+		if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
+			service = m[1]
+		}
+		mu.Lock()
+		counts[service]++
+		n := counts[service]
+		mu.Unlock()
+		if f := fn(service, n); f != nil {
+			for k, v := range f.Headers {
+				w.Header().Set(k, v)
+			}
+			// DynamoDB signs every answer with a CRC32 of its body, and
+			// the SDK checks it.
+			w.Header().Set("X-Amz-Crc32", strconv.FormatUint(uint64(crc32.ChecksumIEEE([]byte(f.Body))), 10))
+			w.WriteHeader(f.Status)
+			_, _ = w.Write([]byte(f.Body))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// AccessDeniedJSON is the answer of an AWS JSON-protocol service (DynamoDB,
+// KMS, Logs, ECR, ...) to a caller without permission.
+func AccessDeniedJSON() *Fault {
+	return &Fault{
+		Status:  400,
+		Headers: map[string]string{"Content-Type": "application/x-amz-json-1.0", "X-Amzn-ErrorType": "AccessDeniedException"},
+		Body:    `{"__type":"com.amazonaws.dynamodb.v20120810#AccessDeniedException","message":"User: arn:aws:iam::123456789012:user/ci is not authorized to perform: dynamodb:ListTables"}`,
+	}
+}
+
+// ThrottledJSON is the throttling answer of an AWS JSON-protocol service.
+func ThrottledJSON() *Fault {
+	return &Fault{
+		Status:  400,
+		Headers: map[string]string{"Content-Type": "application/x-amz-json-1.0", "X-Amzn-ErrorType": "ThrottlingException"},
+		Body:    `{"__type":"com.amazon.coral.availability#ThrottlingException","message":"Rate exceeded"}`,
+	}
+}
+
+// ThrottledQuery is the throttling answer of an AWS query-protocol service
+// (EC2 answers RequestLimitExceeded in this shape).
+func ThrottledQuery() *Fault {
+	return &Fault{
+		Status:  503,
+		Headers: map[string]string{"Content-Type": "text/xml"},
+		Body:    `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>1</RequestID></Response>`,
+	}
+}
