@@ -11,7 +11,8 @@ go build -o "$out/parsediff" ./bench/parsediff
 go build -o "$out/motoscan" ./bench/motoscan
 
 echo "== parse + diff, 100,000 resources (3 runs)"
-for i in 1 2 3; do "$out/parsediff" -n "${N:-100000}"; echo; done
+"$out/parsediff" -n "${N:-100000}" -write "$out/big.tfstate"
+for i in 1 2 3; do "$out/parsediff" -state "$out/big.tfstate"; echo; done
 
 echo "== live scan of a moto estate"
 "$out/motoscan" -scale "${SCALE:-1}"

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -108,7 +109,7 @@ func plumb(bin string, env []string, dir string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Dir = env, dir
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	fmt.Printf("$ plumb %v\n", args)
+	fmt.Printf("$ plumb %s\n", strings.Join(args, " "))
 	err := cmd.Run()
 	code := cmd.ProcessState.ExitCode()
 	fmt.Printf("(exit code %d)\n", code)

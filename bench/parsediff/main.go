@@ -23,27 +23,40 @@ import (
 
 func main() {
 	n := flag.Int("n", 100000, "resources in the synthetic state")
+	write := flag.String("write", "", "only write the synthetic state to this file and exit")
+	statePath := flag.String("state", "", "read this state instead of generating one (keeps generation out of the RSS figure)")
 	flag.Parse()
-	if err := run(*n); err != nil {
+	if *write != "" {
+		if err := os.WriteFile(*write, state.Synthetic(*n), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "parsediff:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if err := run(*n, *statePath); err != nil {
 		fmt.Fprintln(os.Stderr, "parsediff:", err)
 		os.Exit(1)
 	}
 }
 
-func run(n int) error {
-	dir, err := os.MkdirTemp("", "plumb-bench-")
+func run(n int, path string) error {
+	if path == "" {
+		dir, err := os.MkdirTemp("", "plumb-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		path = filepath.Join(dir, "big.tfstate")
+		if err := os.WriteFile(path, state.Synthetic(n), 0o644); err != nil {
+			return err
+		}
+		runtime.GC()
+	}
+	st, err := os.Stat(path)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "big.tfstate")
-	data := state.Synthetic(n)
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return err
-	}
-	size := len(data)
-	data = nil
-	runtime.GC()
+	size := int(st.Size())
 
 	mapper := awsinv.NewMapper()
 	t0 := time.Now()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -91,6 +92,9 @@ type Scanner struct {
 	opts    Options
 	listers []lister
 	calls   atomic.Int64
+
+	mu        sync.Mutex
+	byService map[string]int64
 }
 
 // New loads the AWS configuration and prepares a scanner. Throttling is
@@ -106,9 +110,13 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 8
 	}
-	s := &Scanner{opts: opts}
+	s := &Scanner{opts: opts, byService: map[string]int64{}}
 	counter := middleware.FinalizeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
 		s.calls.Add(1)
+		svc := awsmiddleware.GetServiceID(ctx)
+		s.mu.Lock()
+		s.byService[svc]++
+		s.mu.Unlock()
 		return next.HandleFinalize(ctx, in)
 	})
 	base := []func(*config.LoadOptions) error{
@@ -169,6 +177,18 @@ func (s *Scanner) Regions() []string { return append([]string(nil), s.opts.Regio
 
 // APICalls returns the number of API requests sent so far, retries included.
 func (s *Scanner) APICalls() int64 { return s.calls.Load() }
+
+// APICallsByService breaks APICalls down by AWS service id, for the
+// benchmark and for diagnosing a slow scan.
+func (s *Scanner) APICallsByService() map[string]int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int64, len(s.byService))
+	for k, v := range s.byService {
+		out[k] = v
+	}
+	return out
+}
 
 type unit struct {
 	service string
