@@ -63,7 +63,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 			continue
 		}
 		if pt, pid, add, ok := mapper.Fold(d.Type, d.Raw); ok {
-			k := key(pt, pid)
+			k := matchKey(types[pt], pt, pid)
 			if folds[k] == nil {
 				folds[k] = map[string][]string{}
 			}
@@ -80,7 +80,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		entries = append(entries, &desiredEntry{d: d, r: r, typ: types[r.Type]})
 	}
 	for _, e := range entries {
-		add := folds[key(e.r.Type, e.r.ID)]
+		add := folds[matchKey(e.typ, e.r.Type, e.r.ID)]
 		if len(add) == 0 {
 			continue
 		}
@@ -97,13 +97,14 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 	var actualOrder []*actualEntry
 	for _, r := range inv.Resources {
 		a := &actualEntry{r: r}
-		actual[key(r.Type, r.ID)] = append(actual[key(r.Type, r.ID)], a)
+		k := matchKey(types[r.Type], r.Type, r.ID)
+		actual[k] = append(actual[k], a)
 		actualOrder = append(actualOrder, a)
 	}
 
 	for _, e := range entries {
 		ignored := opts.Ignore.Resource(e.r.Type, e.r.ID)
-		a := pick(actual[key(e.r.Type, e.r.ID)], e.r.Region, e.typ.Global)
+		a := pick(actual[matchKey(e.typ, e.r.Type, e.r.ID)], e.r, e.typ)
 		if a != nil {
 			a.matched = true
 		}
@@ -166,16 +167,34 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 	return res
 }
 
-func key(typ, id string) string { return typ + "\x00" + id }
+// matchKey is the identity desired and live resources meet on: the
+// Terraform type and the import id, case-folded where the cloud ignores
+// case (Azure resource ids).
+func matchKey(t inventory.Type, typ, id string) string {
+	if t.CaseInsensitiveID {
+		id = strings.ToLower(id)
+	}
+	return typ + "\x00" + id
+}
+
+// scopeOf is the part of a resource's location that decides whether its
+// scope was read: the region for AWS, the account for per-account types.
+func scopeOf(t inventory.Type, r model.Resource) string {
+	if t.ScopeByAccount {
+		return r.Account
+	}
+	return r.Region
+}
 
 // pick chooses the live resource a desired one refers to. Ids are unique
 // within a region for most types; when the desired region is known it
 // must agree, when it is unknown a single candidate is taken.
-func pick(cands []*actualEntry, region string, global bool) *actualEntry {
+func pick(cands []*actualEntry, want model.Resource, t inventory.Type) *actualEntry {
 	if len(cands) == 0 {
 		return nil
 	}
-	if global || region == "" {
+	region := scopeOf(t, want)
+	if t.Global || region == "" {
 		for _, c := range cands {
 			if !c.matched {
 				return c
@@ -184,7 +203,7 @@ func pick(cands []*actualEntry, region string, global bool) *actualEntry {
 		return cands[0]
 	}
 	for _, c := range cands {
-		if c.r.Region == region || c.r.Region == "" {
+		if got := scopeOf(t, c.r); got == region || got == "" {
 			return c
 		}
 	}
@@ -200,8 +219,8 @@ func evaluable(inv *inventory.Result, t inventory.Type, r model.Resource) bool {
 	if t.Global {
 		return inv.Complete(t.Name, "")
 	}
-	if r.Region != "" {
-		return inv.Complete(t.Name, r.Region)
+	if scope := scopeOf(t, r); scope != "" {
+		return inv.Complete(t.Name, scope)
 	}
 	return inv.CompleteAnywhere(t.Name)
 }

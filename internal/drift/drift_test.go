@@ -316,3 +316,41 @@ func TestScopeErrorsPassThrough(t *testing.T) {
 		t.Fatalf("errors = %+v", got.Errors)
 	}
 }
+
+// azCatalog has one Azure-like type: ids ignore case and completeness is
+// judged per subscription (account), not per region.
+type azCatalog struct{}
+
+func (azCatalog) Types() []inventory.Type {
+	return []inventory.Type{{Name: "az_vm", Service: "compute", ScopeByAccount: true, CaseInsensitiveID: true}}
+}
+
+func (azCatalog) FromState(typ string, attrs map[string]any) (model.Resource, bool) {
+	if typ != "az_vm" {
+		return model.Resource{}, false
+	}
+	return model.Resource{Provider: "azure", Type: typ, ID: attrs["id"].(string), Account: attrs["sub"].(string), Region: "westeurope"}, true
+}
+
+func (azCatalog) Fold(string, map[string]any) (string, string, map[string][]string, bool) {
+	return "", "", nil, false
+}
+
+func TestAccountScopedCaseInsensitiveTypes(t *testing.T) {
+	id := "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm1"
+	in := inventory.NewResult([]string{"s1", "s2"})
+	in.Add("az_vm", "s1", []model.Resource{{Provider: "azure", Type: "az_vm", ID: strings.ToLower(id), Account: "s1", Region: "westeurope"}})
+	desired := []model.DesiredResource{
+		desired("az_vm", id, map[string]any{"sub": "s1"}),
+		desired("az_vm", "/subscriptions/s2/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/vm2", map[string]any{"sub": "s2"}),
+		desired("az_vm", "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/gone", map[string]any{"sub": "s1"}),
+	}
+	got := Diff(desired, in, azCatalog{}, Options{})
+	want := model.Summary{Managed: 3, InSync: 1, Missing: 1, NotEvaluated: 1, Coverage: 1}
+	if got.Summary != want {
+		t.Fatalf("summary = %+v, want %+v (s2 was never read, so vm2 is not evaluated)", got.Summary, want)
+	}
+	if len(got.Findings) != 1 || !strings.HasSuffix(got.Findings[0].Resource.ID, "/gone") {
+		t.Fatalf("findings = %+v", got.Findings)
+	}
+}

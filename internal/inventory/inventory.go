@@ -25,6 +25,14 @@ type Type struct {
 	// Compared are the attribute keys compared for drift.changed, in
 	// addition to tags. Both sides must fill them in the same shape.
 	Compared []string
+	// ScopeByAccount types are listed per account (Azure subscription)
+	// rather than per region: the inventory marks them complete with
+	// Result.Add(type, account, ...) and the drift engine judges a
+	// desired resource's scope by its Account, not its Region.
+	ScopeByAccount bool
+	// CaseInsensitiveID types have ids that the cloud treats without
+	// regard to case (Azure resource ids); matching folds case.
+	CaseInsensitiveID bool
 }
 
 // StateMapper turns the attributes of a Terraform state instance into the
@@ -41,6 +49,39 @@ type StateMapper interface {
 	Fold(typ string, attrs map[string]any) (parentType, parentID string, add map[string][]string, ok bool)
 	// Types lists every live type the inventory knows.
 	Types() []Type
+}
+
+// MultiMapper combines the state mappers of several clouds; the first
+// that knows a type wins.
+type MultiMapper []StateMapper
+
+// FromState implements StateMapper.
+func (m MultiMapper) FromState(typ string, attrs map[string]any) (model.Resource, bool) {
+	for _, one := range m {
+		if r, ok := one.FromState(typ, attrs); ok {
+			return r, true
+		}
+	}
+	return model.Resource{}, false
+}
+
+// Fold implements StateMapper.
+func (m MultiMapper) Fold(typ string, attrs map[string]any) (string, string, map[string][]string, bool) {
+	for _, one := range m {
+		if pt, pid, add, ok := one.Fold(typ, attrs); ok {
+			return pt, pid, add, true
+		}
+	}
+	return "", "", nil, false
+}
+
+// Types implements StateMapper.
+func (m MultiMapper) Types() []Type {
+	var out []Type
+	for _, one := range m {
+		out = append(out, one.Types()...)
+	}
+	return out
 }
 
 // Scope names one unit of listing: a service's types in one region (or

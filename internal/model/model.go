@@ -101,17 +101,20 @@ type Change struct {
 // Finding is one problem plumb detected. Its fingerprint is stable across
 // runs so the same problem found twice is recognised as the same finding.
 type Finding struct {
-	Kind        Kind      `json:"kind"`
-	Severity    Severity  `json:"severity"`
-	Fingerprint string    `json:"fingerprint"`
-	Environment string    `json:"environment,omitempty"`
-	Resource    Resource  `json:"resource"`
-	Address     *string   `json:"address"`
-	Source      string    `json:"source,omitempty"`
-	Changes     []Change  `json:"changes"`
-	Message     string    `json:"message"`
-	FirstSeen   time.Time `json:"-"`
-	LastSeen    time.Time `json:"-"`
+	Kind        Kind     `json:"kind"`
+	Severity    Severity `json:"severity"`
+	Fingerprint string   `json:"fingerprint"`
+	Environment string   `json:"environment,omitempty"`
+	Resource    Resource `json:"resource"`
+	Address     *string  `json:"address"`
+	Source      string   `json:"source,omitempty"`
+	Changes     []Change `json:"changes"`
+	Message     string   `json:"message"`
+	// Confidence is "low" when the source is known to predict changes that
+	// do not happen (ARM what-if); empty means the change was observed.
+	Confidence string    `json:"confidence,omitempty"`
+	FirstSeen  time.Time `json:"-"`
+	LastSeen   time.Time `json:"-"`
 }
 
 // Fingerprint hashes what makes a problem the same problem: its kind, the

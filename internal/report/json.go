@@ -46,6 +46,8 @@ type jsonFinding struct {
 	Source      string       `json:"source,omitempty"`
 	Changes     []jsonChange `json:"changes"`
 	Message     string       `json:"message"`
+	// Confidence is "low" for predicted rather than observed changes.
+	Confidence string `json:"confidence,omitempty"`
 }
 
 type jsonResource struct {
@@ -132,9 +134,10 @@ func toJSON(r *Report) (*jsonReport, error) {
 				Tags:       f.Resource.Tags,
 				Attributes: f.Resource.Attributes,
 			},
-			Source:  f.Source,
-			Changes: make([]jsonChange, 0, len(f.Changes)),
-			Message: f.Message,
+			Source:     f.Source,
+			Changes:    make([]jsonChange, 0, len(f.Changes)),
+			Message:    f.Message,
+			Confidence: f.Confidence,
 		}
 		if a := address(f); a != "" {
 			jf.Address = &a
