@@ -32,7 +32,20 @@ type Result struct {
 	Findings []model.Finding
 	Summary  model.Summary
 	Errors   []inventory.ScopeError
+
+	// status remembers how each desired resource was counted, by match
+	// key, so Merge can move it between summary counters.
+	status map[string]status
 }
+
+type status int
+
+const (
+	statusInSync status = iota + 1
+	statusChanged
+	statusMissing
+	statusNotEvaluated
+)
 
 type desiredEntry struct {
 	d   model.DesiredResource
@@ -51,7 +64,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 	for _, t := range mapper.Types() {
 		types[t.Name] = t
 	}
-	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...)}
+	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...), status: map[string]status{}}
 	sum := &res.Summary
 
 	// Map desired resources to the live shape, and collect children that
@@ -118,12 +131,15 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 			continue
 		}
 		sum.Managed++
+		k := matchKey(e.typ, e.r.Type, e.r.ID)
 		if a == nil {
 			if !evaluable(inv, e.typ, e.r) {
 				sum.NotEvaluated++
+				res.status[k] = statusNotEvaluated
 				continue
 			}
 			sum.Missing++
+			res.status[k] = statusMissing
 			res.Findings = append(res.Findings, finding(model.KindMissing, opts, e.r, &e.d, nil))
 			continue
 		}
@@ -136,9 +152,11 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		}
 		if len(kept) == 0 {
 			sum.InSync++
+			res.status[k] = statusInSync
 			continue
 		}
 		sum.Changed++
+		res.status[k] = statusChanged
 		live := a.r
 		if live.Name == "" {
 			live.Name = e.r.Name

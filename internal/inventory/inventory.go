@@ -182,3 +182,27 @@ func (r *Result) Sort() {
 	})
 	sort.Slice(r.Errors, func(i, j int) bool { return r.Errors[i].Scope < r.Errors[j].Scope })
 }
+
+// Absorb adds another result (another cloud's inventory) to this one.
+func (r *Result) Absorb(other *Result) {
+	other.mu.Lock()
+	res := append([]model.Resource(nil), other.Resources...)
+	errs := append([]ScopeError(nil), other.Errors...)
+	complete := make(map[string]bool, len(other.complete))
+	for k, v := range other.complete {
+		complete[k] = v
+	}
+	regions := append([]string(nil), other.Regions...)
+	calls := other.APICalls
+	other.mu.Unlock()
+
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Resources = append(r.Resources, res...)
+	r.Errors = append(r.Errors, errs...)
+	for k, v := range complete {
+		r.complete[k] = v
+	}
+	r.Regions = append(r.Regions, regions...)
+	r.APICalls += calls
+}
