@@ -110,8 +110,12 @@ type Result struct {
 	// region ("" region for global types). Desired resources of a type and
 	// region not in here are never reported missing.
 	complete map[string]bool
-	// Regions are the regions this run covered.
+	// Regions are the regions (AWS) or subscriptions (Azure) this run
+	// covered.
 	Regions []string
+	// regionSets keeps each absorbed inventory's regions apart, so that
+	// "listed in every region" is judged within one cloud's scan.
+	regionSets [][]string
 	// APICalls counts requests sent to the cloud, for the calls-per-resource
 	// figure.
 	APICalls int64
@@ -119,7 +123,7 @@ type Result struct {
 
 // NewResult returns an empty result for the given regions.
 func NewResult(regions []string) *Result {
-	return &Result{complete: map[string]bool{}, Regions: append([]string(nil), regions...)}
+	return &Result{complete: map[string]bool{}, Regions: append([]string(nil), regions...), regionSets: [][]string{append([]string(nil), regions...)}}
 }
 
 // Add records resources listed for a type in a region and marks that
@@ -155,15 +159,22 @@ func (r *Result) CompleteAnywhere(typ string) bool {
 	if r.complete[typ+"|"] {
 		return true
 	}
-	if len(r.Regions) == 0 {
-		return false
-	}
-	for _, reg := range r.Regions {
-		if !r.complete[typ+"|"+reg] {
-			return false
+	for _, set := range r.regionSets {
+		if len(set) == 0 {
+			continue
+		}
+		all := true
+		for _, reg := range set {
+			if !r.complete[typ+"|"+reg] {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // Sort orders resources and errors so output is deterministic.
@@ -193,6 +204,7 @@ func (r *Result) Absorb(other *Result) {
 		complete[k] = v
 	}
 	regions := append([]string(nil), other.Regions...)
+	sets := append([][]string(nil), other.regionSets...)
 	calls := other.APICalls
 	other.mu.Unlock()
 
@@ -204,5 +216,6 @@ func (r *Result) Absorb(other *Result) {
 		r.complete[k] = v
 	}
 	r.Regions = append(r.Regions, regions...)
+	r.regionSets = append(r.regionSets, sets...)
 	r.APICalls += calls
 }
