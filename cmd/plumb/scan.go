@@ -17,6 +17,14 @@ import (
 
 type scanFlags struct {
 	states       []string
+	tfDirs       []string
+	tfBin        string
+	workspace    string
+	plans        []string
+	whatifs      []string
+	clouds       []string
+	azureSubs    []string
+	azureGroups  []string
 	regions      []string
 	types        []string
 	env          string
@@ -32,8 +40,17 @@ func newScanCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f scanFlags
 	cmd := &cobra.Command{
 		Use:   "scan",
-		Short: "Compare Terraform state with the live AWS estate and report drift",
-		Long: `Compare what Terraform state declares with what exists in AWS.
+		Short: "Compare infrastructure code with the live cloud estate and report drift",
+		Long: `Compare what the code declares with what exists in AWS and Azure.
+
+Desired state comes from any mix of:
+  --state         Terraform/OpenTofu state files (local, globs, s3://)
+  --terraform-dir a Terraform working directory: its state is pulled and a
+                  refresh-only plan reports every attribute changed outside
+                  Terraform (nothing is applied or written)
+  --plan          a saved plan JSON (terraform show -json) with resource_drift
+  --whatif        ARM what-if output (az deployment group what-if --mode
+                  Complete --no-pretty-print, or the REST result)
 
 Every resource of a supported type ends up as one of:
   in sync     declared and identical (tags and compared attributes)
@@ -48,7 +65,10 @@ are never reported as unmanaged. A part of the estate that could not be read
 resources declared there are never reported missing.
 
 Credentials, profile, region and endpoint come from the standard AWS SDK
-chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...).
+chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...); Azure credentials
+from DefaultAzureCredential (environment, workload identity, managed
+identity, az login). Clouds are chosen from the state's resources and the
+cloud flags, or with --cloud.
 
 Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
 --allow-partial).`,
@@ -59,7 +79,14 @@ Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
   plumb scan --state 'envs/**/*.tfstate' --region eu-west-1 --region us-east-1 -o json=drift.json -o table
 
   # states kept in an S3 backend
-  plumb scan --state 's3://tf-states/prod/**.tfstate'`,
+  plumb scan --state 's3://tf-states/prod/**.tfstate'
+
+  # Terraform's own refresh for every attribute, plus the inventory
+  plumb scan --terraform-dir infra/prod --workspace prod
+
+  # a Bicep deployment's drift, as predicted by what-if
+  az deployment group what-if -g app -f main.bicep --mode Complete --no-pretty-print > whatif.json
+  plumb scan --whatif whatif.json --azure-subscription "$SUB"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runScan(cmd, f, stdout, stderr)
@@ -67,6 +94,14 @@ Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
 	}
 	fl := cmd.Flags()
 	fl.StringArrayVar(&f.states, "state", nil, "Terraform state to compare: a path, a glob (** matches directories), s3://bucket/key or s3://bucket/prefix/**.tfstate (repeatable)")
+	fl.StringArrayVar(&f.tfDirs, "terraform-dir", nil, "Terraform working directory: pull its state and run a refresh-only plan for attribute drift (repeatable)")
+	fl.StringVar(&f.tfBin, "terraform-bin", "terraform", "terraform binary for --terraform-dir (e.g. tofu)")
+	fl.StringVar(&f.workspace, "workspace", "", "Terraform workspace for --terraform-dir (default: the directory's current one)")
+	fl.StringArrayVar(&f.plans, "plan", nil, "saved plan JSON (terraform show -json PLAN) whose resource_drift to report (repeatable)")
+	fl.StringArrayVar(&f.whatifs, "whatif", nil, "ARM what-if result, REST or az CLI JSON (repeatable)")
+	fl.StringArrayVar(&f.clouds, "cloud", nil, "inventory to run: aws, azure or none (repeatable; default: decided from the state and the cloud flags)")
+	fl.StringArrayVar(&f.azureSubs, "azure-subscription", nil, "Azure subscription id to list (repeatable; default: AZURE_SUBSCRIPTION_ID or every enabled subscription)")
+	fl.StringArrayVar(&f.azureGroups, "azure-resource-group", nil, "only list these Azure resource groups (repeatable)")
 	fl.StringArrayVar(&f.regions, "region", nil, "AWS region to scan (repeatable; default: the region of the AWS configuration)")
 	fl.StringArrayVar(&f.types, "type", nil, "only scan this Terraform resource type (repeatable; default: all supported types)")
 	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
@@ -107,13 +142,26 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		prog = progress.New(stderr, tty, time.Second, "plumb scan")
 		defer prog.Stop()
 	}
+	for _, c := range f.clouds {
+		if c != scan.CloudAWS && c != scan.CloudAzure && c != scan.CloudNone {
+			return usageErr(fmt.Errorf("--cloud %q: want aws, azure or none", c))
+		}
+	}
 	opts := scan.Options{
-		Environment: f.env,
-		States:      f.states,
-		Regions:     f.regions,
-		Types:       f.types,
-		Concurrency: f.concurrency,
-		Ignore:      ig,
+		Environment:         f.env,
+		States:              f.states,
+		TerraformDirs:       f.tfDirs,
+		TerraformBin:        f.tfBin,
+		Workspace:           f.workspace,
+		Plans:               f.plans,
+		WhatIfs:             f.whatifs,
+		Clouds:              f.clouds,
+		AzureSubscriptions:  f.azureSubs,
+		AzureResourceGroups: f.azureGroups,
+		Regions:             f.regions,
+		Types:               f.types,
+		Concurrency:         f.concurrency,
+		Ignore:              ig,
 
 		AllowEmptyState: f.allowEmpty,
 	}

@@ -1,21 +1,35 @@
 // Package scan runs one drift scan end to end: read the desired state,
-// list the live estate, compare, and assemble the report. The CLI's
-// `plumb scan` and, later, the server's scheduled scans share it, so both
-// see the same findings for the same estate.
+// list the live estate, compare, add what Terraform and ARM what-if see,
+// and assemble the report. The CLI's `plumb scan` and, later, the
+// server's scheduled scans share it, so both see the same findings for the
+// same estate.
 package scan
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"plumb/internal/drift"
 	"plumb/internal/inventory"
 	awsinv "plumb/internal/inventory/aws"
+	azureinv "plumb/internal/inventory/azure"
 	"plumb/internal/model"
 	"plumb/internal/report"
 	"plumb/internal/state"
+	"plumb/internal/tfdrift"
+	"plumb/internal/whatif"
+)
+
+// Clouds plumb can inventory.
+const (
+	CloudAWS   = "aws"
+	CloudAzure = "azure"
+	CloudNone  = "none"
 )
 
 // Options describe one scan.
@@ -23,8 +37,26 @@ type Options struct {
 	Environment string
 	// States are state sources: paths, globs, s3:// URLs.
 	States []string
+	// TerraformDirs are Terraform working directories: their state is
+	// pulled and a refresh-only plan reports every drifted attribute.
+	TerraformDirs []string
+	// TerraformBin is the terraform (or tofu) binary.
+	TerraformBin string
+	// Workspace selects a Terraform workspace in TerraformDirs.
+	Workspace string
+	// Plans are saved plan JSON files (terraform show -json) whose
+	// resource_drift is read instead of running Terraform.
+	Plans []string
+	// WhatIfs are ARM what-if results (REST or az CLI shape).
+	WhatIfs []string
+	// Clouds to inventory; empty means decided from the desired state and
+	// the cloud flags.
+	Clouds []string
 	// Regions to list; empty means the AWS configuration's region.
 	Regions []string
+	// AzureSubscriptions and AzureResourceGroups scope the Azure inventory.
+	AzureSubscriptions  []string
+	AzureResourceGroups []string
 	// Types restricts the inventory to these Terraform types.
 	Types []string
 	// Concurrency bounds parallel (service, region) listings.
@@ -48,36 +80,267 @@ type Outcome struct {
 // Partial reports whether some part of the estate could not be read.
 func (o *Outcome) Partial() bool { return len(o.Report.Errors) > 0 }
 
+// Notes the report carries so readers know what each source can see.
+const (
+	noteRefreshOnly = "Terraform drift comes from refresh-only plans: it shows changes made outside Terraform. Code merged but not yet applied is not drift and is not shown here (terraform plan shows it)."
+	noteWhatIf      = "ARM what-if predicts changes and is known to report some that do not happen; its findings carry confidence \"low\"."
+)
+
 // Run performs the scan. Errors are returned only when nothing useful can
-// be reported (unreadable state, no AWS configuration); failures of single
-// services or regions end up in the report's errors instead.
+// be reported (unreadable state, no cloud configuration); failures of
+// single services, regions or subscriptions end up in the report's errors.
 func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	start := time.Now()
-	if len(opts.States) == 0 {
-		return nil, errors.New("no desired state: pass --state PATH (a file, a glob with **, or s3://bucket/key)")
+	if len(opts.States)+len(opts.TerraformDirs)+len(opts.Plans)+len(opts.WhatIfs) == 0 {
+		return nil, errors.New("no desired state: pass --state PATH (a file, a glob with **, or s3://bucket/key), --terraform-dir DIR, --plan FILE or --whatif FILE")
 	}
-	desired, err := state.Load(ctx, opts.States, state.Options{Environment: opts.Environment})
-	if err != nil {
-		if !opts.AllowEmptyState || !onlyEmptyStates(err) {
+	var desired []model.DesiredResource
+	if len(opts.States) > 0 {
+		d, err := state.Load(ctx, opts.States, state.Options{Environment: opts.Environment})
+		if err != nil && (!opts.AllowEmptyState || !onlyEmptyStates(err)) {
+			return nil, err
+		}
+		desired = append(desired, d...)
+	}
+	tfOpts := tfdrift.Options{Bin: opts.TerraformBin, Workspace: opts.Workspace}
+	var fromDirs []model.DesiredResource
+	for _, dir := range opts.TerraformDirs {
+		d, err := pullState(ctx, dir, tfOpts)
+		if err != nil && (!opts.AllowEmptyState || !errors.Is(err, state.ErrNoResources)) {
+			return nil, err
+		}
+		fromDirs = append(fromDirs, d...)
+	}
+	desired = append(desired, fromDirs...)
+
+	mapper := inventory.MultiMapper{awsinv.NewMapper(), azureinv.NewMapper()}
+	inv := inventory.NewResult(nil)
+	clouds := chooseClouds(opts, desired)
+	if slices.Contains(clouds, CloudAWS) {
+		if err := scanAWS(ctx, opts, desired, mapper, inv); err != nil {
 			return nil, err
 		}
 	}
-	mapper := awsinv.NewMapper()
+	if slices.Contains(clouds, CloudAzure) {
+		if err := scanAzure(ctx, opts, inv); err != nil {
+			return nil, err
+		}
+	}
+	inv.Sort()
+
+	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore}
+	res := drift.Diff(desired, inv, mapper, dopts)
+
+	// Terraform's own view: every attribute of every resource type.
+	var notes []string
+	var ext []drift.External
+	for _, dir := range opts.TerraformDirs {
+		r, err := tfdrift.Run(ctx, dir, tfOpts)
+		if err != nil {
+			return nil, err
+		}
+		ext = append(ext, external(r)...)
+	}
+	for _, p := range opts.Plans {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read plan %s: %w", p, err)
+		}
+		r, err := tfdrift.ReadPlan(p, data)
+		if err != nil {
+			return nil, err
+		}
+		ext = append(ext, external(r)...)
+	}
+	if len(opts.TerraformDirs)+len(opts.Plans) > 0 {
+		drift.Merge(res, ext, fromDirs, mapper, dopts)
+		notes = append(notes, noteRefreshOnly)
+	}
+
+	// ARM what-if: predicted drift of Bicep/ARM deployments.
+	for _, p := range opts.WhatIfs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("read what-if %s: %w", p, err)
+		}
+		w, err := whatif.Parse(p, data)
+		if err != nil {
+			return nil, err
+		}
+		fs, errs, sum := whatif.Findings(w, opts.Environment)
+		for _, f := range fs {
+			if !opts.Ignore.Resource(f.Resource.Type, f.Resource.ID) {
+				res.Findings = append(res.Findings, f)
+			} else {
+				sum.Ignored++
+			}
+		}
+		res.Errors = append(res.Errors, errs...)
+		addSummary(&res.Summary, sum)
+	}
+	if len(opts.WhatIfs) > 0 {
+		notes = append(notes, noteWhatIf)
+		drift.SortFindings(res.Findings)
+	}
+
+	out := assemble(start, opts, res, inv)
+	out.Report.Notes = append(notes, out.Report.Notes...)
+	return out, nil
+}
+
+// chooseClouds decides which inventories to run: those asked for, else
+// those the desired state or the cloud flags point at.
+func chooseClouds(opts Options, desired []model.DesiredResource) []string {
+	if len(opts.Clouds) > 0 {
+		if slices.Contains(opts.Clouds, CloudNone) {
+			return nil
+		}
+		return opts.Clouds
+	}
+	aws := len(opts.Regions) > 0
+	azure := len(opts.AzureSubscriptions)+len(opts.AzureResourceGroups) > 0
+	for _, t := range opts.Types {
+		aws = aws || strings.HasPrefix(t, "aws_")
+		azure = azure || strings.HasPrefix(t, "azurerm_")
+	}
+	for _, d := range desired {
+		aws = aws || d.Provider == "aws"
+		azure = azure || d.Provider == "azurerm"
+	}
+	var out []string
+	if aws {
+		out = append(out, CloudAWS)
+	}
+	if azure {
+		out = append(out, CloudAzure)
+	}
+	return out
+}
+
+// typesFor keeps the --type values that belong to one cloud.
+func typesFor(types []string, prefix string) []string {
+	var out []string
+	for _, t := range types {
+		if strings.HasPrefix(t, prefix) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func scanAWS(ctx context.Context, opts Options, desired []model.DesiredResource, mapper inventory.StateMapper, inv *inventory.Result) error {
+	types := typesFor(opts.Types, "aws_")
+	if len(opts.Types) > 0 && len(types) == 0 {
+		return nil
+	}
+	if err := rejectForeignTypes(opts.Types); err != nil {
+		return err
+	}
 	scanner, err := awsinv.New(ctx, awsinv.Options{
 		Regions:     opts.Regions,
-		Types:       opts.Types,
+		Types:       types,
 		Concurrency: opts.Concurrency,
 		Progress:    opts.Progress,
 		Declared:    declaredSet(desired, mapper),
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	inv, err := scanner.Scan(ctx)
+	r, err := scanner.Scan(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("scan AWS: %w", err)
+		return fmt.Errorf("scan AWS: %w", err)
 	}
-	return Assemble(start, opts, desired, inv, mapper), nil
+	inv.Absorb(r)
+	return nil
+}
+
+func scanAzure(ctx context.Context, opts Options, inv *inventory.Result) error {
+	if len(opts.Types) > 0 && len(typesFor(opts.Types, "azurerm_")) == 0 {
+		return nil
+	}
+	scanner, err := azureinv.New(ctx, azureinv.Options{
+		Subscriptions:  opts.AzureSubscriptions,
+		ResourceGroups: opts.AzureResourceGroups,
+		Concurrency:    opts.Concurrency,
+		Progress:       opts.Progress,
+	})
+	if err != nil {
+		return err
+	}
+	r, err := scanner.Scan(ctx)
+	if err != nil {
+		return fmt.Errorf("scan Azure: %w", err)
+	}
+	inv.Absorb(r)
+	return nil
+}
+
+// rejectForeignTypes catches --type values no inventory knows.
+func rejectForeignTypes(types []string) error {
+	var bad []string
+	for _, t := range types {
+		if !strings.HasPrefix(t, "aws_") && !strings.HasPrefix(t, "azurerm_") {
+			bad = append(bad, t)
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("unsupported resource types: %s", strings.Join(bad, ", "))
+	}
+	return nil
+}
+
+// external converts Terraform's drift into the drift engine's terms.
+func external(r *tfdrift.Result) []drift.External {
+	out := make([]drift.External, 0, len(r.Drift))
+	for _, d := range r.Drift {
+		out = append(out, drift.External{Desired: d.Desired, Missing: d.Missing, Changes: d.Changes})
+	}
+	return out
+}
+
+func addSummary(dst *model.Summary, s model.Summary) {
+	dst.Managed += s.Managed
+	dst.InSync += s.InSync
+	dst.Changed += s.Changed
+	dst.Missing += s.Missing
+	dst.Unmanaged += s.Unmanaged
+	dst.NotEvaluated += s.NotEvaluated
+	dst.Unsupported += s.Unsupported
+	dst.Ignored += s.Ignored
+	if dst.Managed+dst.Unmanaged > 0 {
+		dst.Coverage = float64(dst.Managed) / float64(dst.Managed+dst.Unmanaged)
+	} else {
+		dst.Coverage = 1
+	}
+}
+
+// Assemble compares an already loaded state and inventory. It is separate
+// from Run so tests and benchmarks can feed synthetic inventories.
+func Assemble(start time.Time, opts Options, desired []model.DesiredResource, inv *inventory.Result, mapper inventory.StateMapper) *Outcome {
+	res := drift.Diff(desired, inv, mapper, drift.Options{Environment: opts.Environment, Ignore: opts.Ignore})
+	return assemble(start, opts, res, inv)
+}
+
+func assemble(start time.Time, opts Options, res *drift.Result, inv *inventory.Result) *Outcome {
+	rep := &report.Report{
+		Version:     report.Version,
+		Environment: opts.Environment,
+		StartedAt:   start.UTC().Truncate(time.Second),
+		DurationMS:  time.Since(start).Milliseconds(),
+		Summary:     res.Summary,
+		Findings:    res.Findings,
+		Errors:      res.Errors,
+	}
+	if rep.Findings == nil {
+		rep.Findings = []model.Finding{}
+	}
+	if rep.Errors == nil {
+		rep.Errors = []inventory.ScopeError{}
+	}
+	if len(rep.Errors) > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%d part(s) of the estate could not be read; resources declared there are counted as not evaluated, never as missing.", len(rep.Errors)))
+	}
+	return &Outcome{Report: rep, APICalls: inv.APICalls, Listed: len(inv.Resources)}
 }
 
 // onlyEmptyStates reports whether every error Load returned is an empty
@@ -107,29 +370,4 @@ func declaredSet(desired []model.DesiredResource, mapper inventory.StateMapper) 
 		_, ok := set[typ+"\x00"+id]
 		return ok
 	}
-}
-
-// Assemble compares an already loaded state and inventory. It is separate
-// from Run so tests and benchmarks can feed synthetic inventories.
-func Assemble(start time.Time, opts Options, desired []model.DesiredResource, inv *inventory.Result, mapper inventory.StateMapper) *Outcome {
-	res := drift.Diff(desired, inv, mapper, drift.Options{Environment: opts.Environment, Ignore: opts.Ignore})
-	rep := &report.Report{
-		Version:     report.Version,
-		Environment: opts.Environment,
-		StartedAt:   start.UTC().Truncate(time.Second),
-		DurationMS:  time.Since(start).Milliseconds(),
-		Summary:     res.Summary,
-		Findings:    res.Findings,
-		Errors:      res.Errors,
-	}
-	if rep.Findings == nil {
-		rep.Findings = []model.Finding{}
-	}
-	if rep.Errors == nil {
-		rep.Errors = []inventory.ScopeError{}
-	}
-	if len(rep.Errors) > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf("%d part(s) of the estate could not be read; resources declared there are counted as not evaluated, never as missing.", len(rep.Errors)))
-	}
-	return &Outcome{Report: rep, APICalls: inv.APICalls, Listed: len(inv.Resources)}
 }

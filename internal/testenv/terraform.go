@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go/build"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -137,4 +138,45 @@ func MotoProvider(endpoint string) string {
 	}
 	b.WriteString("  }\n}\n")
 	return b.String()
+}
+
+// ProvidersDir is where .ci/install-providers.sh builds the small providers
+// (hashicorp/local, hashicorp/random): PLUMB_TF_PROVIDERS_DIR, else the
+// first GOPATH entry's bin.
+func ProvidersDir() string {
+	if dir := os.Getenv("PLUMB_TF_PROVIDERS_DIR"); dir != "" {
+		return dir
+	}
+	gopath := filepath.SplitList(build.Default.GOPATH)
+	if len(gopath) == 0 {
+		return ""
+	}
+	return filepath.Join(gopath[0], "bin")
+}
+
+// NewSmallProvidersTerraform returns a terraform runner whose CLI
+// configuration wires the locally built local and random providers in with
+// dev_overrides: Terraform then plans and applies without `terraform
+// init`, so nothing is written into the configuration directory but the
+// state. It fails under CI=true and skips elsewhere when terraform or a
+// provider binary is missing.
+func NewSmallProvidersTerraform(t testing.TB) *Terraform {
+	t.Helper()
+	bin := Require(t, "terraform")
+	dir := ProvidersDir()
+	for _, p := range []string{"terraform-provider-local", "terraform-provider-random"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			msg := fmt.Sprintf("%s not found in %s (run .ci/install-providers.sh or set PLUMB_TF_PROVIDERS_DIR): %v", p, dir, err)
+			if os.Getenv("CI") == "true" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
+		}
+	}
+	cfg := filepath.Join(t.TempDir(), "terraform.rc")
+	body := fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"hashicorp/local\"  = %q\n    \"hashicorp/random\" = %q\n  }\n  direct {}\n}\n", dir, dir)
+	if err := os.WriteFile(cfg, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &Terraform{Bin: bin, CLIConfig: cfg, Env: map[string]string{}}
 }

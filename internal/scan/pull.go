@@ -1,0 +1,45 @@
+package scan
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"plumb/internal/model"
+	"plumb/internal/state"
+	"plumb/internal/tfdrift"
+)
+
+// pullState reads the current state of a Terraform working directory with
+// `terraform state pull`, which works for every backend (local, S3, remote)
+// and never writes anything.
+func pullState(ctx context.Context, dir string, opts tfdrift.Options) ([]model.DesiredResource, error) {
+	bin := opts.Bin
+	if bin == "" {
+		bin = "terraform"
+	}
+	cmd := exec.CommandContext(ctx, bin, "state", "pull")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TF_INPUT=0", "TF_IN_AUTOMATION=1")
+	if opts.Workspace != "" {
+		cmd.Env = append(cmd.Env, "TF_WORKSPACE="+opts.Workspace)
+	}
+	cmd.Env = append(cmd.Env, opts.Env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("terraform state pull in %s: %w: %s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	name := dir + " (terraform state pull)"
+	if stdout.Len() == 0 {
+		return nil, fmt.Errorf("read state %s: %w", name, state.ErrNoResources)
+	}
+	desired, err := state.Parse(name, stdout.Bytes())
+	for i := range desired {
+		desired[i].Source = dir
+	}
+	return desired, err
+}
