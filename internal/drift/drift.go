@@ -36,6 +36,12 @@ type Result struct {
 	// status remembers how each desired resource was counted, by match
 	// key, so Merge can move it between summary counters.
 	status map[string]status
+	// compared remembers, by match key, the attribute roots the engine
+	// compared with both sides known. The engine's own comparison is
+	// authoritative for them: it knows, for example, that a rule declared
+	// as a separate aws_security_group_rule belongs to the group, where
+	// Terraform's refresh of the group alone reports it as drift.
+	compared map[string][]string
 }
 
 type status int
@@ -64,7 +70,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 	for _, t := range mapper.Types() {
 		types[t.Name] = t
 	}
-	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...), status: map[string]status{}}
+	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...), status: map[string]status{}, compared: map[string][]string{}}
 	sum := &res.Summary
 
 	// Map desired resources to the live shape, and collect children that
@@ -143,6 +149,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 			res.Findings = append(res.Findings, finding(model.KindMissing, opts, e.r, &e.d, nil))
 			continue
 		}
+		res.compared[k] = comparedRoots(e.r, a.r, e.typ)
 		changes := compare(e.r, a.r, e.typ)
 		kept := changes[:0]
 		for _, c := range changes {
@@ -286,6 +293,22 @@ func compare(want, got model.Resource, t inventory.Type) []model.Change {
 		out = append(out, model.Change{Path: attr, Before: wv, After: gv})
 	}
 	return out
+}
+
+// comparedRoots lists the attribute roots compare could judge for a pair.
+func comparedRoots(want, got model.Resource, t inventory.Type) []string {
+	var roots []string
+	if want.Tags != nil && got.Tags != nil {
+		roots = append(roots, "tags", "tags_all")
+	}
+	for _, attr := range t.Compared {
+		_, wok := want.Attributes[attr]
+		_, gok := got.Attributes[attr]
+		if wok && gok {
+			roots = append(roots, attr)
+		}
+	}
+	return roots
 }
 
 // sameTags is the fast path for the common case: nothing drifted.

@@ -1,6 +1,7 @@
 package drift
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -87,7 +88,7 @@ func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper 
 			continue
 		}
 		k := matchKey(t, r.Type, r.ID)
-		changes := normalizeExternal(e.Changes, r.Type, r.ID, opts.Ignore)
+		changes := normalizeExternal(e.Changes, r.Type, r.ID, opts.Ignore, res.compared[k])
 		i, seen := index[k]
 		switch {
 		case e.Missing && seen && res.Findings[i].Kind == model.KindMissing:
@@ -106,7 +107,7 @@ func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper 
 			// Nothing left after ignore rules.
 		case seen && res.Findings[i].Kind == model.KindChanged:
 			f := &res.Findings[i]
-			f.Changes = unionChanges(dropCoarse(f.Changes, changes), changes)
+			f.Changes = unionChanges(f.Changes, changes)
 			f.Severity = severity(model.KindChanged, f.Changes)
 		case seen:
 			// The inventory already reports it missing; a refresh that
@@ -134,11 +135,16 @@ func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper 
 
 // normalizeExternal maps Terraform's attribute paths onto plumb's: tags_all
 // (tags including the provider's default_tags) is what plumb compares as
-// tags, so tags_all.K becomes tags.K and duplicates collapse. Ignore rules
-// on attribute paths apply as for the inventory's own changes.
-func normalizeExternal(in []model.Change, typ, id string, ig *Ignore) []model.Change {
+// tags, so tags_all.K becomes tags.K and duplicates collapse. Changes under
+// attributes the engine compared itself are dropped: its verdict on those
+// stands. Ignore rules on attribute paths apply as for the engine's own
+// changes.
+func normalizeExternal(in []model.Change, typ, id string, ig *Ignore, judged []string) []model.Change {
 	out := make([]model.Change, 0, len(in))
 	for _, c := range in {
+		if slices.Contains(judged, pathRoot(c.Path)) {
+			continue
+		}
 		if rest, ok := strings.CutPrefix(c.Path, "tags_all."); ok {
 			c.Path = "tags." + rest
 		}
@@ -150,24 +156,13 @@ func normalizeExternal(in []model.Change, typ, id string, ig *Ignore) []model.Ch
 	return unionChanges(nil, out)
 }
 
-// dropCoarse removes changes that finer external paths explain: the
-// inventory reports a security group's whole "ingress" set, Terraform the
-// exact "ingress[2].cidr_blocks[0]"; the finer one is more useful.
-func dropCoarse(mine, finer []model.Change) []model.Change {
-	out := mine[:0:0]
-	for _, c := range mine {
-		covered := false
-		for _, f := range finer {
-			if strings.HasPrefix(f.Path, c.Path+"[") || strings.HasPrefix(f.Path, c.Path+".") {
-				covered = true
-				break
-			}
-		}
-		if !covered {
-			out = append(out, c)
-		}
+// pathRoot is the top-level attribute of a path: "ingress" for
+// "ingress[2].cidr_blocks[0]", "tags" for "tags.env".
+func pathRoot(path string) string {
+	if i := strings.IndexAny(path, ".["); i >= 0 {
+		return path[:i]
 	}
-	return out
+	return path
 }
 
 // unionChanges merges change lists by path, the first occurrence of a path

@@ -74,16 +74,27 @@ func TestMerge(t *testing.T) {
 			sum:     model.Summary{Managed: 3, InSync: 2, Missing: 1, Coverage: 1},
 		},
 		{
-			name:    "finer Terraform paths replace the inventory's coarse set",
+			name:    "Terraform's paths count where the engine could not judge",
 			desired: []model.DesiredResource{box("b-1", nil)},
 			live: []model.Resource{func() model.Resource {
 				r := live("box", "b-1", "us-east-1", nil, nil)
 				r.Attributes = map[string]any{"rules": []string{"tcp 22"}}
 				return r
 			}()},
-			ext: []External{ext(box("b-1", nil), false, "rules[0].cidr")},
+			ext:  []External{ext(box("b-1", nil), false, "rules[0].cidr")},
 			want: []string{"drift.changed b-1 rules[0].cidr"},
 			sum:  model.Summary{Managed: 1, Changed: 1, Coverage: 1},
+		},
+		{
+			name: "the engine's verdict stands on attributes it judged",
+			desired: []model.DesiredResource{func() model.DesiredResource {
+				d := box("b-1", map[string]string{"env": "a"})
+				d.Raw["size"] = 2.0
+				return d
+			}()},
+			live: []model.Resource{live("box", "b-1", "us-east-1", 2.0, map[string]string{"env": "a"})},
+			ext:  []External{ext(box("b-1", nil), false, "size", "tags_all.env", "tags.env")},
+			sum:  model.Summary{Managed: 1, InSync: 1, Coverage: 1},
 		},
 		{
 			name:    "ignore rules apply to Terraform's paths",
