@@ -20,3 +20,7 @@ echo "== live scan of a moto estate"
 echo
 echo "== Go benchmarks"
 go test -run '^$' -bench 'Parse100k|Diff' -benchmem -count "${COUNT:-3}" ./internal/state/ ./internal/drift/ ./internal/scan/
+
+echo
+echo "== plan and what-if parsers on 50 MB inputs (MB/s)"
+go test -run '^$' -bench 'ReadPlan50MB|Parse50MB' -benchmem -count "${COUNT:-3}" ./internal/tfdrift/ ./internal/whatif/
