@@ -4,20 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
+
+	"plumb/internal/jsonpos"
 )
 
 // The functions here only run once something is already wrong, so they
 // favour precise answers over speed: they re-read the document token by token
 // to turn a byte offset into a JSON path, or a path into a position.
 
-// lineCol converts a byte offset into a 1-based line and column. Columns
-// count characters, not bytes, as editors do.
+// lineCol converts a byte offset into a 1-based line and column.
 func lineCol(data []byte, off int) (line, col int) {
-	off = min(max(off, 0), len(data))
-	line = 1 + bytes.Count(data[:off], []byte{'\n'})
-	start := bytes.LastIndexByte(data[:off], '\n') + 1
-	return line, utf8.RuneCount(data[start:off]) + 1
+	return jsonpos.LineCol(data, int64(off))
 }
 
 // walkValues calls fn for every JSON value in data once it has been read

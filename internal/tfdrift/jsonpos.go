@@ -4,19 +4,16 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
+
+	"plumb/internal/jsonpos"
 )
 
 // These helpers run only once decoding has failed, to say where: they
 // favour a precise answer over speed.
 
 // position converts a byte offset in data into a 1-based line and column.
-// The column counts characters, as editors do.
 func position(data []byte, off int) (line, col int) {
-	off = min(max(off, 0), len(data))
-	line = 1 + bytes.Count(data[:off], []byte{'\n'})
-	lineStart := bytes.LastIndexByte(data[:off], '\n') + 1
-	return line, utf8.RuneCount(data[lineStart:off]) + 1
+	return jsonpos.LineCol(data, int64(off))
 }
 
 // valueEndingAt finds the value encoding/json was reading when it reported

@@ -1,13 +1,13 @@
 package whatif
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strings"
-	"unicode/utf8"
+
+	"plumb/internal/jsonpos"
 )
 
 // jsonError turns an encoding/json error into one that names the file and
@@ -44,10 +44,7 @@ func jsonError(name string, data []byte, err error) error {
 // lineCol converts a byte offset into a 1-based line and column; the column
 // counts characters, as editors do.
 func lineCol(data []byte, off int64) (line, col int) {
-	o := int(min(max(off, 0), int64(len(data))))
-	line = 1 + bytes.Count(data[:o], []byte{'\n'})
-	start := bytes.LastIndexByte(data[:o], '\n') + 1
-	return line, utf8.RuneCount(data[start:o]) + 1
+	return jsonpos.LineCol(data, off)
 }
 
 // jsonKind names the JSON type a Go type decodes from, so errors speak the

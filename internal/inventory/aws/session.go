@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
+
+	"plumb/internal/parallel"
 )
 
 // session is shared by all listers of one scan: the base configuration,
@@ -129,37 +131,5 @@ func userTags(in map[string]string) map[string]string {
 // parallelDo runs fn for every index in [0, n) with at most limit calls at
 // once and returns the first error.
 func parallelDo(ctx context.Context, n, limit int, fn func(ctx context.Context, i int) error) error {
-	if limit <= 0 {
-		limit = 1
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	sem := make(chan struct{}, limit)
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for i := 0; i < n; i++ {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := fn(ctx, i); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}(i)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
+	return parallel.ForEach(ctx, n, parallel.Limit(limit), fn)
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"plumb/internal/model"
+	"plumb/internal/parallel"
 )
 
 // apiNetwork is the Microsoft.Network api-version used to read virtual
@@ -25,7 +26,7 @@ func (c *clients) listSubnets(ctx context.Context, vnets []model.Resource, defau
 		mu  sync.Mutex
 		out []model.Resource
 	)
-	err := forEach(ctx, len(vnets), leaf, func(ctx context.Context, i int) error {
+	err := parallel.ForEach(ctx, len(vnets), leaf, func(ctx context.Context, i int) error {
 		vnet := vnets[i]
 		resp, err := c.resources.GetByID(ctx, vnet.ID, apiNetwork, nil)
 		if isNotFound(err) {

@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -172,41 +171,6 @@ func (c *clients) listGeneric(ctx context.Context, only []string, defaults group
 // armURL builds an ARM URL for a path and api-version.
 func (c *clients) armURL(path, apiVersion string) string {
 	return runtime.JoinPaths(c.raw.Endpoint(), path) + "?api-version=" + url.QueryEscape(apiVersion)
-}
-
-// forEach runs fn for i in [0, n), each call holding a slot of the
-// scanner-wide leaf semaphore, and returns the first error; the first
-// error cancels the calls still waiting.
-func forEach(ctx context.Context, n int, leaf chan struct{}, fn func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	for i := 0; i < n; i++ {
-		select {
-		case leaf <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func(i int) {
-			defer wg.Done()
-			defer func() { <-leaf }()
-			if err := fn(ctx, i); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}(i)
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return firstErr
-	}
-	return ctx.Err()
 }
 
 // normLocation normalizes an Azure location the way ARM ids and azurerm
