@@ -78,6 +78,9 @@ const (
 	KindUnmanaged Kind = "drift.unmanaged"
 	KindMissing   Kind = "drift.missing"
 	KindChanged   Kind = "drift.changed"
+	// KindPolicyViolation is a compliance rule that a planned or live
+	// resource breaks.
+	KindPolicyViolation Kind = "policy.violation"
 )
 
 // Severity orders findings for routing and display.
@@ -112,9 +115,21 @@ type Finding struct {
 	Message     string   `json:"message"`
 	// Confidence is "low" when the source is known to predict changes that
 	// do not happen (ARM what-if); empty means the change was observed.
-	Confidence string    `json:"confidence,omitempty"`
-	FirstSeen  time.Time `json:"-"`
-	LastSeen   time.Time `json:"-"`
+	Confidence string `json:"confidence,omitempty"`
+	// Rule is the policy rule id for policy findings.
+	Rule string `json:"rule,omitempty"`
+	// Controls maps compliance standards to the control ids the rule
+	// implements ({"pci-dss-4.0": ["1.3.1"]}).
+	Controls map[string][]string `json:"controls,omitempty"`
+	// Security marks findings that belong in security channels
+	// (advisories) rather than ordinary issues.
+	Security bool `json:"security,omitempty"`
+	// File and Line point at the code that declares the resource, when
+	// known (SARIF and PR annotations use them).
+	File      string    `json:"file,omitempty"`
+	Line      int       `json:"line,omitempty"`
+	FirstSeen time.Time `json:"-"`
+	LastSeen  time.Time `json:"-"`
 }
 
 // Fingerprint hashes what makes a problem the same problem: its kind, the
