@@ -48,6 +48,13 @@ type jsonFinding struct {
 	Message     string       `json:"message"`
 	// Confidence is "low" for predicted rather than observed changes.
 	Confidence string `json:"confidence,omitempty"`
+	// Rule, Controls and Security describe policy findings.
+	Rule     string              `json:"rule,omitempty"`
+	Controls map[string][]string `json:"controls,omitempty"`
+	Security bool                `json:"security,omitempty"`
+	// File and Line point at the declaring code, when known.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 }
 
 type jsonResource struct {
@@ -138,6 +145,11 @@ func toJSON(r *Report) (*jsonReport, error) {
 			Changes:    make([]jsonChange, 0, len(f.Changes)),
 			Message:    f.Message,
 			Confidence: f.Confidence,
+			Rule:       f.Rule,
+			Controls:   f.Controls,
+			Security:   f.Security,
+			File:       f.File,
+			Line:       f.Line,
 		}
 		if a := address(f); a != "" {
 			jf.Address = &a

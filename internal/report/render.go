@@ -19,11 +19,14 @@ const (
 	FormatTable    = "table"
 	FormatJSON     = "json"
 	FormatMarkdown = "markdown"
+	// FormatSARIF is SARIF 2.1.0, the format GitHub code scanning and
+	// other code review tools ingest (see sarif.go).
+	FormatSARIF = "sarif"
 )
 
 // Formats lists the valid output formats in the order help texts and error
 // messages show them.
-func Formats() []string { return []string{FormatTable, FormatJSON, FormatMarkdown} }
+func Formats() []string { return []string{FormatTable, FormatJSON, FormatMarkdown, FormatSARIF} }
 
 // validFormats is the list quoted in errors about unknown formats.
 func validFormats() string { return strings.Join(Formats(), ", ") }
@@ -47,6 +50,8 @@ func Render(w io.Writer, format string, r *Report) error {
 		err = renderJSON(w, r)
 	case FormatMarkdown:
 		err = renderMarkdown(w, r)
+	case FormatSARIF:
+		err = renderSARIF(w, r)
 	default:
 		return fmt.Errorf("render report: unknown format %q (valid: %s)", format, validFormats())
 	}

@@ -25,6 +25,25 @@ type Report struct {
 	// Notes are caveats a reader must know to interpret the findings
 	// (for example that refresh-only drift excludes unapplied code).
 	Notes []string `json:"notes,omitempty"`
+	// Rules describes the policy rules that were evaluated, so formats
+	// that list rules (SARIF) can name, explain and classify them even
+	// when a rule found nothing.
+	Rules []RuleInfo `json:"rules,omitempty"`
+	// ToolVersion is the plumb version that produced the report, for
+	// formats that record their producer (SARIF tool.driver.version).
+	ToolVersion string `json:"-"`
+}
+
+// RuleInfo is what a report needs to know about a policy rule. It is a
+// copy rather than the policy package's Rule so rendering never depends
+// on the engine.
+type RuleInfo struct {
+	ID          string              `json:"id"`
+	Title       string              `json:"title,omitempty"`
+	Remediation string              `json:"remediation,omitempty"`
+	Severity    string              `json:"severity,omitempty"`
+	Controls    map[string][]string `json:"controls,omitempty"`
+	Security    bool                `json:"security,omitempty"`
 }
 
 // Exit codes promised to scripts and CI (same convention as
