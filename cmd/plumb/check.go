@@ -102,21 +102,9 @@ func runCheck(cmd *cobra.Command, planPath string, f checkFlags, stdout io.Write
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
 	}
-	data, err := os.ReadFile(planPath)
+	subjects, err := planSubjects(planPath, f.configDir)
 	if err != nil {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("read plan: %w", err)}
-	}
-	configDir := f.configDir
-	if configDir != "" {
-		if st, err := os.Stat(configDir); err != nil || !st.IsDir() {
-			return usageErr(fmt.Errorf("--config-dir %s: not a directory", configDir))
-		}
-	} else {
-		configDir = filepath.Dir(planPath)
-	}
-	subjects, err := tfplan.Read(planPath, data, configDir)
-	if err != nil {
-		return &exitCodeError{code: exitError, err: err}
+		return err
 	}
 	outcomes, err := set.Evaluate(ctx, subjects)
 	if err != nil {
@@ -133,6 +121,27 @@ func runCheck(cmd *cobra.Command, planPath string, f checkFlags, stdout io.Write
 		return &exitCodeError{code: exitFindings}
 	}
 	return nil
+}
+
+// planSubjects reads a plan JSON into policy subjects, locating each
+// resource's declaration in configDir (default: the plan's directory).
+func planSubjects(planPath, configDir string) ([]policy.Subject, error) {
+	data, err := os.ReadFile(planPath)
+	if err != nil {
+		return nil, &exitCodeError{code: exitError, err: fmt.Errorf("read plan: %w", err)}
+	}
+	if configDir != "" {
+		if st, err := os.Stat(configDir); err != nil || !st.IsDir() {
+			return nil, usageErr(fmt.Errorf("--config-dir %s: not a directory", configDir))
+		}
+	} else {
+		configDir = filepath.Dir(planPath)
+	}
+	subjects, err := tfplan.Read(planPath, data, configDir)
+	if err != nil {
+		return nil, &exitCodeError{code: exitError, err: err}
+	}
+	return subjects, nil
 }
 
 // checkReport builds the report of a plan check. The summary counts the
