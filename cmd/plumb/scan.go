@@ -4,12 +4,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"plumb/internal/drift"
+	"plumb/internal/policy"
 	"plumb/internal/progress"
 	"plumb/internal/report"
 	"plumb/internal/scan"
@@ -34,6 +37,8 @@ type scanFlags struct {
 	progress     bool
 	concurrency  int
 	allowEmpty   bool
+	packs        []string
+	policies     []string
 }
 
 func newScanCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -70,8 +75,14 @@ from DefaultAzureCredential (environment, workload identity, managed
 identity, az login). Clouds are chosen from the state's resources and the
 cloud flags, or with --cloud.
 
-Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
---allow-partial).`,
+With --pack and/or --policy, the compliance rules 'plumb check' runs on a
+plan are also evaluated on the live resources (declared or not), and each
+violation is a policy.violation finding. Rules needing an attribute the
+inventory does not read are skipped and counted in a note; a rule that
+fails to evaluate is listed under errors as policy/RULE/ID.
+
+Exit codes: 0 no drift, 2 drift or violations found, 1 error or partial
+scan (unless --allow-partial).`,
 		Example: `  # one state file, the region from your AWS config
   plumb scan --state terraform.tfstate
 
@@ -83,6 +94,9 @@ Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
 
   # Terraform's own refresh for every attribute, plus the inventory
   plumb scan --terraform-dir infra/prod --workspace prod
+
+  # drift plus the CIS and PCI DSS rules on the live estate
+  plumb scan --state terraform.tfstate --pack cis-aws-3.0 --pack pci-dss-4.0 --policy policies/
 
   # a Bicep deployment's drift, as predicted by what-if
   az deployment group what-if -g app -f main.bicep --mode Complete --no-pretty-print > whatif.json
@@ -106,10 +120,12 @@ Exit codes: 0 no drift, 2 drift found, 1 error or partial scan (unless
 	fl.StringArrayVar(&f.types, "type", nil, "only scan this Terraform resource type (repeatable; default: all supported types)")
 	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
 	fl.StringVar(&f.ignore, "ignore", "", "ignore file (default: .plumbignore in the current directory, if present)")
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown, optionally =PATH to write a file (repeatable; default: table)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown|sarif, optionally =PATH to write a file (repeatable; default: table)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when part of the estate could not be read (it is still listed under errors)")
 	fl.BoolVar(&f.progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "accept state files without resources instead of failing (everything live is then unmanaged)")
+	fl.StringArrayVar(&f.packs, "pack", nil, "built-in policy pack to evaluate on the live resources: "+strings.Join(policy.Packs(), ", ")+" (repeatable)")
+	fl.StringArrayVar(&f.policies, "policy", nil, "YAML rule file or directory of them to evaluate on the live resources (repeatable)")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "how many services and regions are listed at once")
 	return cmd
 }
@@ -147,6 +163,18 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 			return usageErr(fmt.Errorf("--cloud %q: want aws, azure or none", c))
 		}
 	}
+	var set *policy.Set
+	if len(f.packs)+len(f.policies) > 0 {
+		for _, p := range f.packs {
+			if !slices.Contains(policy.Packs(), p) {
+				return usageErr(fmt.Errorf("--pack %q: unknown pack (built-in: %s)", p, strings.Join(policy.Packs(), ", ")))
+			}
+		}
+		set, err = policy.LoadPacks(f.packs, f.policies)
+		if err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
+		}
+	}
 	opts := scan.Options{
 		Environment:         f.env,
 		States:              f.states,
@@ -164,6 +192,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		Ignore:              ig,
 
 		AllowEmptyState: f.allowEmpty,
+		Policy:          set,
 	}
 	if prog != nil {
 		opts.Progress = prog.Update

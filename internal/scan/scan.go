@@ -19,6 +19,7 @@ import (
 	awsinv "plumb/internal/inventory/aws"
 	azureinv "plumb/internal/inventory/azure"
 	"plumb/internal/model"
+	"plumb/internal/policy"
 	"plumb/internal/report"
 	"plumb/internal/state"
 	"plumb/internal/tfdrift"
@@ -67,6 +68,11 @@ type Options struct {
 	AllowEmptyState bool
 	// Progress is called as inventory units finish.
 	Progress func(done, total int, unit string)
+	// Policy, when set, is evaluated on the live inventory after the
+	// drift comparison: the same rules `plumb check` runs on a plan, so a
+	// control broken after the apply (by hand, or by a resource no code
+	// declares) is reported too. Nil leaves policies out of the scan.
+	Policy *policy.Set
 }
 
 // Outcome is a finished scan: the report plus figures for benchmarks.
@@ -183,9 +189,49 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		drift.SortFindings(res.Findings)
 	}
 
+	var live *liveEvaluation
+	if opts.Policy != nil {
+		ev, err := evaluateLive(ctx, opts.Policy, inv.Resources, opts.Environment)
+		if err != nil {
+			return nil, err
+		}
+		live = ev
+		for _, f := range ev.findings {
+			if !opts.Ignore.Resource(f.Resource.Type, f.Resource.ID) {
+				res.Findings = append(res.Findings, f)
+			}
+		}
+		drift.SortFindings(res.Findings)
+	}
+
 	out := assemble(start, opts, res, inv)
 	out.Report.Notes = append(notes, out.Report.Notes...)
+	if live != nil {
+		addPolicy(out.Report, opts.Policy, live)
+	}
 	return out, nil
+}
+
+// addPolicy records a live policy evaluation in the report: the rules (for
+// the compliance and SARIF formats), rules that could not be evaluated as
+// errors, and how many evaluations the inventory could not support. It
+// runs after assemble so rule errors are not counted as unreadable parts
+// of the estate.
+func addPolicy(rep *report.Report, set *policy.Set, ev *liveEvaluation) {
+	rep.Errors = append(rep.Errors, ev.errors...)
+	for _, r := range set.Rules {
+		rep.Rules = append(rep.Rules, report.RuleInfo{
+			ID:          r.ID,
+			Title:       r.Title,
+			Remediation: r.Remediation,
+			Severity:    string(r.Severity),
+			Controls:    r.Controls,
+			Security:    r.Security,
+		})
+	}
+	if ev.skipped > 0 {
+		rep.Notes = append(rep.Notes, noteSkipped(ev.skipped))
+	}
 }
 
 // chooseClouds decides which inventories to run: those asked for, else

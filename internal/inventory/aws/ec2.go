@@ -461,12 +461,27 @@ func listEC2Instances(ctx context.Context, s *session, region string) ([]model.R
 				raw := ec2RawTags(in.Tags)
 				r := ec2Live(id, ec2ARN(region, ec2Owner(res.OwnerId, s), "instance/"+id), userTags(raw),
 					map[string]any{"instance_type": string(in.InstanceType)})
+				ec2InstancePolicyAttrs(r.Attributes, in)
 				r.Default = ec2InstanceDefault(raw, in.Operator)
 				out = append(out, r)
 			}
 		}
 	}
 	return out, nil
+}
+
+// ec2InstancePolicyAttrs adds the attributes compliance rules read that
+// DescribeInstances already returns, so live policy evaluation costs no
+// extra call. They are not compared for drift (not in Compared), because
+// state holds them as configured, not as observed.
+func ec2InstancePolicyAttrs(attrs map[string]any, in types.Instance) {
+	attrs["associate_public_ip_address"] = aws.ToString(in.PublicIpAddress) != ""
+	if mo := in.MetadataOptions; mo != nil {
+		attrs["metadata_options"] = []any{map[string]any{
+			"http_endpoint": string(mo.HttpEndpoint),
+			"http_tokens":   string(mo.HttpTokens),
+		}}
+	}
 }
 
 // ec2InstanceDefault recognises instances another service launched: their
@@ -517,6 +532,8 @@ func listEC2Volumes(ctx context.Context, s *session, region string) ([]model.Res
 			r := ec2Live(id, ec2ARN(region, s.account, "volume/"+id), ec2Tags(v.Tags), map[string]any{
 				"size": int64(aws.ToInt32(v.Size)),
 				"type": string(v.VolumeType),
+				// For policy evaluation only (not in Compared).
+				"encrypted": aws.ToBool(v.Encrypted),
 			})
 			r.Default = ec2OperatorDefault(v.Operator)
 			for _, a := range v.Attachments {

@@ -1106,15 +1106,15 @@ func TestEC2ListersScan(t *testing.T) {
 		}},
 		{"aws_instance", web, model.Resource{
 			ARN: ec2TestARN(account, "instance/"+web), Name: "web",
-			Tags: map[string]string{"Name": "web"}, Attributes: map[string]any{"instance_type": "t3.small"},
+			Tags: map[string]string{"Name": "web"}, Attributes: map[string]any{"instance_type": "t3.small", "associate_public_ip_address": false, "metadata_options": []any{map[string]any{"http_endpoint": "enabled", "http_tokens": "optional"}}},
 		}},
 		{"aws_instance", asg, model.Resource{
 			ARN: ec2TestARN(account, "instance/"+asg), Default: ec2AutoScalingReason + "workers",
-			Tags: map[string]string{}, Attributes: map[string]any{"instance_type": "t3.micro"},
+			Tags: map[string]string{}, Attributes: map[string]any{"instance_type": "t3.micro", "associate_public_ip_address": false, "metadata_options": []any{map[string]any{"http_endpoint": "enabled", "http_tokens": "optional"}}},
 		}},
 		{"aws_ebs_volume", volID, model.Resource{
 			ARN: ec2TestARN(account, "volume/"+volID), Tags: map[string]string{},
-			Attributes: map[string]any{"size": int64(42), "type": "io2"},
+			Attributes: map[string]any{"size": int64(42), "type": "io2", "encrypted": false},
 		}},
 		{"aws_launch_template", ltID, model.Resource{
 			ARN: ec2TestARN(account, "launch-template/"+ltID), Name: "scan-lt", Tags: map[string]string{},

@@ -75,6 +75,11 @@ func listDBInstances(ctx context.Context, s *session, region string) ([]model.Re
 				Tags: rdsTags(db.TagList),
 				Attributes: map[string]any{
 					"instance_class": aws.ToString(db.DBInstanceClass),
+					// For policy evaluation only (not in Compared): the
+					// describe call returns them anyway.
+					"storage_encrypted":          aws.ToBool(db.StorageEncrypted),
+					"publicly_accessible":        aws.ToBool(db.PubliclyAccessible),
+					"auto_minor_version_upgrade": aws.ToBool(db.AutoMinorVersionUpgrade),
 				},
 			})
 		}
