@@ -155,6 +155,7 @@ func checkReport(env string, start time.Time, set *policy.Set, subjects []policy
 		StartedAt:   start.UTC().Truncate(time.Second),
 		Findings:    policy.Findings(outcomes, env),
 		ToolVersion: version,
+		PlanCheck:   true,
 	}
 	rep.Summary.Managed = len(subjects)
 	rep.Summary.Coverage = 1

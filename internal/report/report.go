@@ -29,6 +29,10 @@ type Report struct {
 	// that list rules (SARIF) can name, explain and classify them even
 	// when a rule found nothing.
 	Rules []RuleInfo `json:"rules,omitempty"`
+	// PlanCheck marks the report of `plumb check`: the resources are
+	// planned, not live, so the human formats speak of checked resources
+	// and violations rather than of drift.
+	PlanCheck bool `json:"-"`
 	// ToolVersion is the plumb version that produced the report, for
 	// formats that record their producer (SARIF tool.driver.version).
 	ToolVersion string `json:"-"`

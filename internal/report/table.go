@@ -26,7 +26,9 @@ func renderTable(w io.Writer, r *Report) error {
 	fmt.Fprintln(bw)
 
 	findings := sortedFindings(r.Findings)
-	if len(findings) == 0 {
+	if len(findings) == 0 && r.PlanCheck {
+		fmt.Fprintf(bw, "No violations: %d planned %s checked.\n", r.Summary.Managed, plural(r.Summary.Managed, "resource", "resources"))
+	} else if len(findings) == 0 {
 		n := r.Summary.InSync
 		res := plural(n, "resource", "resources")
 		if r.Partial() {
@@ -85,6 +87,13 @@ func writeTableHeader(w io.Writer, r *Report) {
 	fmt.Fprintln(w, strings.Join(head, ", "))
 
 	s := r.Summary
+	if r.PlanCheck {
+		fmt.Fprintf(w, "Checked %d planned %s against %d %s: %d %s\n",
+			s.Managed, plural(s.Managed, "resource", "resources"),
+			len(r.Rules), plural(len(r.Rules), "rule", "rules"),
+			len(r.Findings), plural(len(r.Findings), "violation", "violations"))
+		return
+	}
 	fmt.Fprintf(w, "Managed %d, in sync %d, changed %d, missing %d, unmanaged %d, coverage %s, not evaluated %d, unsupported %d, ignored %d\n",
 		s.Managed, s.InSync, s.Changed, s.Missing, s.Unmanaged, coverageText(s),
 		s.NotEvaluated, s.Unsupported, s.Ignored)
