@@ -71,7 +71,10 @@ type Options struct {
 	// Policy, when set, is evaluated on the live inventory after the
 	// drift comparison: the same rules `plumb check` runs on a plan, so a
 	// control broken after the apply (by hand, or by a resource no code
-	// declares) is reported too. Nil leaves policies out of the scan.
+	// declares) is reported too. Setting it also makes the AWS inventory
+	// read the attributes only rules check (awsinv.Options.PolicyAttributes),
+	// at one call per queue, topic, table and customer key. Nil leaves
+	// policies out of the scan.
 	Policy *policy.Set
 }
 
@@ -288,6 +291,9 @@ func scanAWS(ctx context.Context, opts Options, desired []model.DesiredResource,
 		Concurrency: opts.Concurrency,
 		Progress:    opts.Progress,
 		Declared:    declaredSet(desired, mapper),
+		// Encryption and rotation settings cost a call per resource;
+		// read them only when rules will check them.
+		PolicyAttributes: opts.Policy != nil,
 	})
 	if err != nil {
 		return err

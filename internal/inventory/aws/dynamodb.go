@@ -14,7 +14,9 @@ import (
 // dynamodbListers lists DynamoDB tables. ListTables returns names only; the
 // ARN is built from region, account and name and the tags come from the
 // session's tag index, so no table costs a DescribeTable call. Nothing else
-// is compared because every other attribute would need one.
+// is compared because every other attribute would need one; only when
+// policies are evaluated does each table cost a DescribeTable, for its
+// server_side_encryption.
 func dynamodbListers() []lister {
 	return []lister{{
 		Type:      inventory.Type{Name: "aws_dynamodb_table", Service: "dynamodb"},
@@ -46,6 +48,11 @@ func listDynamoDBTables(ctx context.Context, s *session, region string) ([]model
 		}
 	}
 	tagFromIndexOrUnknown(ctx, s, region, out)
+	if s.policyAttrs {
+		if err := dynamodbPolicyAttributes(ctx, s, client, out); err != nil {
+			return nil, fmt.Errorf("describe DynamoDB tables in %s: %w", region, err)
+		}
+	}
 	return out, nil
 }
 

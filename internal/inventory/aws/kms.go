@@ -126,6 +126,11 @@ func listKMSKeys(ctx context.Context, s *session, region string) ([]model.Resour
 				"description": aws.ToString(md.Description),
 				"is_enabled":  md.Enabled,
 			}
+			if s.policyAttrs {
+				if err := kmsPolicyAttributes(ctx, client, &r, md); err != nil {
+					return err
+				}
+			}
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case apiErrorCode(err) == "NotFoundException":

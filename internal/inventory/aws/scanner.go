@@ -83,6 +83,12 @@ type Options struct {
 	// undeclared ones of those types are reported as unknown (null). Nil
 	// reads details for everything.
 	Declared func(typ, id string) bool
+	// PolicyAttributes makes the listers read attributes that policy rules
+	// check but drift never compares (queue and topic encryption, KMS key
+	// rotation, DynamoDB server-side encryption). They cost one detail call
+	// per resource, so they are read only when policy rules will read them;
+	// a plain drift scan leaves this false and keeps its call budget.
+	PolicyAttributes bool
 }
 
 // Scanner lists AWS resources through the standard SDK configuration chain,
@@ -203,6 +209,7 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	res := inventory.NewResult(s.opts.Regions)
 	sess := newSession(s.cfg, s.opts.PerUnitConcurrency)
 	sess.declared = s.opts.Declared
+	sess.policyAttrs = s.opts.PolicyAttributes
 	sess.account = s.account(ctx)
 
 	units := s.units()

@@ -25,6 +25,9 @@ type session struct {
 	// policies, ECR repositories, ...) make it only for declared
 	// resources: those are the ones whose details are compared.
 	declared func(typ, id string) bool
+	// policyAttrs asks listers for the attributes only policy rules read
+	// (see Options.PolicyAttributes), at one detail call per resource.
+	policyAttrs bool
 
 	mu   sync.Mutex
 	tags map[string]*tagIndex

@@ -57,6 +57,11 @@ func listSNSTopics(ctx context.Context, s *session, region string) ([]model.Reso
 	if len(out) == 0 {
 		return out, nil
 	}
+	if s.policyAttrs {
+		if err := snsPolicyAttributes(ctx, s, client, out); err != nil {
+			return nil, fmt.Errorf("read SNS topic attributes in %s: %w", region, err)
+		}
+	}
 	if index, err := snsTagIndex(ctx, cfg); err == nil {
 		for i := range out {
 			out[i].Tags = index[out[i].ARN]

@@ -32,6 +32,7 @@ func listSQSQueues(ctx context.Context, s *session, region string) ([]model.Reso
 	client := sqs.NewFromConfig(s.config(region))
 	p := sqs.NewListQueuesPaginator(client, &sqs.ListQueuesInput{MaxResults: aws.Int32(sqsPageSize)})
 	var out []model.Resource
+	var urls []string
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -49,9 +50,15 @@ func listSQSQueues(ctx context.Context, s *session, region string) ([]model.Reso
 				Name:    name,
 				ARN:     sqsARN(region, account, name),
 			})
+			urls = append(urls, raw)
 		}
 	}
 	tagFromIndexOrUnknown(ctx, s, region, out)
+	if s.policyAttrs {
+		if err := sqsPolicyAttributes(ctx, s, client, out, urls); err != nil {
+			return nil, fmt.Errorf("read SQS queue attributes in %s: %w", region, err)
+		}
+	}
 	return out, nil
 }
 
