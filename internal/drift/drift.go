@@ -25,6 +25,11 @@ type Options struct {
 	Environment string
 	// Ignore rules; nil ignores nothing.
 	Ignore *Ignore
+	// Mergeable keeps, per resource, how it was counted and which
+	// attributes were compared, which Merge needs to fold Terraform's own
+	// drift in. It costs two map entries per resource, so scans without
+	// external drift leave it off.
+	Mergeable bool
 }
 
 // Result is the outcome of one comparison.
@@ -141,15 +146,17 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		if a == nil {
 			if !evaluable(inv, e.typ, e.r) {
 				sum.NotEvaluated++
-				res.status[k] = statusNotEvaluated
+				res.record(opts, k, statusNotEvaluated)
 				continue
 			}
 			sum.Missing++
-			res.status[k] = statusMissing
+			res.record(opts, k, statusMissing)
 			res.Findings = append(res.Findings, finding(model.KindMissing, opts, e.r, &e.d, nil))
 			continue
 		}
-		res.compared[k] = comparedRoots(e.r, a.r, e.typ)
+		if opts.Mergeable {
+			res.compared[k] = comparedRoots(e.r, a.r, e.typ)
+		}
 		changes := compare(e.r, a.r, e.typ)
 		kept := changes[:0]
 		for _, c := range changes {
@@ -159,11 +166,11 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		}
 		if len(kept) == 0 {
 			sum.InSync++
-			res.status[k] = statusInSync
+			res.record(opts, k, statusInSync)
 			continue
 		}
 		sum.Changed++
-		res.status[k] = statusChanged
+		res.record(opts, k, statusChanged)
 		live := a.r
 		if live.Name == "" {
 			live.Name = e.r.Name
@@ -293,6 +300,13 @@ func compare(want, got model.Resource, t inventory.Type) []model.Change {
 		out = append(out, model.Change{Path: attr, Before: wv, After: gv})
 	}
 	return out
+}
+
+// record remembers how a resource was counted, when Merge will need it.
+func (r *Result) record(opts Options, k string, st status) {
+	if opts.Mergeable {
+		r.status[k] = st
+	}
 }
 
 // comparedRoots lists the attribute roots compare could judge for a pair.

@@ -30,6 +30,9 @@ type External struct {
 // types the inventory does not list (local_file, random_password): they
 // count as managed and in sync unless the external source reports drift
 // on them.
+//
+// The result must come from Diff with Options.Mergeable set; without it
+// the summary cannot be corrected and the engine's verdicts are unknown.
 func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper inventory.StateMapper, opts Options) {
 	types := map[string]inventory.Type{}
 	for _, t := range mapper.Types() {

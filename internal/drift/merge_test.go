@@ -115,7 +115,7 @@ func TestMerge(t *testing.T) {
 				}
 			}
 			in := inv([]string{"us-east-1"}, []scopeFail{{"box", "us-east-1"}}, tc.live...)
-			opts := Options{Environment: "test", Ignore: ig}
+			opts := Options{Environment: "test", Ignore: ig, Mergeable: true}
 			res := Diff(tc.desired, in, catalog{}, opts)
 			Merge(res, tc.ext, tc.covered, catalog{}, opts)
 			var got []string

@@ -137,7 +137,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	inv.Sort()
 
-	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore}
+	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore, Mergeable: len(opts.TerraformDirs)+len(opts.Plans) > 0}
 	res := drift.Diff(desired, inv, mapper, dopts)
 
 	// Terraform's own view: every attribute of every resource type.
