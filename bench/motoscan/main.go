@@ -128,8 +128,8 @@ func scanOnce(ctx context.Context, name string, declared func(typ, id string) bo
 	}
 	n := len(inv.Resources)
 	fmt.Printf("listed: %d resources (%s)\n", n, strings.Join(parts, " "))
-	fmt.Printf("scan wall time: %.2f s   API calls: %d   calls per resource: %.3f   (goal <= 0.05)\n",
-		wall.Seconds(), inv.APICalls, float64(inv.APICalls)/float64(n))
+	fmt.Printf("scan wall time: %.2f s   API calls: %d (HTTP attempts %d)   calls per resource: %.3f   (goal <= 0.05)\n",
+		wall.Seconds(), inv.APICalls, inv.APIAttempts, float64(inv.APICalls)/float64(n))
 	var svc []string
 	for k, v := range s.APICallsByService() {
 		svc = append(svc, fmt.Sprintf("%s=%d", k, v))

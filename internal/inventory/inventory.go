@@ -116,8 +116,10 @@ type Result struct {
 	// regionSets keeps each absorbed inventory's regions apart, so that
 	// "listed in every region" is judged within one cloud's scan.
 	regionSets [][]string
-	// APICalls counts requests sent to the cloud, for the calls-per-resource
-	// figure.
+	// APIAttempts counts every HTTP request, retries included.
+	APIAttempts int64
+	// APICalls counts API operations (not their retries), for the
+	// calls-per-resource figure.
 	APICalls int64
 }
 
@@ -205,7 +207,7 @@ func (r *Result) Absorb(other *Result) {
 	}
 	regions := append([]string(nil), other.Regions...)
 	sets := append([][]string(nil), other.regionSets...)
-	calls := other.APICalls
+	calls, attempts := other.APICalls, other.APIAttempts
 	other.mu.Unlock()
 
 	r.mu.Lock()
@@ -218,4 +220,5 @@ func (r *Result) Absorb(other *Result) {
 	r.Regions = append(r.Regions, regions...)
 	r.regionSets = append(r.regionSets, sets...)
 	r.APICalls += calls
+	r.APIAttempts += attempts
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 )
@@ -149,13 +150,21 @@ func (m *Moto) Env() map[string]string {
 }
 
 // Config returns an SDK configuration for this moto in a region, for test
-// code that sets up fixtures.
+// code that sets up fixtures. Fixture calls create things, and a create
+// retried after a connection moto closed under load answers "already
+// exists"; so fixture clients open a fresh connection per request and do
+// not retry, which makes setup deterministic.
 func (m *Moto) Config(t testing.TB, region string) aws.Config {
 	t.Helper()
+	client := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.DisableKeepAlives = true
+	})
 	cfg, err := config.LoadDefaultConfig(context.Background(),
 		config.WithRegion(region),
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
 		config.WithBaseEndpoint(m.Endpoint),
+		config.WithHTTPClient(client),
+		config.WithRetryMaxAttempts(1),
 	)
 	if err != nil {
 		t.Fatalf("moto config: %v", err)

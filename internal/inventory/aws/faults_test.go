@@ -66,8 +66,8 @@ func TestThrottlingIsRetried(t *testing.T) {
 		t.Fatalf("table not listed after retries: %+v", inv.Resources)
 	}
 	// STS + DescribeVpcs + ListTables + tag index, plus 4 throttled attempts.
-	if inv.APICalls < 4+4 {
-		t.Errorf("API calls = %d: retries were not counted", inv.APICalls)
+	if inv.APIAttempts < inv.APICalls+4 {
+		t.Errorf("API attempts = %d for %d calls: the 4 throttled attempts were not counted", inv.APIAttempts, inv.APICalls)
 	}
 }
 

@@ -97,7 +97,10 @@ type Scanner struct {
 	cfg     aws.Config
 	opts    Options
 	listers []lister
-	calls   atomic.Int64
+	// calls counts operations (one per API call made, whatever its
+	// retries); attempts counts every HTTP request, retries included.
+	calls    atomic.Int64
+	attempts atomic.Int64
 
 	mu        sync.Mutex
 	byService map[string]int64
@@ -117,12 +120,16 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 		opts.MaxAttempts = 8
 	}
 	s := &Scanner{opts: opts, byService: map[string]int64{}}
-	counter := middleware.FinalizeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+	countOps := middleware.InitializeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		s.calls.Add(1)
 		svc := awsmiddleware.GetServiceID(ctx)
 		s.mu.Lock()
 		s.byService[svc]++
 		s.mu.Unlock()
+		return next.HandleInitialize(ctx, in)
+	})
+	countAttempts := middleware.FinalizeMiddlewareFunc("plumbCountAttempts", func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+		s.attempts.Add(1)
 		return next.HandleFinalize(ctx, in)
 	})
 	base := []func(*config.LoadOptions) error{
@@ -136,8 +143,11 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 		}),
 		config.WithAPIOptions([]func(*middleware.Stack) error{
 			func(st *middleware.Stack) error {
+				if err := st.Initialize.Add(countOps, middleware.After); err != nil {
+					return err
+				}
 				// After the retry middleware, so every attempt is counted.
-				return st.Finalize.Add(counter, middleware.After)
+				return st.Finalize.Add(countAttempts, middleware.After)
 			},
 		}),
 	}
@@ -181,8 +191,14 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 // Regions returns the regions this scanner covers.
 func (s *Scanner) Regions() []string { return append([]string(nil), s.opts.Regions...) }
 
-// APICalls returns the number of API requests sent so far, retries included.
+// APICalls returns the number of API operations called so far, one per
+// call whatever its retries: the figure the calls-per-resource budget and
+// the tests' exact budgets are about.
 func (s *Scanner) APICalls() int64 { return s.calls.Load() }
+
+// APIAttempts returns the number of HTTP requests sent so far, retries of
+// throttled or failed calls included: what AWS actually served.
+func (s *Scanner) APIAttempts() int64 { return s.attempts.Load() }
 
 // APICallsByService breaks APICalls down by AWS service id, for the
 // benchmark and for diagnosing a slow scan.
@@ -259,6 +275,7 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	}
 	wg.Wait()
 	res.APICalls = s.calls.Load()
+	res.APIAttempts = s.attempts.Load()
 	res.Sort()
 	return res, nil
 }
