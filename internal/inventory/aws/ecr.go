@@ -60,34 +60,16 @@ func listECRRepositories(ctx context.Context, s *session, region string) ([]mode
 		}
 	}
 
-	gone := make([]bool, len(out))
-	err := parallelDo(ctx, len(out), s.parallel, func(ctx context.Context, i int) error {
-		if !s.wantsDetail("aws_ecr_repository", out[i].ID) {
-			return nil // tags unknown: not declared, so not compared
-		}
-		resp, err := client.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(out[i].ARN)})
-		switch {
-		case err == nil:
-			out[i].Tags = ecrTags(resp.Tags)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case apiErrorCode(err) == "RepositoryNotFoundException":
-			// Deleted between the list and the tag call: it is gone.
-			gone[i] = true
-		default:
-			// Tags unreadable (typically AccessDenied): leave them nil so
-			// they are not compared, rather than losing the repository.
-		}
-		return nil
-	})
+	kept, err := s.readTagsEach(ctx, "aws_ecr_repository", "RepositoryNotFoundException", out,
+		func(ctx context.Context, r *model.Resource) (map[string]string, error) {
+			resp, err := client.ListTagsForResource(ctx, &ecr.ListTagsForResourceInput{ResourceArn: aws.String(r.ARN)})
+			if err != nil {
+				return nil, err
+			}
+			return ecrTags(resp.Tags), nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("ecr ListTagsForResource in %s: %w", region, err)
-	}
-	kept := out[:0]
-	for i, r := range out {
-		if !gone[i] {
-			kept = append(kept, r)
-		}
 	}
 	return kept, nil
 }

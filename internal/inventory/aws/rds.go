@@ -129,7 +129,6 @@ func listDBSubnetGroups(ctx context.Context, s *session, region string) ([]model
 	}
 
 	out := make([]model.Resource, len(groups))
-	gone := make([]bool, len(groups))
 	for i, g := range groups {
 		name := aws.ToString(g.DBSubnetGroupName)
 		subnets := make([]string, 0, len(g.Subnets))
@@ -150,33 +149,16 @@ func listDBSubnetGroups(ctx context.Context, s *session, region string) ([]model
 			Default: rdsDefaultSubnetGroup(name),
 		}
 	}
-	err := parallelDo(ctx, len(out), s.parallel, func(ctx context.Context, i int) error {
-		if out[i].ARN == "" || !s.wantsDetail("aws_db_subnet_group", out[i].ID) {
-			return nil // tags unknown: not declared, so not compared
-		}
-		resp, err := client.ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: aws.String(out[i].ARN)})
-		switch {
-		case err == nil:
-			out[i].Tags = rdsTags(resp.TagList)
-		case ctx.Err() != nil:
-			return ctx.Err()
-		case apiErrorCode(err) == "DBSubnetGroupNotFoundFault":
-			// Deleted between the list and the tag call: it is gone.
-			gone[i] = true
-		default:
-			// Tags unreadable (typically AccessDenied): leave them nil so
-			// they are not compared, rather than losing the group.
-		}
-		return nil
-	})
+	kept, err := s.readTagsEach(ctx, "aws_db_subnet_group", "DBSubnetGroupNotFoundFault", out,
+		func(ctx context.Context, r *model.Resource) (map[string]string, error) {
+			resp, err := client.ListTagsForResource(ctx, &rds.ListTagsForResourceInput{ResourceName: aws.String(r.ARN)})
+			if err != nil {
+				return nil, err
+			}
+			return rdsTags(resp.TagList), nil
+		})
 	if err != nil {
 		return nil, fmt.Errorf("rds ListTagsForResource in %s: %w", region, err)
-	}
-	kept := out[:0]
-	for i, r := range out {
-		if !gone[i] {
-			kept = append(kept, r)
-		}
 	}
 	return kept, nil
 }

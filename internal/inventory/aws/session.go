@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/resourcegroupstaggingapi"
 
+	"plumb/internal/model"
 	"plumb/internal/parallel"
 )
 
@@ -129,6 +130,43 @@ func userTags(in map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+// readTagsEach fills in, with one call per resource, the tags of listed
+// resources whose service has no bulk tag source (ECR, RDS subnet groups).
+// Only declared resources are read (see wantsDetail). A resource the tag
+// call reports as not found (notFound error code) was deleted between the
+// list and the tag call and is dropped; any other error (typically
+// AccessDenied) leaves its tags nil, unknown and never compared, rather
+// than losing the resource.
+func (s *session) readTagsEach(ctx context.Context, typ, notFound string, out []model.Resource,
+	read func(ctx context.Context, r *model.Resource) (map[string]string, error)) ([]model.Resource, error) {
+	gone := make([]bool, len(out))
+	err := parallelDo(ctx, len(out), s.parallel, func(ctx context.Context, i int) error {
+		if out[i].ARN == "" || !s.wantsDetail(typ, out[i].ID) {
+			return nil
+		}
+		tags, err := read(ctx, &out[i])
+		switch {
+		case err == nil:
+			out[i].Tags = tags
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case apiErrorCode(err) == notFound:
+			gone[i] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	kept := out[:0]
+	for i, r := range out {
+		if !gone[i] {
+			kept = append(kept, r)
+		}
+	}
+	return kept, nil
 }
 
 // parallelDo runs fn for every index in [0, n) with at most limit calls at
