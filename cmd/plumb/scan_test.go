@@ -73,6 +73,7 @@ func TestScanCommandLineErrors(t *testing.T) {
 		{"malformed state", []string{"scan", "--state", broken}, "broken.tfstate"},
 		{"malformed state position", []string{"scan", "--state", broken}, "line 4"},
 		{"empty state", []string{"scan", "--state", empty}, "has no resources"},
+		{"bad cloud", []string{"scan", "--state", v3, "--cloud", "gcp"}, `--cloud "gcp": want aws, azure or none`},
 		{"unknown type", []string{"scan", "--state", writeFile(t, dir, "ok.tfstate", smallState), "--type", "aws_spaceship", "--region", "us-east-1"}, "unsupported resource types: aws_spaceship"},
 	}
 	for _, tc := range tests {
