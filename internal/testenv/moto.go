@@ -150,10 +150,10 @@ func (m *Moto) Env() map[string]string {
 }
 
 // Config returns an SDK configuration for this moto in a region, for test
-// code that sets up fixtures. Fixture calls create things, and a create
-// retried after a connection moto closed under load answers "already
-// exists"; so fixture clients open a fresh connection per request and do
-// not retry, which makes setup deterministic.
+// code that sets up fixtures. Fixture clients open a fresh connection per
+// request: reusing a connection moto closed under load made creates fail
+// or be retried into "already exists". They keep the SDK's standard
+// retries for the transport errors that remain.
 func (m *Moto) Config(t testing.TB, region string) aws.Config {
 	t.Helper()
 	client := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
@@ -164,7 +164,6 @@ func (m *Moto) Config(t testing.TB, region string) aws.Config {
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
 		config.WithBaseEndpoint(m.Endpoint),
 		config.WithHTTPClient(client),
-		config.WithRetryMaxAttempts(1),
 	)
 	if err != nil {
 		t.Fatalf("moto config: %v", err)
