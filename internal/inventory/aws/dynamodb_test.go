@@ -62,6 +62,14 @@ func ddbTestCreate(t *testing.T, ctx context.Context, c *dynamodb.Client, name s
 		in.Tags = append(in.Tags, ddbtypes.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
 	o, err := c.CreateTable(ctx, in)
+	if apiErrorCode(err) == "ResourceInUseException" {
+		// Names are unique within a fresh moto, so an existing table is
+		// this very request's first attempt: moto created it, the answer
+		// was lost on a dropped connection, and the SDK retried.
+		d, derr := c.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		storageIAMErr(t, "describe table "+name+" after a retried create", derr)
+		return &dynamodb.CreateTableOutput{TableDescription: d.Table}
+	}
 	storageIAMErr(t, "create table "+name, err)
 	return o
 }
