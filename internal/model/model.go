@@ -81,6 +81,12 @@ const (
 	// KindPolicyViolation is a compliance rule that a planned or live
 	// resource breaks.
 	KindPolicyViolation Kind = "policy.violation"
+	// KindUnexpectedWrite is a write to the estate made by a principal
+	// that is not one of the environment's deployment pipelines.
+	KindUnexpectedWrite Kind = "audit.unexpected_write"
+	// KindAlert is an alert raised by a monitoring system (Azure Monitor,
+	// Alertmanager) or by plumb's own queue alerts.
+	KindAlert Kind = "event.alert"
 )
 
 // Severity orders findings for routing and display.

@@ -21,12 +21,14 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/smithy-go/logging"
 )
 
 // Moto is a running moto_server.
 type Moto struct {
 	Endpoint string
 	Port     int
+	logPath  string
 }
 
 // Require skips (locally) or fails (CI=true) when a binary is missing.
@@ -64,7 +66,19 @@ func StartMoto(t testing.TB) *Moto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			// moto's own log tells a dropped connection or a server
+			// error apart from a product bug.
+			if b, err := os.ReadFile(m.logPath); err == nil {
+				if len(b) > 4000 {
+					b = b[len(b)-4000:]
+				}
+				t.Logf("moto_server log (tail):\n%s", b)
+			}
+		}
+		stop()
+	})
 	for k, v := range m.Env() {
 		t.Setenv(k, v)
 	}
@@ -100,7 +114,7 @@ func startMoto(bin string) (*Moto, func(), error) {
 			logf.Close()
 			return nil, nil, fmt.Errorf("start moto_server: %w", err)
 		}
-		m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port}
+		m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, logPath: logf.Name()}
 		stop := func() {
 			_ = cmd.Process.Kill()
 			_, _ = cmd.Process.Wait()
@@ -164,6 +178,11 @@ func (m *Moto) Config(t testing.TB, region string) aws.Config {
 		config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider("testing", "testing", "")),
 		config.WithBaseEndpoint(m.Endpoint),
 		config.WithHTTPClient(client),
+		// A retried fixture call is logged with the error that caused it,
+		// so a create replayed into "already exists" can be told apart
+		// from a product bug.
+		config.WithClientLogMode(aws.LogRetries),
+		config.WithLogger(testLogger{t}),
 	)
 	if err != nil {
 		t.Fatalf("moto config: %v", err)
@@ -179,4 +198,11 @@ func (m *Moto) Reset(t testing.TB) {
 		t.Fatalf("reset moto: %v", err)
 	}
 	resp.Body.Close()
+}
+
+// testLogger sends the SDK's log lines to the test's log.
+type testLogger struct{ t testing.TB }
+
+func (l testLogger) Logf(classification logging.Classification, format string, v ...any) {
+	l.t.Logf("aws sdk %s: "+format, append([]any{classification}, v...)...)
 }

@@ -261,8 +261,24 @@ func ec2CreateSubnet(t *testing.T, ctx context.Context, cfg aws.Config, vpcID, c
 		AvailabilityZone:  aws.String(ec2TestRegion + "a"),
 		TagSpecifications: ec2TagSpec(types.ResourceTypeSubnet, tags),
 	})
-	ec2Must(t, err, "CreateSubnet")
-	sn := out.Subnet
+	var sn *types.Subnet
+	if apiErrorCode(err) == "InvalidSubnet.Conflict" {
+		// Every test uses its own moto and distinct CIDRs, so a conflict
+		// is this request's own first attempt: moto created the subnet,
+		// the answer was lost on a dropped connection and the SDK retried.
+		d, derr := ec2.NewFromConfig(cfg).DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{Filters: []types.Filter{
+			{Name: aws.String("vpc-id"), Values: []string{vpcID}},
+			{Name: aws.String("cidr-block"), Values: []string{cidr}},
+		}})
+		ec2Must(t, derr, "DescribeSubnets after a retried CreateSubnet")
+		if len(d.Subnets) != 1 {
+			t.Fatalf("CreateSubnet %s: %v, and %d subnets have that CIDR", cidr, err, len(d.Subnets))
+		}
+		sn = &d.Subnets[0]
+	} else {
+		ec2Must(t, err, "CreateSubnet")
+		sn = out.Subnet
+	}
 	id := aws.ToString(sn.SubnetId)
 	return ec2StateTags(map[string]any{
 		"id":                              id,
