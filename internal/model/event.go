@@ -48,5 +48,14 @@ type Event struct {
 	Raw json.RawMessage `json:"raw"`
 }
 
-// Key is the identity used to process a delivery once.
-func (e Event) Key() string { return string(e.Source) + "/" + e.ID }
+// Key is the identity used to process a delivery once. Ids are unique
+// only within their publisher (a CloudEvents id within its source, an
+// Event Grid id within its topic), so the topic is part of the key: two
+// publishers that happen to reuse an id are not mistaken for a
+// redelivery.
+func (e Event) Key() string {
+	if e.Topic == "" {
+		return string(e.Source) + "/" + e.ID
+	}
+	return string(e.Source) + "/" + e.ID + "@" + e.Topic
+}

@@ -1,0 +1,633 @@
+// Package config loads plumb.yaml, the file that tells plumb serve which
+// environments it watches, where events come from, which subscriptions
+// route them to which handlers, and how the queue alerts. Every error names
+// the file, the line and the field, because a config mistake found at
+// 3 am must be fixable without reading plumb's source.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+
+	"plumb/internal/filter"
+)
+
+// Config is a validated plumb.yaml.
+type Config struct {
+	// Path is the file the config came from (errors and logs name it).
+	Path          string         `yaml:"-"`
+	Server        Server         `yaml:"server"`
+	Environments  []Environment  `yaml:"environments"`
+	Sources       Sources        `yaml:"sources"`
+	Subscriptions []Subscription `yaml:"subscriptions"`
+	QueueAlerts   []QueueAlert   `yaml:"queue_alerts"`
+}
+
+// Server holds the HTTP side: where it listens and who may call the API.
+type Server struct {
+	Listen string `yaml:"listen"`
+	// APITokens authenticate API and CLI calls (bearer tokens). They are
+	// secrets, so they come from the environment or a file.
+	APITokens Secret `yaml:"api_token"`
+	// MaxBodyBytes bounds one request; larger bodies get 413.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxInflight bounds concurrent intake requests; above it the sender
+	// gets 429 with Retry-After and retries, instead of the server
+	// accepting work it cannot commit.
+	MaxInflight int `yaml:"max_inflight"`
+	// Workers is the number of deliveries processed at once.
+	Workers int `yaml:"workers"`
+	// RetentionSucceeded keeps succeeded deliveries for statistics.
+	RetentionSucceeded time.Duration `yaml:"retention_succeeded"`
+	// RetentionDead keeps dead-lettered deliveries for inspection.
+	RetentionDead time.Duration `yaml:"retention_dead"`
+	// MaxPending makes intake answer 503 when this many deliveries wait.
+	MaxPending int `yaml:"max_pending"`
+}
+
+// Secret is a value that must never sit in the config file: it names an
+// environment variable or a file to read it from.
+type Secret struct {
+	Env  string `yaml:"env"`
+	File string `yaml:"file"`
+	// value is resolved at load time so a missing secret fails the start,
+	// not the first request.
+	value string
+}
+
+// Value returns the resolved secret.
+func (s Secret) Value() string { return s.value }
+
+// Set reports whether the secret was configured.
+func (s Secret) Set() bool { return s.Env != "" || s.File != "" }
+
+// Environment is one estate plumb keeps true to its code.
+type Environment struct {
+	Name string `yaml:"name"`
+	// Cloud is aws or azure; empty lets the scan decide from the state.
+	Cloud string `yaml:"cloud"`
+	// States are tfstate sources (paths, globs, s3:// URLs), relative
+	// paths resolved against the config file's directory.
+	States  []string `yaml:"states"`
+	Regions []string `yaml:"regions"`
+	// AzureSubscriptions scope the Azure inventory.
+	AzureSubscriptions []string `yaml:"azure_subscriptions"`
+	// PipelineIdentities are the principals allowed to write: anyone else
+	// writing is an audit.unexpected_write finding.
+	PipelineIdentities []string `yaml:"pipeline_identities"`
+	// Schedule is a cron expression (5 fields or @every/@hourly) for
+	// periodic scans; empty means no scheduled scan.
+	Schedule string `yaml:"schedule"`
+	// Enforcement is report | revert | quarantine | delete; only report is
+	// acted on today.
+	Enforcement string `yaml:"enforcement"`
+}
+
+// Sources configures event intake.
+type Sources struct {
+	EventGrid     *WebhookSource       `yaml:"eventgrid"`
+	CloudEvents   *WebhookSource       `yaml:"cloudevents"`
+	AzureMonitor  *WebhookSource       `yaml:"azure_monitor"`
+	Alertmanager  *WebhookSource       `yaml:"alertmanager"`
+	SQS           []SQSSource          `yaml:"sqs"`
+	StorageQueues []StorageQueueSource `yaml:"storage_queues"`
+}
+
+// WebhookSource is an HTTP receiver. A receiver without a key is refused
+// at load time: an open webhook lets anyone inject events.
+type WebhookSource struct {
+	Key Secret `yaml:"key"`
+	// Environment findings from this source belong to (alerts).
+	Environment string `yaml:"environment"`
+	// AllowedOrigins answer the CloudEvents abuse-protection handshake;
+	// empty allows any origin that presents the key.
+	AllowedOrigins []string `yaml:"allowed_origins"`
+}
+
+// SQSSource polls an SQS queue that an EventBridge rule targets.
+type SQSSource struct {
+	Name              string        `yaml:"name"`
+	QueueURL          string        `yaml:"queue_url"`
+	Region            string        `yaml:"region"`
+	WaitTime          time.Duration `yaml:"wait_time"`
+	BatchSize         int           `yaml:"batch_size"`
+	VisibilityTimeout time.Duration `yaml:"visibility_timeout"`
+}
+
+// StorageQueueSource polls an Azure Storage Queue that an Event Grid
+// subscription delivers to. The settings keep the names Azure Functions
+// gives them, so an operator moving from a Function finds them again.
+type StorageQueueSource struct {
+	Name               string        `yaml:"name"`
+	ConnectionString   Secret        `yaml:"connection_string"`
+	Queue              string        `yaml:"queue"`
+	Schema             string        `yaml:"schema"` // eventgrid | cloudevents
+	BatchSize          int           `yaml:"batch_size"`
+	VisibilityTimeout  time.Duration `yaml:"visibility_timeout"`
+	MaxPollingInterval time.Duration `yaml:"max_polling_interval"`
+	MaxDequeueCount    int           `yaml:"max_dequeue_count"`
+}
+
+// Subscription routes matching events to handlers, like an Event Grid
+// event subscription or an EventBridge rule.
+type Subscription struct {
+	Name        string `yaml:"name"`
+	Environment string `yaml:"environment"`
+	// Sources limits the subscription to some intake protocols
+	// (eventgrid, cloudevents, eventbridge); empty means all.
+	Sources   []string          `yaml:"sources"`
+	EventGrid *filter.EventGrid `yaml:"event_grid"`
+	// EventPattern is an EventBridge event pattern, written in YAML or
+	// JSON; PatternJSON holds it compiled to JSON.
+	EventPattern yaml.Node `yaml:"event_pattern"`
+	PatternJSON  []byte    `yaml:"-"`
+	Handlers     []Handler `yaml:"handlers"`
+	Retry        Retry     `yaml:"retry"`
+}
+
+// Handler is one step a subscription runs for each matching event.
+type Handler struct {
+	Type string `yaml:"type"` // validate | audit | drift-check | runbook
+	// RequiredTags for validate.
+	RequiredTags []string `yaml:"required_tags"`
+	// Command, Timeout, Dir for runbook.
+	Command []string      `yaml:"command"`
+	Timeout time.Duration `yaml:"timeout"`
+	Dir     string        `yaml:"dir"`
+}
+
+// Retry is a subscription's retry policy.
+type Retry struct {
+	MaxAttempts int             `yaml:"max_attempts"`
+	Schedule    []time.Duration `yaml:"schedule"`
+}
+
+// QueueAlert raises an event.alert finding when a queue state stays above
+// a threshold, the signal that handlers are failing faster than they
+// recover.
+type QueueAlert struct {
+	Name      string        `yaml:"name"`
+	State     string        `yaml:"state"` // pending | retry | dead
+	Threshold int           `yaml:"threshold"`
+	For       time.Duration `yaml:"for"`
+	Severity  string        `yaml:"severity"`
+}
+
+// Error is a config problem at a place in the file.
+type Error struct {
+	File  string
+	Line  int
+	Field string
+	Msg   string
+}
+
+func (e *Error) Error() string {
+	loc := e.File
+	if e.Line > 0 {
+		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Field != "" {
+		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
+	}
+	return fmt.Sprintf("%s: %s", loc, e.Msg)
+}
+
+// Errors is every problem found in one load, so an operator fixes them
+// in one round instead of one per restart.
+type Errors []*Error
+
+func (es Errors) Error() string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.Error()
+	}
+	return strings.Join(parts, "\n")
+}
+
+// Load reads, decodes and validates a config file. Secrets are resolved
+// from the environment (getenv) and files at load time.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return Parse(path, data, getenv)
+}
+
+// Parse is Load on bytes already read.
+func Parse(path string, data []byte, getenv func(string) string) (*Config, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, yamlError(path, err)
+	}
+	if len(root.Content) == 0 {
+		return nil, &Error{File: path, Msg: "config is empty"}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	cfg := &Config{Path: path}
+	if err := dec.Decode(cfg); err != nil {
+		return nil, yamlError(path, err)
+	}
+	v := &validator{file: path, pos: map[string]int{}, getenv: getenv}
+	v.index(root.Content[0], "")
+	v.validate(cfg)
+	cfg.resolvePaths(filepath.Dir(path))
+	if len(v.errs) > 0 {
+		return nil, v.errs
+	}
+	return cfg, nil
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// yamlError turns yaml.v3's messages ("yaml: line 4: ...", or a
+// TypeError listing several) into Errors with lines.
+func yamlError(path string, err error) error {
+	var te *yaml.TypeError
+	var lines []string
+	if errors.As(err, &te) {
+		lines = te.Errors
+	} else {
+		lines = []string{err.Error()}
+	}
+	var out Errors
+	for _, l := range lines {
+		e := &Error{File: path, Msg: strings.TrimPrefix(l, "yaml: ")}
+		if m := yamlLine.FindStringSubmatch(l); m != nil {
+			fmt.Sscan(m[1], &e.Line)
+			e.Msg = m[2]
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// validator walks the decoded config with the YAML node positions at
+// hand, so semantic errors carry lines like syntax errors do.
+type validator struct {
+	file   string
+	pos    map[string]int
+	errs   Errors
+	getenv func(string) string
+}
+
+// index records the line of every field path ("subscriptions[2].retry").
+func (v *validator) index(n *yaml.Node, path string) {
+	v.pos[path] = n.Line
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			p := key
+			if path != "" {
+				p = path + "." + key
+			}
+			v.pos[p] = n.Content[i].Line
+			v.index(n.Content[i+1], p)
+			v.pos[p] = n.Content[i].Line
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			v.index(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+// line finds the line of a field, or of its closest configured parent.
+func (v *validator) line(field string) int {
+	for p := field; ; {
+		if l, ok := v.pos[p]; ok {
+			return l
+		}
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			return v.pos[""]
+		}
+		p = p[:i]
+	}
+}
+
+func (v *validator) errf(field, format string, args ...any) {
+	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) secret(field string, s *Secret, required bool) {
+	switch {
+	case s.Env != "" && s.File != "":
+		v.errf(field, "set env or file, not both")
+	case s.Env != "":
+		s.value = v.getenv(s.Env)
+		if s.value == "" {
+			v.errf(field+".env", "environment variable %s is not set or empty", s.Env)
+		}
+	case s.File != "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			v.errf(field+".file", "read secret: %v", err)
+			return
+		}
+		s.value = strings.TrimSpace(string(b))
+		if s.value == "" {
+			v.errf(field+".file", "secret file %s is empty", s.File)
+		}
+	case required:
+		v.errf(field, "required: name an environment variable (env:) or a file (file:); secrets are never written in the config")
+	}
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+func (v *validator) name(field, name string) {
+	if name == "" {
+		v.errf(field, "required")
+	} else if !namePattern.MatchString(name) {
+		v.errf(field, "%q: use letters, digits, '-', '_' or '.' (at most 63)", name)
+	}
+}
+
+func (v *validator) validate(c *Config) {
+	s := &c.Server
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	} else if s.MaxBodyBytes < 1024 {
+		v.errf("server.max_body_bytes", "must be at least 1024")
+	}
+	if s.MaxInflight == 0 {
+		s.MaxInflight = 256
+	} else if s.MaxInflight < 1 {
+		v.errf("server.max_inflight", "must be at least 1")
+	}
+	if s.Workers == 0 {
+		s.Workers = 10
+	} else if s.Workers < 1 {
+		v.errf("server.workers", "must be at least 1")
+	}
+	if s.RetentionSucceeded == 0 {
+		s.RetentionSucceeded = 24 * time.Hour
+	}
+	if s.RetentionDead == 0 {
+		s.RetentionDead = 30 * 24 * time.Hour
+	}
+	if s.MaxPending == 0 {
+		s.MaxPending = 100000
+	}
+	v.secret("server.api_token", &s.APITokens, false)
+
+	envs := map[string]bool{}
+	for i := range c.Environments {
+		e := &c.Environments[i]
+		f := fmt.Sprintf("environments[%d]", i)
+		v.name(f+".name", e.Name)
+		if envs[e.Name] {
+			v.errf(f+".name", "environment %q is defined twice", e.Name)
+		}
+		envs[e.Name] = true
+		switch e.Cloud {
+		case "", "aws", "azure":
+		default:
+			v.errf(f+".cloud", "%q: want aws or azure", e.Cloud)
+		}
+		switch e.Enforcement {
+		case "":
+			e.Enforcement = "report"
+		case "report", "revert", "quarantine", "delete":
+		default:
+			v.errf(f+".enforcement", "%q: want report, revert, quarantine or delete", e.Enforcement)
+		}
+		if e.Schedule != "" {
+			if _, err := cron.ParseStandard(e.Schedule); err != nil {
+				v.errf(f+".schedule", "%q: %v", e.Schedule, err)
+			}
+			if len(e.States) == 0 {
+				v.errf(f+".states", "a scheduled scan needs at least one state")
+			}
+		}
+	}
+
+	src := &c.Sources
+	for _, w := range []struct {
+		field string
+		s     *WebhookSource
+	}{{"sources.eventgrid", src.EventGrid}, {"sources.cloudevents", src.CloudEvents}, {"sources.azure_monitor", src.AzureMonitor}, {"sources.alertmanager", src.Alertmanager}} {
+		if w.s == nil {
+			continue
+		}
+		v.secret(w.field+".key", &w.s.Key, true)
+		if w.s.Environment != "" && !envs[w.s.Environment] {
+			v.errf(w.field+".environment", "unknown environment %q", w.s.Environment)
+		}
+	}
+	names := map[string]bool{}
+	for i := range src.SQS {
+		q := &src.SQS[i]
+		f := fmt.Sprintf("sources.sqs[%d]", i)
+		v.name(f+".name", q.Name)
+		if names[q.Name] {
+			v.errf(f+".name", "source %q is defined twice", q.Name)
+		}
+		names[q.Name] = true
+		if !strings.HasPrefix(q.QueueURL, "http://") && !strings.HasPrefix(q.QueueURL, "https://") {
+			v.errf(f+".queue_url", "want the queue URL (https://sqs.REGION.amazonaws.com/ACCOUNT/NAME), got %q", q.QueueURL)
+		}
+		if q.WaitTime < 0 || q.WaitTime > 20*time.Second {
+			v.errf(f+".wait_time", "%s: SQS long polling waits 0 to 20s", q.WaitTime)
+		}
+		if q.BatchSize < 0 || q.BatchSize > 10 {
+			v.errf(f+".batch_size", "%d: SQS returns 1 to 10 messages per receive", q.BatchSize)
+		}
+	}
+	for i := range src.StorageQueues {
+		q := &src.StorageQueues[i]
+		f := fmt.Sprintf("sources.storage_queues[%d]", i)
+		v.name(f+".name", q.Name)
+		if names[q.Name] {
+			v.errf(f+".name", "source %q is defined twice", q.Name)
+		}
+		names[q.Name] = true
+		v.secret(f+".connection_string", &q.ConnectionString, true)
+		if q.Queue == "" {
+			v.errf(f+".queue", "required")
+		}
+		switch q.Schema {
+		case "":
+			q.Schema = "eventgrid"
+		case "eventgrid", "cloudevents":
+		default:
+			v.errf(f+".schema", "%q: want eventgrid or cloudevents", q.Schema)
+		}
+		if q.BatchSize < 0 || q.BatchSize > 32 {
+			v.errf(f+".batch_size", "%d: Storage Queues return 1 to 32 messages per dequeue", q.BatchSize)
+		}
+		if q.MaxDequeueCount < 0 {
+			v.errf(f+".max_dequeue_count", "must not be negative")
+		}
+	}
+
+	subs := map[string]bool{}
+	for i := range c.Subscriptions {
+		v.subscription(fmt.Sprintf("subscriptions[%d]", i), &c.Subscriptions[i], envs, subs)
+	}
+
+	for i := range c.QueueAlerts {
+		a := &c.QueueAlerts[i]
+		f := fmt.Sprintf("queue_alerts[%d]", i)
+		v.name(f+".name", a.Name)
+		switch a.State {
+		case "pending", "retry", "dead":
+		default:
+			v.errf(f+".state", "%q: want pending, retry or dead", a.State)
+		}
+		if a.Threshold < 1 {
+			v.errf(f+".threshold", "must be at least 1")
+		}
+		if a.For < 0 {
+			v.errf(f+".for", "must not be negative")
+		}
+		switch a.Severity {
+		case "":
+			a.Severity = "high"
+		case "low", "medium", "high", "critical":
+		default:
+			v.errf(f+".severity", "%q: want low, medium, high or critical", a.Severity)
+		}
+	}
+}
+
+func (v *validator) subscription(f string, s *Subscription, envs, seen map[string]bool) {
+	v.name(f+".name", s.Name)
+	if seen[s.Name] {
+		v.errf(f+".name", "subscription %q is defined twice", s.Name)
+	}
+	seen[s.Name] = true
+	if s.Environment == "" {
+		v.errf(f+".environment", "required: findings belong to an environment")
+	} else if !envs[s.Environment] {
+		v.errf(f+".environment", "unknown environment %q", s.Environment)
+	}
+	for j, src := range s.Sources {
+		switch src {
+		case "eventgrid", "cloudevents", "eventbridge":
+		default:
+			v.errf(fmt.Sprintf("%s.sources[%d]", f, j), "%q: want eventgrid, cloudevents or eventbridge", src)
+		}
+	}
+	if s.EventGrid != nil {
+		if _, err := s.EventGrid.Compile(); err != nil {
+			v.errf(f+".event_grid", "%v", err)
+		}
+	}
+	if !s.EventPattern.IsZero() {
+		var doc any
+		if err := s.EventPattern.Decode(&doc); err != nil {
+			v.errf(f+".event_pattern", "%v", err)
+		} else if b, err := json.Marshal(jsonable(doc)); err != nil {
+			v.errf(f+".event_pattern", "%v", err)
+		} else if _, err := filter.CompilePattern(b); err != nil {
+			v.errf(f+".event_pattern", "%v", err)
+		} else {
+			s.PatternJSON = b
+		}
+	}
+	if len(s.Handlers) == 0 {
+		v.errf(f+".handlers", "required: at least one of validate, audit, drift-check, runbook")
+	}
+	for j := range s.Handlers {
+		h := &s.Handlers[j]
+		hf := fmt.Sprintf("%s.handlers[%d]", f, j)
+		switch h.Type {
+		case "validate":
+			if len(h.RequiredTags) == 0 {
+				v.errf(hf+".required_tags", "validate needs the tags to require")
+			}
+		case "audit", "drift-check":
+		case "runbook":
+			if len(h.Command) == 0 {
+				v.errf(hf+".command", "runbook needs a command (a list: [program, arg, ...])")
+			}
+			if h.Timeout == 0 {
+				h.Timeout = 5 * time.Minute
+			} else if h.Timeout < 0 {
+				v.errf(hf+".timeout", "must be positive")
+			}
+		case "":
+			v.errf(hf+".type", "required: validate, audit, drift-check or runbook")
+		default:
+			v.errf(hf+".type", "%q: want validate, audit, drift-check or runbook", h.Type)
+		}
+	}
+	if s.Retry.MaxAttempts < 0 || s.Retry.MaxAttempts > 100 {
+		v.errf(f+".retry.max_attempts", "%d: want 1 to 100", s.Retry.MaxAttempts)
+	}
+	for j, d := range s.Retry.Schedule {
+		if d <= 0 {
+			v.errf(fmt.Sprintf("%s.retry.schedule[%d]", f, j), "must be positive")
+		}
+	}
+}
+
+// jsonable turns YAML's decoded maps into JSON-encodable ones.
+func jsonable(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, e := range t {
+			t[k] = jsonable(e)
+		}
+		return t
+	case map[any]any:
+		m := make(map[string]any, len(t))
+		for k, e := range t {
+			m[fmt.Sprint(k)] = jsonable(e)
+		}
+		return m
+	case []any:
+		for i, e := range t {
+			t[i] = jsonable(e)
+		}
+		return t
+	}
+	return v
+}
+
+// Environment returns the named environment.
+func (c *Config) Environment(name string) (Environment, bool) {
+	for _, e := range c.Environments {
+		if e.Name == name {
+			return e, true
+		}
+	}
+	return Environment{}, false
+}
+
+// resolvePaths makes state paths and runbook directories relative to the
+// config file, so `plumb serve --config deploy/plumb.yaml` reads the same
+// files whatever directory it was started from.
+func (c *Config) resolvePaths(dir string) {
+	rel := func(p string) string {
+		if p == "" || filepath.IsAbs(p) || strings.Contains(p, "://") {
+			return p
+		}
+		return filepath.Join(dir, p)
+	}
+	for i := range c.Environments {
+		for j, s := range c.Environments[i].States {
+			c.Environments[i].States[j] = rel(s)
+		}
+	}
+	for i := range c.Subscriptions {
+		for j := range c.Subscriptions[i].Handlers {
+			h := &c.Subscriptions[i].Handlers[j]
+			h.Dir = rel(h.Dir)
+		}
+	}
+}

@@ -1,0 +1,111 @@
+// Package filter decides which subscriptions an incoming cloud event is
+// delivered to. Operators copy their Azure Event Grid subscription filters and
+// AWS EventBridge event patterns into plumb.yaml, so both dialects are
+// evaluated with the clouds' documented semantics rather than a plumb-specific
+// language: a filter that routes an event in Azure or AWS routes it here too.
+package filter
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+
+	"plumb/internal/model"
+)
+
+// Doc is an event decoded once so that every subscription can be matched
+// against it without parsing the raw envelope again; routing one event to
+// many subscriptions is the hot path of plumb serve.
+type Doc struct {
+	root map[string]any
+	// eventType and subject are what Event Grid's event-type and subject
+	// filters compare against, resolved once for the envelope's schema.
+	eventType string
+	subject   string
+	cloud     bool // CloudEvents envelope (has specversion)
+}
+
+// number keeps a JSON number's value for numeric comparisons and its text for
+// string operators, which Event Grid applies to the literal spelling of a
+// number (a StringBeginsWith "5" matches the number 5).
+type number struct {
+	f float64
+	s string
+}
+
+// NewDoc decodes ev.Raw. It fails when Raw is not a single JSON object,
+// because both filter dialects address fields of an object envelope.
+func NewDoc(ev model.Event) (Doc, error) {
+	if len(bytes.TrimSpace(ev.Raw)) == 0 {
+		return Doc{}, errors.New("filter: event has no raw envelope")
+	}
+	v, err := decodeJSON(ev.Raw)
+	if err != nil {
+		return Doc{}, fmt.Errorf("filter: decode event %s: %w", ev.Key(), err)
+	}
+	root, ok := v.(map[string]any)
+	if !ok {
+		return Doc{}, fmt.Errorf("filter: decode event %s: envelope is not a JSON object", ev.Key())
+	}
+	d := Doc{root: root}
+	if _, ok := root["specversion"]; ok {
+		d.cloud = true
+	}
+	typeKey := "eventType"
+	if d.cloud {
+		typeKey = "type"
+	}
+	if s, ok := root[typeKey].(string); ok {
+		d.eventType = s
+	} else {
+		d.eventType = ev.Type
+	}
+	if s, ok := root["subject"].(string); ok {
+		d.subject = s
+	} else {
+		d.subject = ev.Subject
+	}
+	return d, nil
+}
+
+// decodeJSON parses exactly one JSON value and converts numbers to number, so
+// that matching never re-parses numeric text.
+func decodeJSON(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		var syn *json.SyntaxError
+		switch {
+		case errors.As(err, &syn):
+			return nil, fmt.Errorf("at byte %d: %w", syn.Offset, err)
+		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return nil, fmt.Errorf("truncated at byte %d: %w", len(b), err)
+		}
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("at byte %d: trailing data after the JSON value", dec.InputOffset())
+	}
+	return convertNumbers(v), nil
+}
+
+func convertNumbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		f, _ := strconv.ParseFloat(string(t), 64) // out of range: ±Inf, still ordered
+		return number{f: f, s: string(t)}
+	case map[string]any:
+		for k, e := range t {
+			t[k] = convertNumbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = convertNumbers(e)
+		}
+	}
+	return v
+}

@@ -1,0 +1,311 @@
+// Package findings keeps every finding plumb has seen, keyed by its
+// fingerprint, so a problem found again is recognised as the same problem
+// (first seen, times seen) and a resolved problem that comes back is
+// reopened rather than reported as new. It shares the queue's database, so a
+// server has one SQLite file or one PostgreSQL database to look after.
+package findings
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"plumb/internal/model"
+)
+
+// Finding statuses.
+const (
+	StatusOpen     = "open"
+	StatusResolved = "resolved"
+)
+
+// ErrNotFound lets the API answer 404 for an unknown fingerprint.
+var ErrNotFound = errors.New("findings: not found")
+
+// Store is the findings table. Safe for concurrent use.
+type Store struct {
+	db      *sql.DB
+	dialect string
+}
+
+// Record is a finding with its lifecycle.
+type Record struct {
+	// Finding is the latest version seen; its FirstSeen and LastSeen are
+	// filled from the record.
+	Finding    model.Finding
+	Status     string
+	FirstSeen  time.Time
+	LastSeen   time.Time
+	Count      int
+	ResolvedAt *time.Time
+}
+
+// Query filters List; empty fields match everything.
+type Query struct {
+	Status      string
+	Kind        string
+	Environment string
+	// Limit defaults to 100 and is capped at 10000.
+	Limit int
+}
+
+// NewStore creates the table if missing. dialect is "sqlite" or
+// "postgres", as reported by queue.Queue.Dialect.
+func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
+	if dialect != "sqlite" && dialect != "postgres" {
+		return nil, fmt.Errorf("findings store: unsupported dialect %q", dialect)
+	}
+	s := &Store{db: db, dialect: dialect}
+	stmts := []string{
+		`CREATE TABLE IF NOT EXISTS plumb_finding (
+			fingerprint TEXT PRIMARY KEY,
+			kind TEXT NOT NULL,
+			environment TEXT NOT NULL,
+			status TEXT NOT NULL,
+			first_seen BIGINT NOT NULL,
+			last_seen BIGINT NOT NULL,
+			seen_count BIGINT NOT NULL,
+			resolved_at BIGINT,
+			body TEXT NOT NULL
+		)`,
+		`CREATE INDEX IF NOT EXISTS plumb_finding_last_seen ON plumb_finding (last_seen)`,
+		// One row per (finding, occurrence) already counted, so a
+		// delivery that runs again after a crash does not count twice.
+		`CREATE TABLE IF NOT EXISTS plumb_finding_occurrence (
+			fingerprint TEXT NOT NULL,
+			occurrence TEXT NOT NULL,
+			seen_at BIGINT NOT NULL,
+			PRIMARY KEY (fingerprint, occurrence)
+		)`,
+		`CREATE INDEX IF NOT EXISTS plumb_finding_occurrence_seen ON plumb_finding_occurrence (seen_at)`,
+	}
+	for _, stmt := range stmts {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return nil, fmt.Errorf("findings store: create table: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// Upsert records that fs were seen at now: new fingerprints are inserted
+// open with count 1; known ones get last_seen, count+1 and the latest
+// finding, and are reopened if resolved. A fingerprint listed twice in one
+// call counts once (the last wins), so a retried call over the same batch
+// is not double-counted within itself. All of fs is stored or none.
+func (s *Store) Upsert(ctx context.Context, now time.Time, fs []model.Finding) error {
+	return s.upsert(ctx, now, "", fs)
+}
+
+// OccurrenceRetention is how long UpsertOccurrence remembers an
+// occurrence; a delivery re-run later than that counts again.
+const OccurrenceRetention = 30 * 24 * time.Hour
+
+// UpsertOccurrence is Upsert for findings that one occurrence produced
+// (a queue delivery, by its id): if this occurrence was already counted
+// for a fingerprint, that finding is left alone. A handler that stored
+// its findings and then died before its delivery was marked done runs
+// again after a restart; with this, it does not count the problem twice.
+func (s *Store) UpsertOccurrence(ctx context.Context, now time.Time, occurrence string, fs []model.Finding) error {
+	if occurrence == "" {
+		return fmt.Errorf("upsert findings: empty occurrence")
+	}
+	return s.upsert(ctx, now, occurrence, fs)
+}
+
+func (s *Store) upsert(ctx context.Context, now time.Time, occurrence string, fs []model.Finding) error {
+	if len(fs) == 0 {
+		return nil
+	}
+	latest := map[string]model.Finding{}
+	for _, f := range fs {
+		if f.Fingerprint == "" {
+			return fmt.Errorf("upsert findings: finding %q has no fingerprint", f.Message)
+		}
+		latest[f.Fingerprint] = f
+	}
+	keys := make([]string, 0, len(latest))
+	for k := range latest {
+		keys = append(keys, k)
+	}
+	// Sorted so concurrent upserts on PostgreSQL lock rows in one order.
+	sort.Strings(keys)
+	ts := now.UnixNano()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("upsert findings: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	stmt := s.rebind(`INSERT INTO plumb_finding
+		(fingerprint, kind, environment, status, first_seen, last_seen, seen_count, resolved_at, body)
+		VALUES (?, ?, ?, 'open', ?, ?, 1, NULL, ?)
+		ON CONFLICT (fingerprint) DO UPDATE SET
+			kind = excluded.kind,
+			environment = excluded.environment,
+			status = 'open',
+			last_seen = excluded.last_seen,
+			seen_count = plumb_finding.seen_count + 1,
+			resolved_at = NULL,
+			body = excluded.body`)
+	mark := s.rebind(`INSERT INTO plumb_finding_occurrence (fingerprint, occurrence, seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (fingerprint, occurrence) DO NOTHING`)
+	if occurrence != "" {
+		// Forget occurrences past retention, in the same transaction.
+		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM plumb_finding_occurrence WHERE seen_at < ?`),
+			now.Add(-OccurrenceRetention).UnixNano()); err != nil {
+			return fmt.Errorf("upsert findings: prune occurrences: %w", err)
+		}
+	}
+	for _, k := range keys {
+		f := latest[k]
+		if occurrence != "" {
+			res, err := tx.ExecContext(ctx, mark, k, occurrence, ts)
+			if err != nil {
+				return fmt.Errorf("upsert finding %s: record occurrence: %w", k, err)
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return fmt.Errorf("upsert finding %s: record occurrence: %w", k, err)
+			} else if n == 0 {
+				continue // counted when this occurrence ran before
+			}
+		}
+		body, err := json.Marshal(f)
+		if err != nil {
+			return fmt.Errorf("upsert findings: encode %s: %w", k, err)
+		}
+		if _, err := tx.ExecContext(ctx, stmt, k, string(f.Kind), f.Environment, ts, ts, string(body)); err != nil {
+			return fmt.Errorf("upsert finding %s: %w", k, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("upsert findings: commit: %w", err)
+	}
+	return nil
+}
+
+// Resolve marks open findings resolved at now, for example when the alert
+// that raised them resolves. Unknown or already resolved fingerprints are
+// ignored, so repeating a resolve is harmless.
+func (s *Store) Resolve(ctx context.Context, now time.Time, fingerprints []string) error {
+	const chunk = 500
+	for start := 0; start < len(fingerprints); start += chunk {
+		part := fingerprints[start:min(start+chunk, len(fingerprints))]
+		args := []any{now.UnixNano()}
+		ph := make([]string, len(part))
+		for i, fp := range part {
+			ph[i] = "?"
+			args = append(args, fp)
+		}
+		q := `UPDATE plumb_finding SET status = 'resolved', resolved_at = ? WHERE status = 'open' AND fingerprint IN (` + strings.Join(ph, ", ") + `)`
+		if _, err := s.db.ExecContext(ctx, s.rebind(q), args...); err != nil {
+			return fmt.Errorf("resolve findings: %w", err)
+		}
+	}
+	return nil
+}
+
+const selectColumns = `SELECT fingerprint, status, first_seen, last_seen, seen_count, resolved_at, body FROM plumb_finding`
+
+// List returns findings matching q, most recently seen first.
+func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
+	var where []string
+	var args []any
+	for _, f := range []struct{ col, val string }{
+		{"status", q.Status}, {"kind", q.Kind}, {"environment", q.Environment},
+	} {
+		if f.val != "" {
+			where = append(where, f.col+" = ?")
+			args = append(args, f.val)
+		}
+	}
+	query := selectColumns
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	limit = min(limit, 10000)
+	query += " ORDER BY last_seen DESC, fingerprint LIMIT ?"
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
+	}
+	defer rows.Close()
+	var out []Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list findings: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
+	}
+	return out, nil
+}
+
+// Get returns one finding by fingerprint, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, fingerprint string) (Record, error) {
+	row := s.db.QueryRowContext(ctx, s.rebind(selectColumns+" WHERE fingerprint = ?"), fingerprint)
+	r, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Record{}, fmt.Errorf("get finding %s: %w", fingerprint, ErrNotFound)
+	}
+	if err != nil {
+		return Record{}, fmt.Errorf("get finding %s: %w", fingerprint, err)
+	}
+	return r, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRecord(sc scanner) (Record, error) {
+	var r Record
+	var fp, body string
+	var first, last int64
+	var resolved sql.NullInt64
+	if err := sc.Scan(&fp, &r.Status, &first, &last, &r.Count, &resolved, &body); err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal([]byte(body), &r.Finding); err != nil {
+		return r, fmt.Errorf("decode finding %s: %w", fp, err)
+	}
+	r.FirstSeen = time.Unix(0, first).UTC()
+	r.LastSeen = time.Unix(0, last).UTC()
+	if resolved.Valid {
+		t := time.Unix(0, resolved.Int64).UTC()
+		r.ResolvedAt = &t
+	}
+	r.Finding.Fingerprint = fp
+	r.Finding.FirstSeen = r.FirstSeen
+	r.Finding.LastSeen = r.LastSeen
+	return r, nil
+}
+
+// rebind turns "?" placeholders into PostgreSQL's "$n".
+func (s *Store) rebind(query string) string {
+	if s.dialect != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}

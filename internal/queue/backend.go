@@ -1,0 +1,419 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+)
+
+// backend hides River's transaction type (*sql.Tx for SQLite, pgx.Tx for
+// PostgreSQL) from the rest of the package.
+type backend interface {
+	// inTx runs fn in one transaction; ins inserts River jobs in it.
+	inTx(ctx context.Context, fn func(tx txOps, ins jobInserter) error) error
+	start(ctx context.Context) error
+	stop(ctx context.Context) error
+	stopAndCancel(ctx context.Context) error
+	jobRetry(ctx context.Context, id int64) error
+	jobList(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error)
+	addPeriodic(job *river.PeriodicJob) error
+}
+
+type jobInserter func(ctx context.Context, params []river.InsertManyParams) ([]int64, error)
+
+// txOps is the part of a transaction plumb's own SQL needs. Queries are
+// written with "?" placeholders; the PostgreSQL adapter rebinds them.
+type txOps interface {
+	exec(ctx context.Context, query string, args ...any) error
+	query(ctx context.Context, query string, args ...any) (rowIter, error)
+}
+
+type rowIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+type riverBackend[TTx any] struct {
+	client *river.Client[TTx]
+	begin  func(ctx context.Context) (TTx, txOps, func(context.Context) error, func(context.Context) error, error)
+}
+
+func (b *riverBackend[TTx]) inTx(ctx context.Context, fn func(tx txOps, ins jobInserter) error) error {
+	tx, ops, commit, rollback, err := b.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	ins := func(ctx context.Context, params []river.InsertManyParams) ([]int64, error) {
+		res, err := b.client.InsertManyTx(ctx, tx, params)
+		if err != nil {
+			return nil, err
+		}
+		ids := make([]int64, len(res))
+		for i, r := range res {
+			ids[i] = r.Job.ID
+		}
+		return ids, nil
+	}
+	if err := fn(ops, ins); err != nil {
+		_ = rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	if err := commit(ctx); err != nil {
+		_ = rollback(context.WithoutCancel(ctx))
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+func (b *riverBackend[TTx]) start(ctx context.Context) error { return b.client.Start(ctx) }
+func (b *riverBackend[TTx]) stop(ctx context.Context) error  { return b.client.Stop(ctx) }
+func (b *riverBackend[TTx]) stopAndCancel(ctx context.Context) error {
+	return b.client.StopAndCancel(ctx)
+}
+
+func (b *riverBackend[TTx]) jobRetry(ctx context.Context, id int64) error {
+	_, err := b.client.JobRetry(ctx, id)
+	return err
+}
+
+func (b *riverBackend[TTx]) jobList(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error) {
+	var out []*rivertype.JobRow
+	const chunk = 1000
+	for len(ids) > 0 {
+		n := min(chunk, len(ids))
+		res, err := b.client.JobList(ctx, river.NewJobListParams().IDs(ids[:n]...).First(n))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, res.Jobs...)
+		ids = ids[n:]
+	}
+	return out, nil
+}
+
+func (b *riverBackend[TTx]) addPeriodic(job *river.PeriodicJob) error {
+	_, err := b.client.PeriodicJobs().AddSafely(job)
+	return err
+}
+
+// riverConfig is shared by both dialects.
+func (q *Queue) riverConfig() *river.Config {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &deliveryWorker{q: q})
+	river.AddWorker(workers, &periodicWorker{q: q})
+	queues := map[string]river.QueueConfig{
+		riverQueuePeriodic: {MaxWorkers: 2},
+	}
+	if q.opts.Dispatch != nil {
+		queues[riverQueueDelivery] = river.QueueConfig{MaxWorkers: q.opts.Workers}
+	}
+	return &river.Config{
+		ID:                          clientID(),
+		Logger:                      q.log,
+		Queues:                      queues,
+		Workers:                     workers,
+		MaxAttempts:                 DefaultMaxAttempts,
+		CompletedJobRetentionPeriod: q.opts.RetentionSucceeded,
+		DiscardedJobRetentionPeriod: q.opts.RetentionDead,
+		CancelledJobRetentionPeriod: q.opts.RetentionDead,
+		// Handlers run runbooks that may take minutes; they bound their own
+		// work. The rescuer must wait longer than this before assuming a
+		// replica died mid-delivery.
+		JobTimeout:           15 * time.Minute,
+		RescueStuckJobsAfter: 30 * time.Minute,
+		// SQLite has no LISTEN/NOTIFY, so fetching polls; a short interval
+		// keeps short retry delays short without measurable load.
+		FetchCooldown:     20 * time.Millisecond,
+		FetchPollInterval: 200 * time.Millisecond,
+	}
+}
+
+// clientID is unique per Queue so two Queues in one process (tests, or a
+// CLI next to a server) never share a River identity in leader election.
+func clientID() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("%s_%d_%s", strings.ReplaceAll(host, ".", "_"), os.Getpid(), hex.EncodeToString(b[:]))
+}
+
+func (q *Queue) openSQLite(ctx context.Context) error {
+	if q.opts.DataDir == "" {
+		return errors.New("open queue: DataDir or DatabaseURL is required")
+	}
+	if err := os.MkdirAll(q.opts.DataDir, 0o750); err != nil {
+		return fmt.Errorf("open queue: create data dir: %w", err)
+	}
+	path := filepath.Join(q.opts.DataDir, "plumb.db")
+	// WAL lets a CLI read while the server writes; synchronous(FULL) makes a
+	// commit survive power loss, which is what a 200 to the sender promises.
+	// River's SQLite driver wants a single connection: SQLite allows one
+	// writer, and one connection turns lock contention into queueing inside
+	// database/sql instead of SQLITE_BUSY errors.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("open queue: %s: %w", path, err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxIdleTime(0)
+	db.SetConnMaxLifetime(0)
+	q.db, q.dialect, q.closeDB = db, "sqlite", db.Close
+
+	driver := riversqlite.New(db)
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.log})
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("open queue: river migrator: %w", err)
+	}
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		_ = db.Close()
+		return fmt.Errorf("open queue: river migrations: %w", err)
+	}
+	for _, stmt := range schemaSQLite {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			_ = db.Close()
+			return fmt.Errorf("open queue: create tables: %w", err)
+		}
+	}
+	if q.opts.Dispatch != nil {
+		// One working process per SQLite file. Holding the lock also
+		// proves that deliveries left "running" belong to a process that
+		// died (SIGKILL, OOM, power loss): they are put back at once
+		// instead of waiting for River's stuck-job rescuer.
+		unlock, err := lockDataDir(q.opts.DataDir)
+		if err != nil {
+			_ = db.Close()
+			return err
+		}
+		q.closeDB = func() error { err := db.Close(); unlock(); return err }
+		if _, err := db.ExecContext(ctx, `UPDATE river_job SET state = 'available' WHERE state = 'running'`); err != nil {
+			_ = q.closeDB()
+			return fmt.Errorf("open queue: requeue deliveries of a dead process: %w", err)
+		}
+	}
+	client, err := river.NewClient(driver, q.riverConfig())
+	if err != nil {
+		_ = db.Close()
+		return fmt.Errorf("open queue: river client: %w", err)
+	}
+	q.be = &riverBackend[*sql.Tx]{
+		client: client,
+		begin: func(ctx context.Context) (*sql.Tx, txOps, func(context.Context) error, func(context.Context) error, error) {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			return tx, sqlTxOps{tx}, func(context.Context) error { return tx.Commit() }, func(context.Context) error { return tx.Rollback() }, nil
+		},
+	}
+	return nil
+}
+
+func (q *Queue) openPostgres(ctx context.Context) error {
+	cfg, err := pgxpool.ParseConfig(q.opts.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open queue: parse database URL: %w", err)
+	}
+	if cfg.MaxConns < int32(q.opts.Workers)+8 {
+		cfg.MaxConns = int32(q.opts.Workers) + 8
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("open queue: connect postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	q.db, q.dialect = db, "postgres"
+	q.closeDB = func() error {
+		err := db.Close()
+		pool.Close()
+		return err
+	}
+	driver := riverpgxv5.New(pool)
+	if err := migratePostgres(ctx, pool, driver, q); err != nil {
+		_ = q.closeDB()
+		return err
+	}
+	client, err := river.NewClient(driver, q.riverConfig())
+	if err != nil {
+		_ = q.closeDB()
+		return fmt.Errorf("open queue: river client: %w", err)
+	}
+	q.be = &riverBackend[pgx.Tx]{
+		client: client,
+		begin: func(ctx context.Context) (pgx.Tx, txOps, func(context.Context) error, func(context.Context) error, error) {
+			tx, err := pool.Begin(ctx)
+			if err != nil {
+				return nil, nil, nil, nil, err
+			}
+			return tx, pgxTxOps{tx}, tx.Commit, tx.Rollback, nil
+		},
+	}
+	return nil
+}
+
+// migratePostgres runs River's and plumb's migrations under a session
+// advisory lock, so replicas starting together do not race on DDL. River's
+// migrations cannot share one transaction (a new enum value is used in the
+// same run), hence a lock held on its own connection instead of a
+// transaction-scoped one.
+func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver.Driver[pgx.Tx], q *Queue) error {
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.log})
+	if err != nil {
+		return fmt.Errorf("open queue: river migrator: %w", err)
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("open queue: migration connection: %w", err)
+	}
+	defer conn.Release()
+	const lock = "SELECT pg_advisory_lock(hashtext('plumb_queue_migrate'))"
+	if _, err := conn.Exec(ctx, lock); err != nil {
+		return fmt.Errorf("open queue: migration lock: %w", err)
+	}
+	defer func() {
+		_, _ = conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(hashtext('plumb_queue_migrate'))")
+	}()
+	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("open queue: river migrations: %w", err)
+	}
+	for _, stmt := range schemaPostgres {
+		if _, err := conn.Exec(ctx, stmt); err != nil {
+			return fmt.Errorf("open queue: create tables: %w", err)
+		}
+	}
+	return nil
+}
+
+var schemaSQLite = []string{
+	`CREATE TABLE IF NOT EXISTS plumb_event (
+		id INTEGER PRIMARY KEY AUTOINCREMENT,
+		key TEXT NOT NULL UNIQUE,
+		body TEXT NOT NULL,
+		received_at INTEGER NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS plumb_delivery (
+		job_id INTEGER PRIMARY KEY,
+		event_id INTEGER NOT NULL,
+		subscription TEXT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS plumb_delivery_event ON plumb_delivery (event_id)`,
+}
+
+var schemaPostgres = []string{
+	`CREATE TABLE IF NOT EXISTS plumb_event (
+		id BIGSERIAL PRIMARY KEY,
+		key TEXT NOT NULL UNIQUE,
+		body TEXT NOT NULL,
+		received_at BIGINT NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS plumb_delivery (
+		job_id BIGINT PRIMARY KEY,
+		event_id BIGINT NOT NULL,
+		subscription TEXT NOT NULL
+	)`,
+	`CREATE INDEX IF NOT EXISTS plumb_delivery_event ON plumb_delivery (event_id)`,
+}
+
+type sqlTxOps struct{ tx *sql.Tx }
+
+func (o sqlTxOps) exec(ctx context.Context, query string, args ...any) error {
+	_, err := o.tx.ExecContext(ctx, query, args...)
+	return err
+}
+
+func (o sqlTxOps) query(ctx context.Context, query string, args ...any) (rowIter, error) {
+	rows, err := o.tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return sqlRows{rows}, nil
+}
+
+type sqlRows struct{ *sql.Rows }
+
+func (r sqlRows) Close() { _ = r.Rows.Close() }
+
+type pgxTxOps struct{ tx pgx.Tx }
+
+func (o pgxTxOps) exec(ctx context.Context, query string, args ...any) error {
+	_, err := o.tx.Exec(ctx, rebindPostgres(query), args...)
+	return err
+}
+
+func (o pgxTxOps) query(ctx context.Context, query string, args ...any) (rowIter, error) {
+	rows, err := o.tx.Query(ctx, rebindPostgres(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+// rebindPostgres turns "?" placeholders into "$n". plumb's SQL never uses
+// "?" otherwise.
+func rebindPostgres(query string) string {
+	if !strings.Contains(query, "?") {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// rebind adapts a "?" query to the queue's dialect for use with DB().
+func (q *Queue) rebind(query string) string {
+	if q.dialect == "postgres" {
+		return rebindPostgres(query)
+	}
+	return query
+}
+
+// lockDataDir takes an exclusive lock on DataDir/plumb.lock for the life of
+// the queue, so a second plumb serve on the same data directory fails at
+// start instead of corrupting the first one's view of running work.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "plumb.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open queue: lock %s: %w", path, err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open queue: %s is in use by another plumb serve (lock %s): %w", dir, path, err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}

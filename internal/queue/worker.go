@@ -1,0 +1,195 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/robfig/cron/v3"
+
+	"plumb/internal/model"
+)
+
+const (
+	kindDelivery = "plumb_delivery"
+	kindPeriodic = "plumb_periodic"
+)
+
+// deliveryArgs is what a River job holds: a reference to the event row, the
+// subscription and, when not the default, the retry schedule, so the retry
+// policy in force when the event arrived stays with the delivery.
+type deliveryArgs struct {
+	EventID      int64   `json:"event_id"`
+	Subscription string  `json:"subscription"`
+	RetryMS      []int64 `json:"retry_ms,omitempty"`
+}
+
+func (deliveryArgs) Kind() string { return kindDelivery }
+
+type deliveryWorker struct {
+	river.WorkerDefaults[deliveryArgs]
+	q *Queue
+}
+
+// NextRetry applies the subscription's schedule: delay n follows failed
+// attempt n, and attempts past the schedule reuse its last step.
+func (w *deliveryWorker) NextRetry(job *river.Job[deliveryArgs]) time.Time {
+	sched := defaultSchedule
+	if len(job.Args.RetryMS) > 0 {
+		sched = make([]time.Duration, len(job.Args.RetryMS))
+		for i, ms := range job.Args.RetryMS {
+			sched[i] = time.Duration(ms) * time.Millisecond
+		}
+	}
+	i := max(job.Attempt-1, 0)
+	if i >= len(sched) {
+		i = len(sched) - 1
+	}
+	return time.Now().Add(sched[i])
+}
+
+func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
+	ev, err := w.q.loadEvent(ctx, job.Args.EventID)
+	if errors.Is(err, ErrNotFound) {
+		return river.JobCancel(fmt.Errorf("event %d of delivery %d no longer exists", job.Args.EventID, job.ID))
+	}
+	if err != nil {
+		return err
+	}
+	d := Delivery{
+		ID:           job.ID,
+		Event:        ev,
+		Subscription: job.Args.Subscription,
+		Attempt:      job.Attempt,
+		MaxAttempts:  job.MaxAttempts,
+	}
+	err = safeDispatch(ctx, w.q.opts.Dispatch, d)
+	if err == nil {
+		return nil
+	}
+	if IsPermanent(err) {
+		return river.JobCancel(err)
+	}
+	return err
+}
+
+// safeDispatch turns a handler panic into an ordinary failed attempt (with
+// the stack in the error, so it is visible in LastError) instead of taking
+// the server down.
+func safeDispatch(ctx context.Context, disp Dispatcher, d Delivery) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("handler panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	if disp == nil {
+		return errors.New("no dispatcher configured")
+	}
+	return disp.Dispatch(ctx, d)
+}
+
+func (q *Queue) loadEvent(ctx context.Context, id int64) (model.Event, error) {
+	var body string
+	err := q.db.QueryRowContext(ctx, q.rebind(`SELECT body FROM plumb_event WHERE id = ?`), id).Scan(&body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return model.Event{}, ErrNotFound
+	}
+	if err != nil {
+		return model.Event{}, fmt.Errorf("load event %d: %w", id, err)
+	}
+	var ev model.Event
+	if err := json.Unmarshal([]byte(body), &ev); err != nil {
+		return model.Event{}, fmt.Errorf("decode event %d: %w", id, err)
+	}
+	return ev, nil
+}
+
+// periodicArgs names the registered function a periodic job runs.
+type periodicArgs struct {
+	Name string `json:"name"`
+}
+
+func (periodicArgs) Kind() string { return kindPeriodic }
+
+type periodicWorker struct {
+	river.WorkerDefaults[periodicArgs]
+	q *Queue
+}
+
+func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
+	w.q.mu.Lock()
+	run := w.q.periodics[job.Args.Name]
+	w.q.mu.Unlock()
+	if run == nil {
+		return fmt.Errorf("periodic job %q is not registered on this replica", job.Args.Name)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			w.q.log.Error("queue: periodic job panicked", "name", job.Args.Name, "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	if err := run(ctx); err != nil {
+		return fmt.Errorf("periodic job %s: %w", job.Args.Name, err)
+	}
+	return nil
+}
+
+// Periodic registers run to be called on a cron schedule once across all
+// replicas: only River's elected leader enqueues the run, and exactly one
+// worker of any replica picks it up. schedule is a 5-field cron expression
+// or a descriptor such as "@hourly" or "@every 30s". A failed run is not
+// retried (the next tick is the retry). Call before Start.
+func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Context) error) error {
+	if name == "" || run == nil {
+		return errors.New("periodic job: name and run function are required")
+	}
+	sched, err := cron.ParseStandard(schedule)
+	if err != nil {
+		return fmt.Errorf("periodic job %s: schedule %q: %w", name, schedule, err)
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.started {
+		return fmt.Errorf("periodic job %s: register before Start", name)
+	}
+	if _, dup := q.periodics[name]; dup {
+		return fmt.Errorf("periodic job %s: already registered", name)
+	}
+	q.periodics[name] = run
+	job := river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
+		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1}
+	}, &river.PeriodicJobOpts{ID: name})
+	if err := q.be.addPeriodic(job); err != nil {
+		delete(q.periodics, name)
+		return fmt.Errorf("periodic job %s: %w", name, err)
+	}
+	return nil
+}
+
+// cleanupName is the internal periodic job that removes plumb's own rows
+// once River's retention has removed the jobs they describe.
+const cleanupName = "plumb-queue-cleanup"
+
+func (q *Queue) addCleanup() error {
+	return q.Periodic(cleanupName, "@every 10m", q.cleanup)
+}
+
+// cleanup drops delivery rows whose River job is gone (retention), then
+// events with no delivery left that are older than RetentionSucceeded. An
+// event therefore lives as long as any of its deliveries and at least as
+// long as the duplicate window.
+func (q *Queue) cleanup(ctx context.Context) error {
+	if _, err := q.db.ExecContext(ctx, `DELETE FROM plumb_delivery WHERE NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = plumb_delivery.job_id)`); err != nil {
+		return fmt.Errorf("clean delivery rows: %w", err)
+	}
+	cutoff := time.Now().Add(-q.opts.RetentionSucceeded).UnixNano()
+	if _, err := q.db.ExecContext(ctx, q.rebind(`DELETE FROM plumb_event WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM plumb_delivery d WHERE d.event_id = plumb_event.id)`), cutoff); err != nil {
+		return fmt.Errorf("clean events: %w", err)
+	}
+	return nil
+}

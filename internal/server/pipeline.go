@@ -1,0 +1,201 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"plumb/internal/audit"
+	"plumb/internal/config"
+	"plumb/internal/filter"
+	"plumb/internal/findings"
+	"plumb/internal/handler"
+	"plumb/internal/model"
+	"plumb/internal/queue"
+)
+
+// subscription is a configured subscription, compiled: its filters ready
+// to match and its handlers built.
+type subscription struct {
+	name        string
+	environment string
+	sources     map[model.EventSource]bool
+	eventGrid   *filter.EventGridMatcher
+	pattern     *filter.Pattern
+	handlers    []handler.Handler
+	retry       queue.RetryPolicy
+}
+
+// Pipeline matches events to subscriptions at intake and runs the
+// subscriptions' handlers when the queue delivers. It is the queue's
+// Dispatcher.
+type Pipeline struct {
+	subs    []*subscription
+	byName  map[string]*subscription
+	logger  *slog.Logger
+	metrics *metrics
+	now     func() time.Time
+
+	mu    sync.RWMutex
+	store *findings.Store
+}
+
+// NewPipeline compiles the subscriptions of a validated config.
+func NewPipeline(cfg *config.Config, desired handler.Desired, logger *slog.Logger, m *metrics) (*Pipeline, error) {
+	p := &Pipeline{byName: map[string]*subscription{}, logger: logger, metrics: m, now: time.Now}
+	checkers := map[string]*audit.Checker{}
+	for _, e := range cfg.Environments {
+		c, err := audit.NewChecker(e.PipelineIdentities)
+		if err != nil {
+			return nil, fmt.Errorf("environment %s: pipeline_identities: %w", e.Name, err)
+		}
+		checkers[e.Name] = c
+	}
+	for _, sc := range cfg.Subscriptions {
+		s := &subscription{name: sc.Name, environment: sc.Environment,
+			retry: queue.RetryPolicy{MaxAttempts: sc.Retry.MaxAttempts, Schedule: sc.Retry.Schedule}}
+		if len(sc.Sources) > 0 {
+			s.sources = map[model.EventSource]bool{}
+			for _, src := range sc.Sources {
+				s.sources[model.EventSource(src)] = true
+			}
+		}
+		if sc.EventGrid != nil {
+			m, err := sc.EventGrid.Compile()
+			if err != nil {
+				return nil, fmt.Errorf("subscription %s: event_grid: %w", sc.Name, err)
+			}
+			s.eventGrid = m
+		}
+		if len(sc.PatternJSON) > 0 {
+			pt, err := filter.CompilePattern(sc.PatternJSON)
+			if err != nil {
+				return nil, fmt.Errorf("subscription %s: event_pattern: %w", sc.Name, err)
+			}
+			s.pattern = pt
+		}
+		for _, hc := range sc.Handlers {
+			switch hc.Type {
+			case "validate":
+				s.handlers = append(s.handlers, handler.Validate{Checks: []handler.Check{handler.RequiredTags{Keys: hc.RequiredTags}}})
+			case "audit":
+				s.handlers = append(s.handlers, handler.Audit{Checker: checkers[sc.Environment]})
+			case "drift-check":
+				if desired == nil {
+					return nil, fmt.Errorf("subscription %s: drift-check needs the environment's states", sc.Name)
+				}
+				s.handlers = append(s.handlers, handler.DriftCheck{Desired: desired})
+			case "runbook":
+				s.handlers = append(s.handlers, handler.Runbook{Command: hc.Command, Timeout: hc.Timeout, Dir: hc.Dir})
+			default:
+				return nil, fmt.Errorf("subscription %s: unknown handler %q", sc.Name, hc.Type)
+			}
+		}
+		p.subs = append(p.subs, s)
+		p.byName[s.name] = s
+	}
+	return p, nil
+}
+
+// SetStore hands the pipeline the findings store once the database is
+// open (the store lives in the queue's database, which needs the
+// pipeline as its dispatcher first).
+func (p *Pipeline) SetStore(s *findings.Store) {
+	p.mu.Lock()
+	p.store = s
+	p.mu.Unlock()
+}
+
+// Match returns the queue items for events: each event with the
+// subscriptions whose filters it passes. An event no subscription wants
+// is still returned, with none, so the queue records it and a redelivery
+// is recognised as a duplicate.
+func (p *Pipeline) Match(events []model.Event) ([]queue.Item, error) {
+	items := make([]queue.Item, 0, len(events))
+	for i, ev := range events {
+		item := queue.Item{Event: ev}
+		var doc filter.Doc
+		decoded := false
+		for _, s := range p.subs {
+			if s.sources != nil && !s.sources[ev.Source] {
+				continue
+			}
+			if s.eventGrid != nil || s.pattern != nil {
+				if !decoded {
+					d, err := filter.NewDoc(ev)
+					if err != nil {
+						return nil, fmt.Errorf("event %d (%s): %w", i, ev.ID, err)
+					}
+					doc, decoded = d, true
+				}
+				if s.eventGrid != nil && !s.eventGrid.Match(doc) {
+					continue
+				}
+				if s.pattern != nil && !s.pattern.Match(doc) {
+					continue
+				}
+			}
+			item.Subscriptions = append(item.Subscriptions, s.name)
+			if s.retry.MaxAttempts > 0 || len(s.retry.Schedule) > 0 {
+				if item.Retry == nil {
+					item.Retry = map[string]queue.RetryPolicy{}
+				}
+				item.Retry[s.name] = s.retry
+			}
+		}
+		items = append(items, item)
+	}
+	return items, nil
+}
+
+// Dispatch runs a delivery's handlers in order and stores what they
+// found. Handlers are idempotent (findings are keyed by fingerprint), so a
+// retry after a partial run repeats nothing harmful.
+func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
+	s, ok := p.byName[d.Subscription]
+	if !ok {
+		return queue.Permanent(fmt.Errorf("subscription %q is no longer configured", d.Subscription))
+	}
+	hd := handler.Delivery{Event: d.Event, Environment: s.environment, Subscription: s.name, Attempt: d.Attempt}
+	var found []model.Finding
+	for _, h := range s.handlers {
+		start := time.Now()
+		fs, err := h.Handle(ctx, hd)
+		p.metrics.observeHandler(h.Name(), time.Since(start), err)
+		if err != nil {
+			p.logger.Warn("handler failed", "subscription", s.name, "handler", h.Name(), "event", d.Event.Key(), "attempt", d.Attempt, "error", err)
+			p.metrics.delivery(s.name, outcome(d, err))
+			if handler.IsPermanent(err) {
+				return queue.Permanent(fmt.Errorf("%s: %w", h.Name(), err))
+			}
+			return fmt.Errorf("%s: %w", h.Name(), err)
+		}
+		found = append(found, fs...)
+	}
+	if len(found) > 0 {
+		p.mu.RLock()
+		store := p.store
+		p.mu.RUnlock()
+		if store == nil {
+			return errors.New("findings store is not open yet")
+		}
+		if err := store.UpsertOccurrence(ctx, p.now(), fmt.Sprintf("delivery-%d", d.ID), found); err != nil {
+			p.metrics.delivery(s.name, outcome(d, err))
+			return fmt.Errorf("store %d findings: %w", len(found), err)
+		}
+	}
+	p.metrics.delivery(s.name, "succeeded")
+	return nil
+}
+
+// outcome names what the queue will do with a failed delivery, for the
+// outcomes metric.
+func outcome(d queue.Delivery, err error) string {
+	if handler.IsPermanent(err) || (d.MaxAttempts > 0 && d.Attempt >= d.MaxAttempts) {
+		return "dead"
+	}
+	return "retry"
+}

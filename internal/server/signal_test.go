@@ -1,0 +1,9 @@
+package server
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func signalNotify(ch chan os.Signal) { signal.Notify(ch, os.Interrupt, syscall.SIGTERM) }
