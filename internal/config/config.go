@@ -31,6 +31,12 @@ type Config struct {
 	Sources       Sources        `yaml:"sources"`
 	Subscriptions []Subscription `yaml:"subscriptions"`
 	QueueAlerts   []QueueAlert   `yaml:"queue_alerts"`
+	// Route is the root of the routing tree; Receivers are where it
+	// sends findings.
+	Route     *Route           `yaml:"route"`
+	Receivers []ReceiverConfig `yaml:"receivers"`
+	// Ignore holds .plumbignore lines applied to every scan.
+	Ignore []string `yaml:"ignore"`
 }
 
 // Server holds the HTTP side: where it listens and who may call the API.
@@ -478,6 +484,8 @@ func (v *validator) validate(c *Config) {
 	for i := range c.Subscriptions {
 		v.subscription(fmt.Sprintf("subscriptions[%d]", i), &c.Subscriptions[i], envs, subs)
 	}
+
+	v.routing(c)
 
 	for i := range c.QueueAlerts {
 		a := &c.QueueAlerts[i]
