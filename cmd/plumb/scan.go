@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -11,11 +13,13 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"plumb/internal/config"
 	"plumb/internal/drift"
 	"plumb/internal/policy"
 	"plumb/internal/progress"
 	"plumb/internal/report"
 	"plumb/internal/scan"
+	"plumb/internal/server"
 )
 
 type scanFlags struct {
@@ -39,6 +43,10 @@ type scanFlags struct {
 	allowEmpty   bool
 	packs        []string
 	policies     []string
+	configPath   string
+	notify       bool
+	dataDir      string
+	notifyWait   time.Duration
 }
 
 func newScanCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -127,6 +135,10 @@ scan (unless --allow-partial).`,
 	fl.StringArrayVar(&f.packs, "pack", nil, "built-in policy pack to evaluate on the live resources: "+strings.Join(policy.Packs(), ", ")+" (repeatable)")
 	fl.StringArrayVar(&f.policies, "policy", nil, "YAML rule file or directory of them to evaluate on the live resources (repeatable)")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "how many services and regions are listed at once")
+	fl.StringVar(&f.configPath, "config", "", "plumb.yaml with routes and receivers (for --notify)")
+	fl.BoolVar(&f.notify, "notify", false, "update the findings store in --data-dir (open, resolve, reopen) and send what changed to the receivers of --config, as plumb serve does")
+	fl.StringVar(&f.dataDir, "data-dir", envOr("PLUMB_DATA_DIR", ".plumb"), "directory of the SQLite store used by --notify (keep it between runs: it remembers which issues exist)")
+	fl.DurationVar(&f.notifyWait, "notify-wait", 2*time.Minute, "how long --notify waits for receivers; undelivered notifications are retried by the next run")
 	return cmd
 }
 
@@ -162,6 +174,9 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		if c != scan.CloudAWS && c != scan.CloudAzure && c != scan.CloudNone {
 			return usageErr(fmt.Errorf("--cloud %q: want aws, azure or none", c))
 		}
+	}
+	if f.notify && f.configPath == "" {
+		return usageErr(fmt.Errorf("--notify needs --config plumb.yaml with a route and receivers"))
 	}
 	var set *policy.Set
 	if len(f.packs)+len(f.policies) > 0 {
@@ -207,6 +222,11 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	if err := report.WriteAll(ctx, outs, out.Report, stdout); err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}
+	if f.notify {
+		if err := notifyScan(ctx, f, out, stderr); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+	}
 	switch {
 	case out.Partial() && !f.allowPartial:
 		return &exitCodeError{code: exitError, err: fmt.Errorf("%d part(s) of the estate could not be read (see errors in the report); pass --allow-partial to accept a partial scan", len(out.Report.Errors))}
@@ -219,4 +239,25 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 // usageErr marks a mistake in the command line itself.
 func usageErr(err error) error {
 	return &exitCodeError{code: exitError, err: err}
+}
+
+// notifyScan runs the findings lifecycle and routing for a one-shot scan.
+func notifyScan(ctx context.Context, f scanFlags, out *scan.Outcome, stderr io.Writer) error {
+	cfg, err := config.Load(f.configPath, os.Getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	res, err := server.NotifyOnce(ctx, cfg, f.dataDir, f.env, out.Report.Findings, out.Covered, f.notifyWait, logger)
+	if err != nil {
+		return fmt.Errorf("--notify: %w", err)
+	}
+	lc := res.Lifecycle
+	fmt.Fprintf(stderr, "findings: %d opened, %d reopened, %d still open, %d resolved, %d kept open (scope not read); %d notification(s) sent",
+		lc.Opened, lc.Reopened, lc.Updated, lc.Resolved, lc.Kept, res.Sent)
+	if res.Pending > 0 {
+		fmt.Fprintf(stderr, ", %d not delivered yet (kept in %s, retried by the next run)", res.Pending, f.dataDir)
+	}
+	fmt.Fprintln(stderr)
+	return nil
 }

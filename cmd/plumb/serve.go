@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,13 +109,29 @@ func envOr(k, def string) string {
 }
 
 func (c *apiClient) do(cmd *cobra.Command, method, path string, out any) error {
+	return c.send(cmd, method, path, nil, out)
+}
+
+// send is do with a JSON request body.
+func (c *apiClient) send(cmd *cobra.Command, method, path string, in, out any) error {
 	token := c.token
 	if token == "" {
 		token = os.Getenv("PLUMB_API_TOKEN")
 	}
-	req, err := http.NewRequestWithContext(cmd.Context(), method, strings.TrimRight(c.base, "/")+path, nil)
+	var reqBody io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		reqBody = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(cmd.Context(), method, strings.TrimRight(c.base, "/")+path, reqBody)
 	if err != nil {
 		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -302,6 +319,133 @@ func newFindingsCmd(stdout io.Writer) *cobra.Command {
 	list.Flags().StringVar(&kind, "kind", "", "finding kind, e.g. drift.unmanaged")
 	list.Flags().StringVar(&env, "environment", "", "environment name")
 	list.Flags().BoolVar(&asJSON, "json", false, "print the API's JSON")
-	cmd.AddCommand(list)
+	show := &cobra.Command{
+		Use:   "show FINGERPRINT",
+		Short: "Show a finding with its history (opened, resolved, reopened, suppressed)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var v any
+			if err := c.do(cmd, "GET", "/v1/findings/"+url.PathEscape(args[0]), &v); err != nil {
+				return err
+			}
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(v)
+		},
+	}
+	action := func(name, short string, needReason bool) *cobra.Command {
+		var reason string
+		ac := &cobra.Command{
+			Use:   name + " FINGERPRINT",
+			Short: short,
+			Args:  cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				if needReason && reason == "" {
+					return fmt.Errorf("--reason is required: it is kept in the finding's history")
+				}
+				var out struct {
+					Status string `json:"status"`
+				}
+				if err := c.send(cmd, "POST", "/v1/findings/"+url.PathEscape(args[0])+"/"+name, map[string]string{"reason": reason}, &out); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "finding %s: %s\n", args[0], out.Status)
+				return nil
+			},
+		}
+		ac.Flags().StringVar(&reason, "reason", "", "why (kept in the history)")
+		return ac
+	}
+	cmd.AddCommand(list, show,
+		action("resolve", "Resolve a finding now (a later scan or event that finds it again reopens it)", false),
+		action("suppress", "Suppress a finding: kept and counted, never routed to receivers", true),
+		action("unsuppress", "Undo suppress: the finding is open and routed again", false))
+	return cmd
+}
+
+func newSilenceCmd(stdout io.Writer) *cobra.Command {
+	c := &apiClient{}
+	cmd := &cobra.Command{
+		Use:   "silence",
+		Short: "Mute notifications for matching findings for a while (maintenance, known incident)",
+		Long: `A silence keeps findings that match all its matchers from being sent to
+receivers until it ends; the findings are still stored and counted. Matchers use
+Alertmanager's syntax on finding labels: kind, severity, environment, provider,
+type, region, account, id, name, rule, status, security and tags.KEY.`,
+	}
+	apiFlags(cmd, c)
+	var matchers []string
+	var duration, comment, author string
+	add := &cobra.Command{
+		Use:     "add",
+		Short:   "Add a silence",
+		Example: `  plumb silence add -m 'environment="staging"' -m 'kind=~"drift.*"' --duration 2h --comment "migration"`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(matchers) == 0 {
+				return fmt.Errorf("at least one --matcher is required (a silence of everything is a mistake)")
+			}
+			var out struct {
+				ID     string    `json:"id"`
+				EndsAt time.Time `json:"ends_at"`
+			}
+			in := map[string]any{"matchers": matchers, "duration": duration, "comment": comment, "created_by": author}
+			if err := c.send(cmd, "POST", "/v1/silences", in, &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "silence %s until %s\n", out.ID, out.EndsAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	add.Flags().StringArrayVarP(&matchers, "matcher", "m", nil, `label matcher, repeatable: kind="drift.unmanaged", severity=~"high|critical"`)
+	add.Flags().StringVar(&duration, "duration", "2h", "how long the silence lasts")
+	add.Flags().StringVar(&comment, "comment", "", "why (shown in list)")
+	add.Flags().StringVar(&author, "author", envOr("USER", ""), "who added it")
+	var all bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List active silences (--all for expired ones too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var out struct {
+				Silences []struct {
+					ID        string    `json:"id"`
+					Matchers  []string  `json:"matchers"`
+					EndsAt    time.Time `json:"ends_at"`
+					CreatedBy string    `json:"created_by"`
+					Comment   string    `json:"comment"`
+					Active    bool      `json:"active"`
+				} `json:"silences"`
+			}
+			path := "/v1/silences"
+			if all {
+				path += "?all=true"
+			}
+			if err := c.do(cmd, "GET", path, &out); err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "ID\tACTIVE\tENDS\tMATCHERS\tBY\tCOMMENT")
+			for _, s := range out.Silences {
+				fmt.Fprintf(tw, "%s\t%v\t%s\t%s\t%s\t%s\n", s.ID, s.Active, s.EndsAt.Format(time.RFC3339), strings.Join(s.Matchers, ","), s.CreatedBy, s.Comment)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&all, "all", false, "include expired silences")
+	expire := &cobra.Command{
+		Use:   "expire ID",
+		Short: "End a silence now",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out map[string]string
+			if err := c.do(cmd, "POST", "/v1/silences/"+url.PathEscape(args[0])+"/expire", &out); err != nil {
+				return err
+			}
+			fmt.Fprintf(stdout, "silence %s expired\n", args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(add, list, expire)
 	return cmd
 }

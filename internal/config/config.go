@@ -59,6 +59,13 @@ type Server struct {
 	RetentionDead time.Duration `yaml:"retention_dead"`
 	// MaxPending makes intake answer 503 when this many deliveries wait.
 	MaxPending int `yaml:"max_pending"`
+	// NotifyRetry is the retry policy of notifications to receivers
+	// (default: the queue's, 8 attempts over about 1h45m).
+	NotifyRetry Retry `yaml:"notify_retry"`
+	// NotifyInterval is how often the router looks for findings to send.
+	NotifyInterval time.Duration `yaml:"notify_interval"`
+	// ExternalURL is how receivers link back to this server.
+	ExternalURL string `yaml:"external_url"`
 }
 
 // Secret is a value that must never sit in the config file: it names an
@@ -338,14 +345,19 @@ func (v *validator) secret(field string, s *Secret, required bool) {
 			v.errf(field+".env", "environment variable %s is not set or empty", s.Env)
 		}
 	case s.File != "":
-		b, err := os.ReadFile(s.File)
+		path := s.File
+		if !filepath.IsAbs(path) {
+			// Relative to the config file, like state paths.
+			path = filepath.Join(filepath.Dir(v.file), path)
+		}
+		b, err := os.ReadFile(path)
 		if err != nil {
 			v.errf(field+".file", "read secret: %v", err)
 			return
 		}
 		s.value = strings.TrimSpace(string(b))
 		if s.value == "" {
-			v.errf(field+".file", "secret file %s is empty", s.File)
+			v.errf(field+".file", "secret file %s is empty", path)
 		}
 	case required:
 		v.errf(field, "required: name an environment variable (env:) or a file (file:); secrets are never written in the config")
@@ -389,6 +401,14 @@ func (v *validator) validate(c *Config) {
 		s.MaxPending = 100000
 	}
 	v.secret("server.api_token", &s.APITokens, false)
+	if s.NotifyInterval == 0 {
+		s.NotifyInterval = 10 * time.Second
+	} else if s.NotifyInterval < 0 {
+		v.errf("server.notify_interval", "must be positive")
+	}
+	if s.NotifyRetry.MaxAttempts < 0 || s.NotifyRetry.MaxAttempts > 100 {
+		v.errf("server.notify_retry.max_attempts", "%d: want 1 to 100", s.NotifyRetry.MaxAttempts)
+	}
 
 	envs := map[string]bool{}
 	for i := range c.Environments {

@@ -17,6 +17,8 @@ var fullEnv = env(map[string]string{
 	"PLUMB_API_TOKEN":                 "api-secret",
 	"PLUMB_WEBHOOK_KEY":               "hook-secret",
 	"AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true",
+	"GITHUB_TOKEN":                    "ghp_test",
+	"SLACK_WEBHOOK_URL":               "https://hooks.slack.example/services/T/B/X",
 })
 
 func TestLoadFull(t *testing.T) {
@@ -57,6 +59,19 @@ func TestLoadFull(t *testing.T) {
 	want := `{"detail":{"eventName":[{"prefix":"Authorize"},"RunInstances"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.ec2"]}`
 	if string(s1.PatternJSON) != want {
 		t.Errorf("pattern JSON = %s\nwant %s", s1.PatternJSON, want)
+	}
+	r := cfg.Route
+	if *r.GroupWait != DefaultGroupWait || *r.RepeatInterval != DefaultRepeatInterval {
+		t.Errorf("root route defaults: %v %v", *r.GroupWait, *r.RepeatInterval)
+	}
+	if got := r.Routes[1]; *got.GroupWait != time.Minute || *got.RepeatInterval != DefaultRepeatInterval || got.GroupBy[0] != "..." {
+		t.Errorf("child inherits what it does not set: %+v", got)
+	}
+	if len(r.Routes[0].Compiled) != 2 || !r.Routes[0].Continue {
+		t.Errorf("matchers not compiled: %+v", r.Routes[0])
+	}
+	if cfg.Receivers[2].GitHubAdvisory.Auth.PrivateKey.Value() == "" {
+		t.Error("app private key not read from its file")
 	}
 	if cfg.QueueAlerts[0].Severity != "high" {
 		t.Errorf("queue alert severity default = %q", cfg.QueueAlerts[0].Severity)
@@ -164,6 +179,38 @@ subscriptions:
 			name: "duplicate names",
 			yaml: "environments:\n  - name: a\n  - name: a\n",
 			want: []string{"plumb.yaml:3: environments[1].name: environment \"a\" is defined twice"},
+		},
+		{
+			name: "routing mistakes",
+			yaml: `route:
+  receiver: nowhere
+  routes:
+    - matchers: ['kind=~"("']
+      group_wait: -1s
+receivers:
+  - name: gh
+    github_issue: {repository: acme, auth: {token: {env: T}}}
+  - name: adv
+    github_advisory: {repository: acme/x, auth: {token: {env: T}}}
+  - name: two
+    webhook: {url: "https://x", secret: {env: T}}
+    slack: {url: {env: T}}
+`,
+			env: map[string]string{"T": "t"},
+			want: []string{
+				"plumb.yaml:2: route.receiver: unknown receiver \"nowhere\"",
+				"plumb.yaml:4: route.routes[0].matchers: [0]: matcher",
+				"plumb.yaml:5: route.routes[0].group_wait: must not be negative",
+				"plumb.yaml:8: receivers[0].github_issue.repository: \"acme\": want OWNER/REPO",
+				"receivers[1].github_advisory.auth.token: security advisories are written as a GitHub App",
+				"plumb.yaml:11: receivers[2]: set exactly one of",
+			},
+		},
+		{
+			name: "receivers without a route",
+			yaml: "receivers:\n  - name: s\n    slack: {url: {env: T}}\n",
+			env:  map[string]string{"T": "t"},
+			want: []string{"route: receivers are configured but no route sends findings to them"},
 		},
 		{
 			name: "empty file",

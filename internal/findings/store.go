@@ -23,6 +23,9 @@ import (
 const (
 	StatusOpen     = "open"
 	StatusResolved = "resolved"
+	// StatusSuppressed is a finding an operator decided to live with: it is
+	// still counted when seen again, but no longer routed to receivers.
+	StatusSuppressed = "suppressed"
 )
 
 // ErrNotFound lets the API answer 404 for an unknown fingerprint.
@@ -85,6 +88,7 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 		)`,
 		`CREATE INDEX IF NOT EXISTS plumb_finding_occurrence_seen ON plumb_finding_occurrence (seen_at)`,
 	}
+	stmts = append(stmts, lifecycleTables(dialect)...)
 	for _, stmt := range stmts {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("findings store: create table: %w", err)
@@ -95,7 +99,9 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 
 // Upsert records that fs were seen at now: new fingerprints are inserted
 // open with count 1; known ones get last_seen, count+1 and the latest
-// finding, and are reopened if resolved. A fingerprint listed twice in one
+// finding, and are reopened if resolved (suppressed ones stay suppressed:
+// the operator's decision holds while the problem persists). Openings,
+// reopenings and changed findings are written to the history. A fingerprint listed twice in one
 // call counts once (the last wins), so a retried call over the same batch
 // is not double-counted within itself. All of fs is stored or none.
 func (s *Store) Upsert(ctx context.Context, now time.Time, fs []model.Finding) error {
@@ -135,25 +141,11 @@ func (s *Store) upsert(ctx context.Context, now time.Time, occurrence string, fs
 	}
 	// Sorted so concurrent upserts on PostgreSQL lock rows in one order.
 	sort.Strings(keys)
-	ts := now.UnixNano()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("upsert findings: %w", err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt := s.rebind(`INSERT INTO plumb_finding
-		(fingerprint, kind, environment, status, first_seen, last_seen, seen_count, resolved_at, body)
-		VALUES (?, ?, ?, 'open', ?, ?, 1, NULL, ?)
-		ON CONFLICT (fingerprint) DO UPDATE SET
-			kind = excluded.kind,
-			environment = excluded.environment,
-			status = 'open',
-			last_seen = excluded.last_seen,
-			seen_count = plumb_finding.seen_count + 1,
-			resolved_at = NULL,
-			body = excluded.body`)
-	mark := s.rebind(`INSERT INTO plumb_finding_occurrence (fingerprint, occurrence, seen_at) VALUES (?, ?, ?)
-		ON CONFLICT (fingerprint, occurrence) DO NOTHING`)
 	if occurrence != "" {
 		// Forget occurrences past retention, in the same transaction.
 		if _, err := tx.ExecContext(ctx, s.rebind(`DELETE FROM plumb_finding_occurrence WHERE seen_at < ?`),
@@ -161,10 +153,11 @@ func (s *Store) upsert(ctx context.Context, now time.Time, occurrence string, fs
 			return fmt.Errorf("upsert findings: prune occurrences: %w", err)
 		}
 	}
+	mark := s.rebind(`INSERT INTO plumb_finding_occurrence (fingerprint, occurrence, seen_at) VALUES (?, ?, ?)
+		ON CONFLICT (fingerprint, occurrence) DO NOTHING`)
 	for _, k := range keys {
-		f := latest[k]
 		if occurrence != "" {
-			res, err := tx.ExecContext(ctx, mark, k, occurrence, ts)
+			res, err := tx.ExecContext(ctx, mark, k, occurrence, now.UnixNano())
 			if err != nil {
 				return fmt.Errorf("upsert finding %s: record occurrence: %w", k, err)
 			}
@@ -174,12 +167,8 @@ func (s *Store) upsert(ctx context.Context, now time.Time, occurrence string, fs
 				continue // counted when this occurrence ran before
 			}
 		}
-		body, err := json.Marshal(f)
-		if err != nil {
-			return fmt.Errorf("upsert findings: encode %s: %w", k, err)
-		}
-		if _, err := tx.ExecContext(ctx, stmt, k, string(f.Kind), f.Environment, ts, ts, string(body)); err != nil {
-			return fmt.Errorf("upsert finding %s: %w", k, err)
+		if _, err := s.upsertOne(ctx, tx, now, latest[k]); err != nil {
+			return err
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -190,21 +179,59 @@ func (s *Store) upsert(ctx context.Context, now time.Time, occurrence string, fs
 
 // Resolve marks open findings resolved at now, for example when the alert
 // that raised them resolves. Unknown or already resolved fingerprints are
-// ignored, so repeating a resolve is harmless.
+// ignored, so repeating a resolve is harmless. Suppressed findings stay
+// suppressed: the operator's decision outlives the alert.
 func (s *Store) Resolve(ctx context.Context, now time.Time, fingerprints []string) error {
 	const chunk = 500
 	for start := 0; start < len(fingerprints); start += chunk {
 		part := fingerprints[start:min(start+chunk, len(fingerprints))]
-		args := []any{now.UnixNano()}
-		ph := make([]string, len(part))
-		for i, fp := range part {
-			ph[i] = "?"
-			args = append(args, fp)
+		if err := s.resolveChunk(ctx, now, part); err != nil {
+			return err
 		}
-		q := `UPDATE plumb_finding SET status = 'resolved', resolved_at = ? WHERE status = 'open' AND fingerprint IN (` + strings.Join(ph, ", ") + `)`
-		if _, err := s.db.ExecContext(ctx, s.rebind(q), args...); err != nil {
+	}
+	return nil
+}
+
+// resolveChunk resolves part in one transaction and records a history
+// entry for each finding that actually changed state.
+func (s *Store) resolveChunk(ctx context.Context, now time.Time, part []string) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("resolve findings: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	args := []any{now.UnixNano()}
+	ph := make([]string, len(part))
+	for i, fp := range part {
+		ph[i] = "?"
+		args = append(args, fp)
+	}
+	q := `UPDATE plumb_finding SET status = 'resolved', resolved_at = ? WHERE status = 'open' AND fingerprint IN (` +
+		strings.Join(ph, ", ") + `) RETURNING fingerprint`
+	rows, err := tx.QueryContext(ctx, s.rebind(q), args...)
+	if err != nil {
+		return fmt.Errorf("resolve findings: %w", err)
+	}
+	var resolved []string
+	for rows.Next() {
+		var fp string
+		if err := rows.Scan(&fp); err != nil {
+			rows.Close()
 			return fmt.Errorf("resolve findings: %w", err)
 		}
+		resolved = append(resolved, fp)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("resolve findings: %w", err)
+	}
+	for _, fp := range resolved {
+		if err := s.addHistory(ctx, tx, fp, now, ActionResolved, ""); err != nil {
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("resolve findings: commit: %w", err)
 	}
 	return nil
 }

@@ -80,7 +80,12 @@ type Options struct {
 
 // Outcome is a finished scan: the report plus figures for benchmarks.
 type Outcome struct {
-	Report   *report.Report
+	Report *report.Report
+	// Covered reports whether this scan read a finding's scope completely,
+	// so that the finding's absence means the problem is gone. The
+	// findings lifecycle resolves only covered findings: a region or
+	// service that could not be read never resolves anything.
+	Covered  func(model.Finding) bool
 	APICalls int64
 	// Listed is the number of live resources the inventory returned.
 	Listed int
@@ -209,6 +214,18 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 
 	out := assemble(start, opts, res, inv)
 	out.Report.Notes = append(notes, out.Report.Notes...)
+	// Terraform's refresh and ARM what-if either run whole or fail the
+	// scan, so whatever they evaluate is covered.
+	whole := map[string]bool{}
+	if len(opts.TerraformDirs)+len(opts.Plans) > 0 {
+		for _, d := range desired {
+			whole[d.Type] = true
+		}
+	}
+	inventoryCovered := out.Covered
+	out.Covered = func(f model.Finding) bool {
+		return inventoryCovered(f) || whole[f.Resource.Type] || (len(opts.WhatIfs) > 0 && f.Confidence == "low")
+	}
 	if live != nil {
 		addPolicy(out.Report, opts.Policy, live)
 	}
@@ -392,7 +409,10 @@ func assemble(start time.Time, opts Options, res *drift.Result, inv *inventory.R
 	if len(rep.Errors) > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d part(s) of the estate could not be read; resources declared there are counted as not evaluated, never as missing.", len(rep.Errors)))
 	}
-	return &Outcome{Report: rep, APICalls: inv.APICalls, Listed: len(inv.Resources)}
+	covered := func(f model.Finding) bool {
+		return inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
+	}
+	return &Outcome{Report: rep, Covered: covered, APICalls: inv.APICalls, Listed: len(inv.Resources)}
 }
 
 // onlyEmptyStates reports whether every error Load returned is an empty

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"plumb/internal/handler"
 	"plumb/internal/model"
 	"plumb/internal/queue"
+	"plumb/internal/receivers"
 )
 
 // subscription is a configured subscription, compiled: its filters ready
@@ -38,6 +40,9 @@ type Pipeline struct {
 	logger  *slog.Logger
 	metrics *metrics
 	now     func() time.Time
+
+	// receivers deliver notifications (subscriptions "receiver:NAME").
+	receivers map[string]receivers.Receiver
 
 	mu    sync.RWMutex
 	store *findings.Store
@@ -155,6 +160,9 @@ func (p *Pipeline) Match(events []model.Event) ([]queue.Item, error) {
 // found. Handlers are idempotent (findings are keyed by fingerprint), so a
 // retry after a partial run repeats nothing harmful.
 func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
+	if strings.HasPrefix(d.Subscription, receiverPrefix) {
+		return p.deliverNotification(ctx, d)
+	}
 	s, ok := p.byName[d.Subscription]
 	if !ok {
 		return queue.Permanent(fmt.Errorf("subscription %q is no longer configured", d.Subscription))

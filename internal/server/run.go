@@ -22,6 +22,7 @@ import (
 	"plumb/internal/model"
 	"plumb/internal/poller"
 	"plumb/internal/queue"
+	"plumb/internal/routing"
 	"plumb/internal/scan"
 	"plumb/internal/state"
 )
@@ -91,6 +92,9 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open findings store: %w", err)
 	}
 	pipeline.SetStore(store)
+	if pipeline.receivers, err = BuildReceivers(cfg, store.ReceiverState()); err != nil {
+		return err
+	}
 
 	for _, env := range cfg.Environments {
 		if env.Schedule == "" {
@@ -131,6 +135,25 @@ func Run(ctx context.Context, o Options) error {
 		stopBG()
 		_ = httpSrv.Close()
 		return err
+	}
+	if notifier := newNotifier(cfg, store, q); notifier != nil {
+		notifier.ExternalURL = cfg.Server.ExternalURL
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(cfg.Server.NotifyInterval)
+			defer t.Stop()
+			for {
+				if _, err := notifier.Flush(bg, routing.FlushOptions{}); err != nil && bg.Err() == nil {
+					logger.Warn("routing findings", "error", err)
+				}
+				select {
+				case <-bg.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
 	}
 	if len(cfg.QueueAlerts) > 0 {
 		qa := &queueAlerter{alerts: cfg.QueueAlerts, depth: q.Depth, open: store.Upsert, close: store.Resolve,
@@ -180,14 +203,19 @@ func scheduledScan(ctx context.Context, env plumbconfig.Environment, store *find
 	for _, e := range out.Report.Errors {
 		logger.Warn("scheduled scan could not read part of the estate", "environment", env.Name, "scope", e.Scope, "error", e.Message)
 	}
-	if err := store.Upsert(ctx, time.Now(), out.Report.Findings); err != nil {
+	res, err := store.Reconcile(ctx, time.Now(), env.Name, scanKinds, out.Report.Findings, out.Covered)
+	if err != nil {
 		return fmt.Errorf("store findings of %s: %w", env.Name, err)
 	}
-	logger.Info("scheduled scan done", "environment", env.Name, "findings", len(out.Report.Findings), "errors", len(out.Report.Errors))
+	logger.Info("scheduled scan done", "environment", env.Name, "findings", len(out.Report.Findings), "errors", len(out.Report.Errors),
+		"opened", res.Opened, "reopened", res.Reopened, "resolved", res.Resolved)
 	return nil
 }
 
-// startPollers starts one goroutine per configured queue source.
+// startPollers starts one goroutine per configured queue source. Every
+// poller is built before any starts, so a bad source fails the start with
+// nothing running, and their counters are exported by one collector:
+// collectors describing the same metric cannot be registered twice.
 func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Config, k poller.Sink, reg *prometheus.Registry, logger *slog.Logger) error {
 	decodeEventBridge := func(b []byte) ([]model.Event, error) {
 		ev, err := eventformat.ParseEventBridge(b)
@@ -196,6 +224,14 @@ func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Conf
 		}
 		return []model.Event{ev}, nil
 	}
+	type runner struct {
+		kind, name string
+		run        func(context.Context) error
+	}
+	var (
+		runners []runner
+		stats   []prometheus.Collector
+	)
 	for _, sc := range cfg.Sources.SQS {
 		awsCfg, err := config.LoadDefaultConfig(ctx, func(lo *config.LoadOptions) error {
 			if sc.Region != "" {
@@ -206,20 +242,15 @@ func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Conf
 		if err != nil {
 			return fmt.Errorf("sqs source %s: aws config: %w", sc.Name, err)
 		}
+		// The poller names its source in its log lines itself.
 		p, err := poller.NewSQS(poller.SQSConfig{Name: sc.Name, QueueURL: sc.QueueURL, WaitTime: sc.WaitTime,
 			BatchSize: sc.BatchSize, VisibilityTimeout: sc.VisibilityTimeout},
-			sqs.NewFromConfig(awsCfg), decodeEventBridge, k, logger.With("source", sc.Name))
+			sqs.NewFromConfig(awsCfg), decodeEventBridge, k, logger)
 		if err != nil {
 			return fmt.Errorf("sqs source %s: %w", sc.Name, err)
 		}
-		reg.MustRegister(pollerCollector(sc.Name, p.Stats))
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := p.Run(ctx); err != nil {
-				logger.Error("sqs poller stopped", "source", sc.Name, "error", err)
-			}
-		}()
+		stats = append(stats, pollerCollector(sc.Name, p.Stats))
+		runners = append(runners, runner{"sqs", sc.Name, p.Run})
 	}
 	for _, sc := range cfg.Sources.StorageQueues {
 		decode := func(b []byte) ([]model.Event, error) {
@@ -241,16 +272,26 @@ func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Conf
 		p, err := poller.NewStorageQueue(poller.StorageQueueConfig{Name: sc.Name, ConnectionString: sc.ConnectionString.Value(),
 			Queue: sc.Queue, BatchSize: sc.BatchSize, VisibilityTimeout: sc.VisibilityTimeout,
 			MaxPollingInterval: sc.MaxPollingInterval, MaxDequeueCount: sc.MaxDequeueCount, Base64: true},
-			decode, k, logger.With("source", sc.Name))
+			decode, k, logger)
 		if err != nil {
 			return fmt.Errorf("storage queue source %s: %w", sc.Name, err)
 		}
-		reg.MustRegister(pollerCollector(sc.Name, p.Stats))
+		stats = append(stats, pollerCollector(sc.Name, p.Stats))
+		runners = append(runners, runner{"storage queue", sc.Name, p.Run})
+	}
+	if len(stats) > 0 {
+		reg.MustRegister(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
+			for _, c := range stats {
+				c.Collect(ch)
+			}
+		}))
+	}
+	for _, r := range runners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.Run(ctx); err != nil {
-				logger.Error("storage queue poller stopped", "source", sc.Name, "error", err)
+			if err := r.run(ctx); err != nil {
+				logger.Error(r.kind+" poller stopped", "source", r.name, "error", err)
 			}
 		}()
 	}

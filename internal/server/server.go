@@ -74,6 +74,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /v1/events/{id}", s.api(s.getEvent))
 	mux.Handle("POST /v1/events/{id}/retry", s.api(s.retryEvent))
 	mux.Handle("GET /v1/findings", s.api(s.listFindings))
+	mux.Handle("GET /v1/findings/{fingerprint}", s.api(s.getFinding))
+	mux.Handle("POST /v1/findings/{fingerprint}/resolve", s.api(s.findingAction("resolve")))
+	mux.Handle("POST /v1/findings/{fingerprint}/suppress", s.api(s.findingAction("suppress")))
+	mux.Handle("POST /v1/findings/{fingerprint}/unsuppress", s.api(s.findingAction("unsuppress")))
+	mux.Handle("GET /v1/silences", s.api(s.listSilences))
+	mux.Handle("POST /v1/silences", s.api(s.addSilence))
+	mux.Handle("POST /v1/silences/{id}/expire", s.api(s.expireSilence))
+	mux.Handle("DELETE /v1/silences/{id}", s.api(s.expireSilence))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -208,7 +216,7 @@ func (s *Server) listFindings(w http.ResponseWriter, r *http.Request) {
 	}
 	status := q.Get("status")
 	switch status {
-	case "", "open", "resolved", "suppressed":
+	case "", findings.StatusOpen, findings.StatusResolved, findings.StatusSuppressed:
 	default:
 		writeError(w, http.StatusBadRequest, "status %q: want open, resolved or suppressed", status)
 		return

@@ -1,0 +1,497 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"plumb/internal/config"
+	"plumb/internal/model"
+	"plumb/internal/receivers"
+)
+
+const testToken = "ghp_testtoken0123456789"
+
+// parseReceiver builds receiver config the way plumb does, through
+// config.Parse, so secrets resolve like in production.
+func parseReceiver(t *testing.T, body string, env map[string]string) config.ReceiverConfig {
+	t.Helper()
+	name := strings.TrimSpace(strings.TrimPrefix(strings.SplitN(body, "\n", 2)[0], "  - name:"))
+	yml := "route:\n  receiver: " + name + "\nreceivers:\n" + body
+	cfg, err := config.Parse("plumb.yaml", []byte(yml), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("config: %v", err)
+	}
+	return cfg.Receivers[0]
+}
+
+func issueReceiver(t *testing.T, f *fakeGitHub, baseURL string, perGroup bool, state receivers.State) *IssueReceiver {
+	t.Helper()
+	f.token = testToken
+	rc := parseReceiver(t, fmt.Sprintf(`  - name: gh-issues
+    github_issue:
+      repository: %s/%s
+      base_url: %s
+      labels: [infra, on-call]
+      per_group: %v
+      auth:
+        token: {env: GH_TOKEN}
+`, f.owner, f.repo, baseURL, perGroup), map[string]string{"GH_TOKEN": testToken})
+	r, err := NewIssueReceiver(rc.Name, *rc.GitHubIssue, state, nil)
+	if err != nil {
+		t.Fatalf("NewIssueReceiver: %v", err)
+	}
+	return r
+}
+
+var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func driftFinding(id string) receivers.Finding {
+	addr := "module.net.aws_security_group." + id
+	return receivers.Finding{
+		Finding: model.Finding{
+			Kind:        model.KindChanged,
+			Severity:    model.SeverityHigh,
+			Fingerprint: model.Fingerprint(model.KindChanged, "prod", "aws", "aws_security_group", "eu-west-1", id, ""),
+			Environment: "prod",
+			Resource: model.Resource{
+				Provider: "aws", Type: "aws_security_group", ID: id, Region: "eu-west-1",
+				Account: "123456789012", Name: id + "-web",
+			},
+			Address: &addr,
+			Changes: []model.Change{
+				{Path: "ingress.0.cidr_blocks", Before: []any{"10.0.0.0/8"}, After: []any{"0.0.0.0/0"}},
+				{Path: "description", Before: "web | internal", After: "web"},
+			},
+			Message: "Resource changed outside code (" + id + "-web)",
+		},
+		Status: "open", FirstSeen: t0, LastSeen: t0, Count: 1,
+		Principal: "arn:aws:iam::123456789012:user/alice",
+	}
+}
+
+func deliver(t *testing.T, r receivers.Receiver, n receivers.Notification) {
+	t.Helper()
+	if err := r.Deliver(context.Background(), n); err != nil {
+		t.Fatalf("Deliver: %v", err)
+	}
+}
+
+func note(fs ...receivers.Finding) receivers.Notification {
+	return receivers.Notification{Receiver: "gh-issues", GroupKey: "route0-env=prod", GroupLabels: map[string]string{"environment": "prod"}, Findings: fs}
+}
+
+func TestIssueLifecycle(t *testing.T) {
+	f := newFakeGitHub(t, "acme", "infra")
+	r := issueReceiver(t, f, f.baseURL(), false, newMemState())
+	fnd := driftFinding("sg-0a1b")
+	var number int
+
+	steps := []struct {
+		name       string
+		mutate     func(*receivers.Finding)
+		wantWrites int
+		check      func(t *testing.T, iss fakeIssue)
+	}{
+		{
+			name: "open creates one issue", wantWrites: 1,
+			check: func(t *testing.T, iss fakeIssue) {
+				if iss.Title != "[DRIFT DETECTED] Resource changed outside code (sg-0a1b-web)" {
+					t.Errorf("title %q", iss.Title)
+				}
+				for _, want := range []string{
+					findingMarker(fnd.Fingerprint),
+					"| path | before (code) | after (live) |",
+					"| `description` | `web \\| internal` | `web` |",
+					"| `ingress.0.cidr_blocks` | `[\"10.0.0.0/8\"]` | `[\"0.0.0.0/0\"]` |",
+					"arn:aws:iam::123456789012:user/alice",
+					"123456789012", "eu-west-1", "prod", "2025-03-04T05:06:07Z",
+				} {
+					if !strings.Contains(iss.Body, want) {
+						t.Errorf("body lacks %q:\n%s", want, iss.Body)
+					}
+				}
+				if got, want := strings.Join(iss.Labels, ","), "infra,on-call,plumb,drift,severity:high"; got != want {
+					t.Errorf("labels %s, want %s", got, want)
+				}
+			},
+		},
+		{
+			name: "unchanged redelivery writes nothing", wantWrites: 0,
+			mutate: func(f *receivers.Finding) { f.LastSeen = t0.Add(time.Hour); f.Count = 2 },
+		},
+		{
+			name: "changed finding updates the body and comments once", wantWrites: 2,
+			mutate: func(f *receivers.Finding) {
+				f.Changes[0].After = []any{"0.0.0.0/0", "::/0"}
+				f.Severity = model.SeverityCritical
+			},
+			check: func(t *testing.T, iss fakeIssue) {
+				if !strings.Contains(iss.Body, `"::/0"`) || len(iss.Comments) != 1 {
+					t.Errorf("body not updated or comments %d", len(iss.Comments))
+				}
+				if !strings.Contains(iss.Comments[0], "`ingress.0.cidr_blocks`") {
+					t.Errorf("comment %q", iss.Comments[0])
+				}
+				if got := strings.Join(iss.Labels, ","); !strings.Contains(got, "severity:critical") || strings.Contains(got, "severity:high") {
+					t.Errorf("labels %s", got)
+				}
+			},
+		},
+		{
+			name: "resolved comments and closes as completed", wantWrites: 2,
+			mutate: func(f *receivers.Finding) { at := t0.Add(3 * time.Hour); f.Status = "resolved"; f.ResolvedAt = &at },
+			check: func(t *testing.T, iss fakeIssue) {
+				if iss.State != "closed" || iss.StateReason == nil || *iss.StateReason != "completed" {
+					t.Errorf("state %s reason %v", iss.State, iss.StateReason)
+				}
+				if c := iss.Comments[len(iss.Comments)-1]; !strings.HasPrefix(c, "Resolved:") || !strings.Contains(c, "no longer detected") {
+					t.Errorf("comment %q", c)
+				}
+			},
+		},
+		{name: "resolved again writes nothing", wantWrites: 0},
+		{
+			name: "back open reopens the same issue", wantWrites: 2,
+			mutate: func(f *receivers.Finding) { f.Status = "open"; f.ResolvedAt = nil; f.LastSeen = t0.Add(5 * time.Hour) },
+			check: func(t *testing.T, iss fakeIssue) {
+				if iss.State != "open" {
+					t.Errorf("state %s", iss.State)
+				}
+				if c := iss.Comments[len(iss.Comments)-1]; !strings.HasPrefix(c, "Recurred") {
+					t.Errorf("comment %q", c)
+				}
+			},
+		},
+		{name: "open again unchanged writes nothing", wantWrites: 0},
+	}
+	for _, s := range steps {
+		t.Run(s.name, func(t *testing.T) {
+			if s.mutate != nil {
+				s.mutate(&fnd)
+			}
+			before, _ := f.counts()
+			deliver(t, r, note(fnd))
+			after, n := f.counts()
+			if after-before != s.wantWrites {
+				t.Errorf("writes %d, want %d", after-before, s.wantWrites)
+			}
+			if n != 1 {
+				t.Fatalf("issues %d, want 1", n)
+			}
+			iss := f.issue(1)
+			if number == 0 {
+				number = iss.Number
+			}
+			if s.check != nil {
+				s.check(t, iss)
+			}
+		})
+	}
+}
+
+// TestIssueStateLost checks that a wiped state store finds the issue by its
+// marker instead of opening a duplicate: through search when the index has
+// caught up, through the paginated label listing when it has not.
+func TestIssueStateLost(t *testing.T) {
+	cases := []struct {
+		name         string
+		searchLag    bool
+		pageSize     int
+		wantListings int
+		wantSearches int
+	}{
+		// Two lookups, each answered by search.
+		{name: "search finds the marker", pageSize: 100, wantListings: 0, wantSearches: 2},
+		// The first miss lists all plumb issues (5 over 3 pages); the
+		// second lookup uses that listing.
+		{name: "search lags, listing over pages finds it", searchLag: true, pageSize: 2, wantListings: 3, wantSearches: 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeGitHub(t, "acme", "infra")
+			f.searchLag = c.searchLag
+			f.pageSize = c.pageSize
+			first := issueReceiver(t, f, f.baseURL(), false, newMemState())
+			var fs []receivers.Finding
+			for k := range 5 {
+				fs = append(fs, driftFinding("sg-"+strconv.Itoa(k)))
+			}
+			deliver(t, first, note(fs...))
+			if _, n := f.counts(); n != 5 {
+				t.Fatalf("issues %d", n)
+			}
+			f.mu.Lock()
+			f.listRequests, f.searchRequests = 0, 0
+			f.mu.Unlock()
+
+			// A new database: same receiver name, empty state.
+			second := issueReceiver(t, f, f.baseURL(), false, newMemState())
+			before, _ := f.counts()
+			deliver(t, second, note(fs[0], fs[4]))
+			after, n := f.counts()
+			if n != 5 || after != before {
+				t.Errorf("issues %d (want 5), writes %d (want 0)", n, after-before)
+			}
+			f.mu.Lock()
+			lists, searches := f.listRequests, f.searchRequests
+			f.mu.Unlock()
+			if lists != c.wantListings {
+				t.Errorf("listing requests %d, want %d", lists, c.wantListings)
+			}
+			if searches != c.wantSearches {
+				t.Errorf("search requests %d, want %d", searches, c.wantSearches)
+			}
+
+			// The recovered mapping is used from now on: a change updates
+			// the right issue without searching again.
+			fs[4].Changes[0].After = []any{"192.0.2.0/24"}
+			deliver(t, second, note(fs[4]))
+			iss := f.issue(5)
+			if len(iss.Comments) != 1 || !strings.Contains(iss.Body, "192.0.2.0/24") {
+				t.Errorf("issue 5 not updated: comments %d", len(iss.Comments))
+			}
+		})
+	}
+}
+
+func TestIssuePerGroup(t *testing.T) {
+	f := newFakeGitHub(t, "acme", "infra")
+	r := issueReceiver(t, f, f.baseURL(), true, newMemState())
+	a, b := driftFinding("sg-a"), driftFinding("sg-b")
+	b.Severity = model.SeverityLow
+
+	deliver(t, r, note(a, b))
+	if w, n := f.counts(); n != 1 || w != 1 {
+		t.Fatalf("issues %d writes %d, want one issue for the group", n, w)
+	}
+	iss := f.issue(1)
+	if iss.Title != "[plumb] Findings (environment=prod)" {
+		t.Errorf("title %q", iss.Title)
+	}
+	for _, want := range []string{groupMarker("route0-env=prod"), "sg-a-web", "sg-b-web"} {
+		if !strings.Contains(iss.Body, want) {
+			t.Errorf("body lacks %q", want)
+		}
+	}
+	if strings.Contains(iss.Body, "plumb:fingerprint=") {
+		t.Errorf("per-group body carries finding markers")
+	}
+
+	// Same group, other order: nothing to do.
+	deliver(t, r, note(b, a))
+	if w, _ := f.counts(); w != 1 {
+		t.Errorf("reordered redelivery wrote %d", w-1)
+	}
+
+	// One resolved: body rewritten, one comment, still open.
+	b.Status = "resolved"
+	deliver(t, r, note(a, b))
+	iss = f.issue(1)
+	if iss.State != "open" || len(iss.Comments) != 1 || !strings.Contains(iss.Body, "1 open, 1 resolved") {
+		t.Errorf("state %s comments %d", iss.State, len(iss.Comments))
+	}
+
+	// All resolved: closed as completed.
+	a.Status = "resolved"
+	deliver(t, r, note(a, b))
+	iss = f.issue(1)
+	if iss.State != "closed" || *iss.StateReason != "completed" {
+		t.Errorf("state %s", iss.State)
+	}
+	if _, n := f.counts(); n != 1 {
+		t.Errorf("issues %d", n)
+	}
+}
+
+func TestIssueSuppressedClosesNotPlanned(t *testing.T) {
+	f := newFakeGitHub(t, "acme", "infra")
+	r := issueReceiver(t, f, f.baseURL(), false, newMemState())
+	fnd := driftFinding("sg-s")
+	deliver(t, r, note(fnd))
+	fnd.Status = "suppressed"
+	deliver(t, r, note(fnd))
+	iss := f.issue(1)
+	if iss.State != "closed" || *iss.StateReason != "not_planned" || len(iss.Comments) != 1 {
+		t.Errorf("state %s reason %v comments %d", iss.State, iss.StateReason, len(iss.Comments))
+	}
+	// Resolved with no issue anywhere: nothing is created.
+	other := driftFinding("sg-never")
+	other.Status = "resolved"
+	before, _ := f.counts()
+	deliver(t, r, note(other))
+	if after, n := f.counts(); after != before || n != 1 {
+		t.Errorf("resolved-without-issue wrote %d, issues %d", after-before, n)
+	}
+}
+
+func TestIssueErrors(t *testing.T) {
+	secondary := `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}`
+	reset := time.Now().Add(90 * time.Second).Unix()
+	cases := []struct {
+		name          string
+		failure       fakeFailure
+		badToken      bool
+		wantPermanent bool
+		wantAfter     [2]time.Duration // RetryAfterError.After within [lo, hi]; zero means not a RetryAfterError
+		wantText      string
+	}{
+		{
+			name:      "secondary rate limit with Retry-After",
+			failure:   fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 403, header: map[string]string{"Retry-After": "7"}, body: secondary},
+			wantAfter: [2]time.Duration{7 * time.Second, 7 * time.Second},
+		},
+		{
+			name: "secondary rate limit as 429 without documentation_url",
+			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 429,
+				header: map[string]string{"Retry-After": "12"}, body: `{"message":"secondary rate limit"}`},
+			wantAfter: [2]time.Duration{12 * time.Second, 12 * time.Second},
+		},
+		{
+			name: "primary rate limit waits until reset",
+			failure: fakeFailure{method: "GET", pathPrefix: "/search/issues", status: 403,
+				header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": strconv.FormatInt(reset, 10), "X-RateLimit-Resource": "core"},
+				body:   `{"message":"API rate limit exceeded for installation ID 678.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits","status":"403"}`},
+			wantAfter: [2]time.Duration{80 * time.Second, 91 * time.Second},
+		},
+		{
+			name: "primary rate limit as 429 on a write",
+			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 429,
+				header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": strconv.FormatInt(reset, 10), "X-RateLimit-Resource": "core"},
+				body:   `{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"429"}`},
+			wantAfter: [2]time.Duration{80 * time.Second, 91 * time.Second},
+		},
+		{
+			name: "422 is permanent with details",
+			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 422,
+				body: `{"message":"Validation Failed","errors":[{"value":"x","resource":"Label","field":"name","code":"invalid"}],"documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue","status":"422"}`},
+			wantPermanent: true, wantText: "Label name invalid",
+		},
+		{
+			name:    "500 is retried",
+			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 500, body: `{"message":"Server Error"}`},
+		},
+		{
+			name: "search of an unknown repository is permanent",
+			failure: fakeFailure{method: "GET", pathPrefix: "/search/issues", status: 422,
+				body: `{"message":"Validation Failed","errors":[{"message":"The listed users and repositories cannot be searched either because the resources do not exist or you do not have permission to view them.","resource":"Search","field":"q","code":"invalid"}],"documentation_url":"https://docs.github.com/v3/search/","status":"422"}`},
+			wantPermanent: true, wantText: "cannot be searched",
+		},
+		{
+			name:          "404 on the repository is permanent",
+			failure:       fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 404, body: `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue","status":"404"}`},
+			wantPermanent: true, wantText: "not found",
+		},
+		{name: "bad credentials are permanent", badToken: true, wantPermanent: true, wantText: "credentials rejected"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFakeGitHub(t, "acme", "infra")
+			r := issueReceiver(t, f, f.baseURL(), false, newMemState())
+			if c.failure.status != 0 {
+				f.fail(c.failure)
+			}
+			if c.badToken {
+				f.token = "ghp_other"
+			}
+			err := r.Deliver(context.Background(), note(driftFinding("sg-err")))
+			if err == nil {
+				t.Fatal("Deliver succeeded")
+			}
+			if strings.Contains(err.Error(), testToken) {
+				t.Errorf("error leaks the token: %v", err)
+			}
+			var ra *receivers.RetryAfterError
+			isRA := errors.As(err, &ra)
+			if c.wantAfter[1] != 0 {
+				if !isRA {
+					t.Fatalf("want RetryAfterError, got %T %v", err, err)
+				}
+				if ra.After < c.wantAfter[0] || ra.After > c.wantAfter[1] {
+					t.Errorf("After %v, want %v..%v", ra.After, c.wantAfter[0], c.wantAfter[1])
+				}
+			} else if isRA {
+				t.Errorf("unexpected RetryAfterError %v", err)
+			}
+			if got := receivers.IsPermanent(err); got != c.wantPermanent {
+				t.Errorf("permanent %v, want %v: %v", got, c.wantPermanent, err)
+			}
+			if c.wantText != "" && !strings.Contains(err.Error(), c.wantText) {
+				t.Errorf("error %q lacks %q", err, c.wantText)
+			}
+		})
+	}
+}
+
+// TestIssueRetryAfterRecovers delivers after a secondary rate limit and
+// checks the retry leaves exactly one issue.
+func TestIssueRetryAfterRecovers(t *testing.T) {
+	f := newFakeGitHub(t, "acme", "infra")
+	r := issueReceiver(t, f, f.baseURL(), false, newMemState())
+	f.fail(fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 500, body: `{"message":"Server Error"}`})
+	fnd := driftFinding("sg-retry")
+	if err := r.Deliver(context.Background(), note(fnd)); err == nil {
+		t.Fatal("first delivery succeeded")
+	}
+	deliver(t, r, note(fnd))
+	deliver(t, r, note(fnd))
+	if _, n := f.counts(); n != 1 {
+		t.Errorf("issues %d, want 1", n)
+	}
+}
+
+func TestEnterpriseBaseURLForms(t *testing.T) {
+	f := newFakeGitHub(t, "acme", "infra")
+	for _, base := range []string{f.srv.URL + "/", f.srv.URL + "/api/v3/"} {
+		r := issueReceiver(t, f, base, false, newMemState())
+		deliver(t, r, note(driftFinding("sg-"+strconv.Itoa(len(base)))))
+	}
+	if _, n := f.counts(); n != 2 {
+		t.Errorf("issues %d", n)
+	}
+}
+
+func TestRenderEscapes(t *testing.T) {
+	fnd := driftFinding("sg-x")
+	fnd.Message = "evil <!-- plumb:fingerprint=0000 --> text"
+	fnd.Changes = []model.Change{{Path: "a|b", Before: "x`y", After: nil}, {Path: "multi", Before: "l1\nl2", After: map[string]any{"k": "v|w"}}}
+	body := findingBody(fnd, "https://plumb.example/f/1", "abc")
+	for _, want := range []string{
+		"| `a\\|b` | `` x`y `` | _(none)_ |",
+		"| `multi` | `l1 l2` | `{\"k\":\"v\\|w\"}` |",
+		"evil &lt;!-- plumb:fingerprint=0000 --> text",
+		"[Open in plumb](https://plumb.example/f/1)",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+	if got := markerRe.FindAllString(body, -1); len(got) != 1 || got[0] != findingMarker(fnd.Fingerprint) {
+		t.Errorf("markers %q", got)
+	}
+	if bodyHash(body) != "abc" {
+		t.Errorf("hash marker not read back")
+	}
+}
+
+func TestNewIssueReceiverRejects(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  config.GitHubIssueConfig
+	}{
+		{"bad repository", config.GitHubIssueConfig{Repository: "acme"}},
+		{"no auth", config.GitHubIssueConfig{Repository: "acme/infra"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := NewIssueReceiver("x", c.cfg, newMemState(), http.DefaultClient); err == nil {
+				t.Error("accepted")
+			}
+		})
+	}
+}
