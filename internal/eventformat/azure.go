@@ -25,13 +25,7 @@ const (
 // simply leaves the fields empty: plumb does not own these payloads and must
 // not reject events for details it does not need.
 func applyAzureResourceData(ev *model.Event, data json.RawMessage) {
-	var d object
-	if jsonKind(data) == "object" {
-		if err := json.Unmarshal(data, &d); err != nil {
-			d = nil
-		}
-	}
-	if d != nil {
+	if d := lenientObjectOf(data); d != nil {
 		auth := d.lenientObject("authorization")
 		ev.Principal = azurePrincipal(auth, d.lenientObject("claims"))
 		ev.Operation = d.lenientStr("operationName")

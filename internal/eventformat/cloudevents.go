@@ -69,7 +69,7 @@ func parseCloudEventsBatch(body []byte) ([]model.Event, error) {
 	}
 	out := make([]model.Event, 0, len(elems))
 	for i, raw := range elems {
-		o, err := decodeObject(raw, i, "")
+		o, err := objectOf(raw, i, "")
 		if err != nil {
 			return nil, fmt.Errorf("cloudevents batch: %w", err)
 		}

@@ -50,7 +50,10 @@ func perr(index int, field, msg string) *ParseError {
 	return &ParseError{Index: index, Field: field, Msg: msg}
 }
 
-// object is a JSON object read with exact (case-sensitive) keys.
+// object is a JSON object read with exact (case-sensitive) keys. Its values
+// are always slices of JSON that was validated when the object was built,
+// which is what lets objectOf and lenientObject split them without
+// validating again.
 type object map[string]json.RawMessage
 
 // jsonKind names the JSON type of a value from its first byte, for error
@@ -81,8 +84,36 @@ func isNull(raw json.RawMessage) bool {
 }
 
 // decodeObject reads raw as a JSON object; a syntax error or another JSON
-// type is reported against field (empty for the whole event).
+// type is reported against field (empty for the whole event). The values
+// are copies: they do not alias raw, so the caller may reuse its buffer.
+//
+// Valid objects are validated once and split without a second decode
+// (scan.go); everything else takes the encoding/json path, which also
+// produces the error.
 func decodeObject(raw []byte, index int, field string) (object, error) {
+	if jsonKind(raw) == "object" && json.Valid(raw) {
+		if o, ok := splitObject(bytes.Clone(trimSpace(raw))); ok {
+			return o, nil
+		}
+	}
+	return decodeObjectSlow(raw, index, field)
+}
+
+// objectOf is decodeObject for raw that is already known to be valid JSON
+// owned by the parser: an element of a decodeArray result or a value of an
+// object. It neither validates nor copies again; the values alias raw.
+func objectOf(raw []byte, index int, field string) (object, error) {
+	if jsonKind(raw) == "object" {
+		if o, ok := splitObject(trimSpace(raw)); ok {
+			return o, nil
+		}
+	}
+	return decodeObjectSlow(raw, index, field)
+}
+
+// decodeObjectSlow is decodeObject through encoding/json: the reference
+// behaviour, and the source of every error message.
+func decodeObjectSlow(raw []byte, index int, field string) (object, error) {
 	if k := jsonKind(raw); k != "object" {
 		if !json.Valid(raw) {
 			return nil, &ParseError{Index: index, Field: field, Msg: "invalid JSON", Err: syntaxErr(raw)}
@@ -100,8 +131,20 @@ func decodeObject(raw []byte, index int, field string) (object, error) {
 	return o, nil
 }
 
-// decodeArray reads raw as a JSON array of raw elements.
+// decodeArray reads raw as a JSON array of raw elements. The elements are
+// copies (sharing one new buffer), so the caller may reuse raw's buffer.
 func decodeArray(raw []byte, index int, field, what string) ([]json.RawMessage, error) {
+	if jsonKind(raw) == "array" && json.Valid(raw) {
+		if a, ok := splitArray(bytes.Clone(trimSpace(raw))); ok {
+			return a, nil
+		}
+	}
+	return decodeArraySlow(raw, index, field, what)
+}
+
+// decodeArraySlow is decodeArray through encoding/json, like
+// decodeObjectSlow.
+func decodeArraySlow(raw []byte, index int, field, what string) ([]json.RawMessage, error) {
 	if k := jsonKind(raw); k != "array" {
 		if !json.Valid(raw) {
 			return nil, &ParseError{Index: index, Field: field, Msg: "invalid JSON", Err: syntaxErr(raw)}
@@ -188,8 +231,20 @@ func (o object) lenientStr(key string) string {
 // lenientObject reads a nested object, nil when absent or not an object.
 func (o object) lenientObject(key string) object {
 	raw, ok := o[key]
-	if !ok || jsonKind(raw) != "object" {
+	if !ok {
 		return nil
+	}
+	return lenientObjectOf(raw)
+}
+
+// lenientObjectOf reads raw, a value of an object (so valid JSON), as an
+// object; nil when it is another JSON type.
+func lenientObjectOf(raw json.RawMessage) object {
+	if jsonKind(raw) != "object" {
+		return nil
+	}
+	if n, ok := splitObject(trimSpace(raw)); ok {
+		return n
 	}
 	var n object
 	if err := json.Unmarshal(raw, &n); err != nil {

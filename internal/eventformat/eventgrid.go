@@ -42,7 +42,7 @@ func ParseEventGrid(body []byte) (EventGridBatch, error) {
 	}
 	out := EventGridBatch{Events: make([]model.Event, 0, len(elems))}
 	for i, raw := range elems {
-		o, err := decodeObject(raw, i, "")
+		o, err := objectOf(raw, i, "")
 		if err != nil {
 			return EventGridBatch{}, fmt.Errorf("event grid batch: %w", err)
 		}
@@ -86,7 +86,7 @@ func ParseEventGridEvent(body []byte) (model.Event, error) {
 }
 
 func parseValidation(o object, i int) (*Validation, error) {
-	data, err := decodeObject(o["data"], i, "data")
+	data, err := objectOf(o["data"], i, "data")
 	if err != nil {
 		if isNull(o["data"]) {
 			return nil, perr(i, "data", "required field is missing")

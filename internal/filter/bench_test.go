@@ -153,3 +153,36 @@ func BenchmarkNewDoc(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkNewDocMatch is the per-event routing cost as intake pays it:
+// NewDoc plus one Match, for a subscription on event types only (no tree
+// needed) and for one with advanced filters (tree decoded on demand).
+func BenchmarkNewDocMatch(b *testing.B) {
+	typesOnly, err := EventGrid{IncludedEventTypes: []string{"Microsoft.Resources.ResourceWriteSuccess"}}.Compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	advanced, err := EventGrid{
+		IncludedEventTypes: []string{"Microsoft.Resources.ResourceWriteSuccess"},
+		AdvancedFilters:    []AdvancedFilter{af("StringIn", "data.operationName", "Microsoft.Network/networkSecurityGroups/write")},
+	}.Compile()
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev := model.Event{ID: "b", Raw: json.RawMessage(armWriteEvent)}
+	for _, bc := range []struct {
+		name string
+		m    *EventGridMatcher
+	}{{"types", typesOnly}, {"advanced", advanced}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(armWriteEvent)))
+			for b.Loop() {
+				d, err := NewDoc(ev)
+				if err != nil || !bc.m.Match(d) {
+					b.Fatal("no match", err)
+				}
+			}
+		})
+	}
+}

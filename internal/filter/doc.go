@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"sync"
 
 	"plumb/internal/model"
 )
@@ -19,13 +20,43 @@ import (
 // Doc is an event decoded once so that every subscription can be matched
 // against it without parsing the raw envelope again; routing one event to
 // many subscriptions is the hot path of plumb serve.
+//
+// The full decode is lazy: most subscriptions filter only on the event
+// type and subject, which NewDoc reads from the top level of the envelope
+// without building the tree, so the tree is decoded the first time an
+// advanced filter or a pattern asks for a field, and at most once.
 type Doc struct {
-	root map[string]any
+	tree *lazyTree
 	// eventType and subject are what Event Grid's event-type and subject
 	// filters compare against, resolved once for the envelope's schema.
 	eventType string
 	subject   string
 	cloud     bool // CloudEvents envelope (has specversion)
+}
+
+// lazyTree decodes the envelope on first use. It is shared by copies of a
+// Doc (Doc is passed by value), and sync.Once keeps concurrent matches of
+// one Doc safe.
+type lazyTree struct {
+	once sync.Once
+	raw  []byte // valid JSON object, dropped once decoded
+	root map[string]any
+}
+
+// root returns the decoded envelope, nil for a zero Doc.
+func (d Doc) root() map[string]any {
+	t := d.tree
+	if t == nil {
+		return nil
+	}
+	t.once.Do(func() {
+		// raw was validated by NewDoc, so decoding cannot fail.
+		if v, err := decodeJSON(t.raw); err == nil {
+			t.root, _ = v.(map[string]any)
+		}
+		t.raw = nil
+	})
+	return t.root
 }
 
 // number keeps a JSON number's value for numeric comparisons and its text for
@@ -37,11 +68,43 @@ type number struct {
 }
 
 // NewDoc decodes ev.Raw. It fails when Raw is not a single JSON object,
-// because both filter dialects address fields of an object envelope.
+// because both filter dialects address fields of an object envelope. The
+// Doc keeps a reference to ev.Raw for its lazy decode, so Raw must not be
+// modified while the Doc is in use (events are immutable once parsed).
 func NewDoc(ev model.Event) (Doc, error) {
 	if len(bytes.TrimSpace(ev.Raw)) == 0 {
 		return Doc{}, errors.New("filter: event has no raw envelope")
 	}
+	raw := trimSpace(ev.Raw)
+	if raw[0] != '{' || !json.Valid(raw) {
+		return newDocDecoded(ev)
+	}
+	top, ok := topLevel(raw)
+	if !ok {
+		return newDocDecoded(ev)
+	}
+	d := Doc{tree: &lazyTree{raw: raw}, cloud: top.specversion}
+	typ := top.eventType
+	if d.cloud {
+		typ = top.typ
+	}
+	if s, ok := jsonString(typ); ok {
+		d.eventType = s
+	} else {
+		d.eventType = ev.Type
+	}
+	if s, ok := jsonString(top.subject); ok {
+		d.subject = s
+	} else {
+		d.subject = ev.Subject
+	}
+	return d, nil
+}
+
+// newDocDecoded is NewDoc decoding the whole envelope up front: the
+// reference behaviour, used for what the top-level reader does not handle
+// and for every error.
+func newDocDecoded(ev model.Event) (Doc, error) {
 	v, err := decodeJSON(ev.Raw)
 	if err != nil {
 		return Doc{}, fmt.Errorf("filter: decode event %s: %w", ev.Key(), err)
@@ -50,7 +113,9 @@ func NewDoc(ev model.Event) (Doc, error) {
 	if !ok {
 		return Doc{}, fmt.Errorf("filter: decode event %s: envelope is not a JSON object", ev.Key())
 	}
-	d := Doc{root: root}
+	t := &lazyTree{root: root}
+	t.once.Do(func() {})
+	d := Doc{tree: t}
 	if _, ok := root["specversion"]; ok {
 		d.cloud = true
 	}

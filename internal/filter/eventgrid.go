@@ -395,7 +395,7 @@ func cloudEventAlias(key string) (string, bool) {
 // as "Data.Key1" and "data.key1". Paths do not descend into arrays: Event
 // Grid does not filter on arrays of objects.
 func (f *egFilter) resolve(d Doc) (any, bool) {
-	var cur any = d.root
+	var cur any = d.root()
 	for i, seg := range f.path {
 		obj, ok := cur.(map[string]any)
 		if !ok {

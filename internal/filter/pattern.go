@@ -410,7 +410,7 @@ func parseWildcard(s string) ([]string, error) {
 // Match reports whether EventBridge would deliver the event to a rule with
 // this pattern.
 func (p *Pattern) Match(d Doc) bool {
-	return p.root.match(d.root)
+	return p.root.match(d.root())
 }
 
 // match evaluates an object level against v; a missing or non-object value

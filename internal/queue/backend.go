@@ -23,7 +23,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	"modernc.org/sqlite"
 )
 
 // backend hides River's transaction type (*sql.Tx for SQLite, pgx.Tx for
@@ -173,10 +173,11 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 	// writer, and one connection turns lock contention into queueing inside
 	// database/sql instead of SQLITE_BUSY errors.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return fmt.Errorf("open queue: %s: %w", path, err)
 	}
+	db := sql.OpenDB(cachingConnector{base: connector})
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
