@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,8 +12,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"plumb/internal/drift"
 	"plumb/internal/policy"
 	"plumb/internal/report"
+	"plumb/internal/scan"
 )
 
 type complianceFlags struct {
@@ -21,6 +24,16 @@ type complianceFlags struct {
 	plan      string
 	configDir string
 	outputs   []string
+
+	// Live mode: the scan engine's desired-state and inventory flags.
+	states       []string
+	regions      []string
+	clouds       []string
+	types        []string
+	env          string
+	ignore       string
+	allowPartial bool
+	allowEmpty   bool
 }
 
 func newReportCmd(stdout io.Writer) *cobra.Command {
@@ -43,15 +56,30 @@ it passes, fails or was not evaluated, with the resources behind each
 verdict. The HTML output is a single self-contained page an auditor can
 read; markdown suits a pull request or a wiki.
 
+The resources come from a plan (--plan: before the apply) or from the live
+estate (--state: the plumb scan engine lists the inventory and evaluates
+the pack on every resource it reads, declared or not; --state says which
+resources the code declares and, with the cloud flags, which cloud to
+list).
+
 A control fails when any resource breaks one of its rules, passes when
 every evaluated resource meets them, is "error" when some resource could
-not be decided (an attribute unknown until apply), and is not evaluated
-when no resource of its rules' types was present.
+not be decided (an attribute unknown until apply, a rule that failed),
+and is not evaluated when no resource of its rules' types was present.
+Live, the inventory reads only some attributes (docs/policies.md); a rule
+naming one it does not read is not evaluated on that resource, and a
+control with such gaps is never reported as passing: the resources
+behind the gap are listed under "Not evaluated" with the attributes
+missing.
 
 Exit codes: 0 every evaluated control passes, 2 some control fails,
-1 error.`,
+1 error (live: also when part of the estate could not be read, unless
+--allow-partial).`,
 		Example: `  terraform show -json tfplan > plan.json
-  plumb report compliance --pack pci-dss-4.0 --plan plan.json -o html=pci.html -o markdown`,
+  plumb report compliance --pack pci-dss-4.0 --plan plan.json -o html=pci.html -o markdown
+
+  # the live estate
+  plumb report compliance --pack cis-aws-3.0 --state terraform.tfstate --region eu-west-1 -o html=cis.html`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCompliance(cmd, f, stdout)
@@ -63,6 +91,14 @@ Exit codes: 0 every evaluated control passes, 2 some control fails,
 	fl.StringVar(&f.plan, "plan", "", "plan JSON (terraform show -json PLAN) whose resources to evaluate")
 	fl.StringVar(&f.configDir, "config-dir", "", "root module directory, to point at .tf files and lines (default: the plan's directory)")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "markdown or html, optionally =PATH (repeatable; default: markdown to stdout)")
+	fl.StringArrayVar(&f.states, "state", nil, "live mode: Terraform state of the estate: a path, a glob, or s3://... (repeatable)")
+	fl.StringArrayVar(&f.regions, "region", nil, "live mode: AWS region to list (repeatable; default: the region of the AWS configuration)")
+	fl.StringArrayVar(&f.clouds, "cloud", nil, "live mode: inventory to run: aws, azure or none (repeatable; default: decided from the state and the cloud flags)")
+	fl.StringArrayVar(&f.types, "type", nil, "live mode: only list this Terraform resource type (repeatable; default: all supported types)")
+	fl.StringVar(&f.env, "env", "default", "live mode: environment name")
+	fl.StringVar(&f.ignore, "ignore", "", "live mode: ignore file (default: .plumbignore in the current directory, if present)")
+	fl.BoolVar(&f.allowPartial, "allow-partial", false, "live mode: exit 0/2 even when part of the estate could not be read")
+	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "live mode: accept state files without resources")
 	return cmd
 }
 
@@ -100,25 +136,51 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 	if !slices.Contains(policy.Packs(), f.pack) {
 		return usageErr(fmt.Errorf("--pack %q: choose one of %s", f.pack, strings.Join(policy.Packs(), ", ")))
 	}
-	if f.plan == "" {
-		return usageErr(fmt.Errorf("--plan is required: the resources to evaluate come from a plan JSON (terraform show -json PLAN)"))
+	live := len(f.states) > 0
+	switch {
+	case f.plan != "" && live:
+		return usageErr(fmt.Errorf("--plan and --state are two modes: report on a plan or on the live estate, not both"))
+	case f.plan == "" && !live:
+		return usageErr(fmt.Errorf("--plan is required: the resources to evaluate come from a plan JSON (terraform show -json PLAN), or from the live estate with --state"))
+	case !live && len(f.regions)+len(f.clouds)+len(f.types) > 0:
+		return usageErr(fmt.Errorf("--region, --cloud and --type select the live inventory: pass --state too"))
+	}
+	for _, c := range f.clouds {
+		if c != scan.CloudAWS && c != scan.CloudAzure && c != scan.CloudNone {
+			return usageErr(fmt.Errorf("--cloud %q: want aws, azure or none", c))
+		}
 	}
 	set, err := policy.LoadPacks([]string{f.pack}, f.policies)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
 	}
-	subjects, err := planSubjects(f.plan, f.configDir)
-	if err != nil {
-		return err
+	var (
+		summary *policy.Compliance
+		render  func(io.Writer, string) error
+		unread  []string
+	)
+	if live {
+		lc, u, err := liveCompliance(ctx, f, set)
+		if err != nil {
+			return err
+		}
+		summary, unread = lc.Compliance, u
+		render = func(w io.Writer, format string) error { return report.RenderLiveCompliance(w, format, lc) }
+	} else {
+		subjects, err := planSubjects(f.plan, f.configDir)
+		if err != nil {
+			return err
+		}
+		outcomes, err := set.Evaluate(ctx, subjects)
+		if err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("evaluate policies: %w", err)}
+		}
+		summary = policy.Summarize(f.pack, set, outcomes)
+		render = func(w io.Writer, format string) error { return report.RenderCompliance(w, format, summary) }
 	}
-	outcomes, err := set.Evaluate(ctx, subjects)
-	if err != nil {
-		return &exitCodeError{code: exitError, err: fmt.Errorf("evaluate policies: %w", err)}
-	}
-	summary := policy.Summarize(f.pack, set, outcomes)
 	for _, o := range outs {
 		var buf bytes.Buffer
-		if err := report.RenderCompliance(&buf, o.format, summary); err != nil {
+		if err := render(&buf, o.format); err != nil {
 			return &exitCodeError{code: exitError, err: err}
 		}
 		if o.path == "" {
@@ -131,10 +193,73 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 			return &exitCodeError{code: exitError, err: err}
 		}
 	}
+	if len(unread) > 0 && !f.allowPartial {
+		// The report is still written: what was read is evidence. But a
+		// control judged on part of its resources must not exit 0
+		// unnoticed.
+		return &exitCodeError{code: exitError, err: fmt.Errorf("%d part(s) of the estate could not be read, so controls over them are judged on what was read; pass --allow-partial to accept a partial report:\n  %s",
+			len(unread), strings.Join(unread, "\n  "))}
+	}
 	if summary.Counts()[policy.StatusFail] > 0 {
 		return &exitCodeError{code: exitFindings}
 	}
 	return nil
+}
+
+// liveCompliance runs the scan engine with the pack on the live inventory
+// and summarises its evaluation per control. Resources the ignore file
+// excludes are left out, as `plumb scan` leaves out their findings. It
+// also returns the parts of the estate that could not be read (scope:
+// message).
+func liveCompliance(ctx context.Context, f complianceFlags, set *policy.Set) (*policy.LiveCompliance, []string, error) {
+	var (
+		ig  *drift.Ignore
+		err error
+	)
+	if f.ignore != "" {
+		ig, err = drift.LoadIgnore(f.ignore, false)
+	} else {
+		ig, err = drift.LoadIgnore(".plumbignore", true)
+	}
+	if err != nil {
+		return nil, nil, &exitCodeError{code: exitError, err: err}
+	}
+	out, err := scan.Run(ctx, scan.Options{
+		Environment:     f.env,
+		States:          f.states,
+		Clouds:          f.clouds,
+		Regions:         f.regions,
+		Types:           f.types,
+		Ignore:          ig,
+		AllowEmptyState: f.allowEmpty,
+		Policy:          set,
+	})
+	if err != nil {
+		return nil, nil, &exitCodeError{code: exitError, err: err}
+	}
+	res := out.Policy
+	if res == nil {
+		res = &policy.LiveResult{}
+	}
+	keep := func(in []policy.Outcome) []policy.Outcome {
+		var kept []policy.Outcome
+		for _, o := range in {
+			if o.Subject != nil && !ig.Resource(o.Subject.Type, o.Subject.ID) {
+				kept = append(kept, o)
+			}
+		}
+		return kept
+	}
+	res = &policy.LiveResult{Decided: keep(res.Decided), Errors: keep(res.Errors), Skipped: keep(res.Skipped)}
+	// Rule errors are shown per control ("Error"); only unread parts of
+	// the estate make the report partial.
+	var unread []string
+	for _, e := range out.Report.Errors {
+		if !strings.HasPrefix(e.Scope, "policy/") {
+			unread = append(unread, e.Scope+": "+e.Message)
+		}
+	}
+	return policy.SummarizeLive(f.pack, set, res), unread, nil
 }
 
 // writeAtomic writes a file through a temporary file in the same

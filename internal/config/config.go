@@ -19,6 +19,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 
+	"plumb/internal/drift"
 	"plumb/internal/filter"
 )
 
@@ -35,8 +36,10 @@ type Config struct {
 	// sends findings.
 	Route     *Route           `yaml:"route"`
 	Receivers []ReceiverConfig `yaml:"receivers"`
-	// Ignore holds .plumbignore lines applied to every scan.
-	Ignore []string `yaml:"ignore"`
+	// Ignore holds .plumbignore lines applied to every scan the server
+	// runs; IgnoreRules is them parsed.
+	Ignore      []string      `yaml:"ignore"`
+	IgnoreRules *drift.Ignore `yaml:"-"`
 }
 
 // Server holds the HTTP side: where it listens and who may call the API.
@@ -173,6 +176,10 @@ type Handler struct {
 	Type string `yaml:"type"` // validate | audit | drift-check | runbook
 	// RequiredTags for validate.
 	RequiredTags []string `yaml:"required_tags"`
+	// Packs and Policies for validate: the rules of plumb check and
+	// plumb scan --pack, evaluated on the event's resource read back live.
+	Packs    []string `yaml:"packs"`
+	Policies []string `yaml:"policies"`
 	// Command, Timeout, Dir for runbook.
 	Command []string      `yaml:"command"`
 	Timeout time.Duration `yaml:"timeout"`
@@ -507,6 +514,16 @@ func (v *validator) validate(c *Config) {
 
 	v.routing(c)
 
+	for i, line := range c.Ignore {
+		if _, err := drift.ParseIgnore(strings.NewReader(line)); err != nil {
+			_, msg, _ := strings.Cut(err.Error(), ": ")
+			v.errf(fmt.Sprintf("ignore[%d]", i), "%s", msg)
+		}
+	}
+	if ig, err := drift.ParseIgnore(strings.NewReader(strings.Join(c.Ignore, "\n"))); err == nil {
+		c.IgnoreRules = ig
+	}
+
 	for i := range c.QueueAlerts {
 		a := &c.QueueAlerts[i]
 		f := fmt.Sprintf("queue_alerts[%d]", i)
@@ -575,8 +592,8 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 		hf := fmt.Sprintf("%s.handlers[%d]", f, j)
 		switch h.Type {
 		case "validate":
-			if len(h.RequiredTags) == 0 {
-				v.errf(hf+".required_tags", "validate needs the tags to require")
+			if len(h.RequiredTags)+len(h.Packs)+len(h.Policies) == 0 {
+				v.errf(hf, "validate needs required_tags, packs or policies")
 			}
 		case "audit", "drift-check":
 		case "runbook":
@@ -656,6 +673,9 @@ func (c *Config) resolvePaths(dir string) {
 		for j := range c.Subscriptions[i].Handlers {
 			h := &c.Subscriptions[i].Handlers[j]
 			h.Dir = rel(h.Dir)
+			for k, p := range h.Policies {
+				h.Policies[k] = rel(p)
+			}
 		}
 	}
 }

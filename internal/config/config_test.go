@@ -207,6 +207,11 @@ receivers:
 			},
 		},
 		{
+			name: "bad ignore rule",
+			yaml: "ignore:\n  - aws_s3_bucket.logs\n  - justatype\n",
+			want: []string{"plumb.yaml:3: ignore[1]:", "not TYPE.ID"},
+		},
+		{
 			name: "receivers without a route",
 			yaml: "receivers:\n  - name: s\n    slack: {url: {env: T}}\n",
 			env:  map[string]string{"T": "t"},

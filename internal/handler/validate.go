@@ -42,6 +42,11 @@ func (v Validate) Handle(ctx context.Context, d Delivery) ([]model.Finding, erro
 	if len(resources) == 0 {
 		t := audit.Target(ev)
 		if t.ID == "" {
+			// A modification call (AuthorizeSecurityGroupIngress)
+			// names its resource only in the request.
+			t = requestTarget(ev)
+		}
+		if t.ID == "" {
 			return nil, nil
 		}
 		resources = []model.Resource{t}

@@ -29,14 +29,35 @@ const complianceListLimit = 50
 // self-contained page (no scripts, no external assets) to hand to an
 // auditor. Every string from rules or resources is escaped.
 func RenderCompliance(w io.Writer, format string, c *policy.Compliance) error {
+	return renderCompliance(w, format, c, nil)
+}
+
+// RenderLiveCompliance writes the summary of a live evaluation: the same
+// report plus a "Not evaluated" column listing, per control, the resources
+// a rule could not be decided on and why (an attribute the inventory does
+// not read), so an auditor sees what a pass does not cover.
+func RenderLiveCompliance(w io.Writer, format string, c *policy.LiveCompliance) error {
+	if c == nil || c.Compliance == nil {
+		return fmt.Errorf("report: no compliance summary to render")
+	}
+	skipped := c.NotEvaluated
+	if skipped == nil {
+		skipped = map[string][]policy.ResourceResult{}
+	}
+	return renderCompliance(w, format, c.Compliance, skipped)
+}
+
+// renderCompliance renders both modes; a nil skipped map (plan mode, where
+// nothing is skipped) leaves the "Not evaluated" column out.
+func renderCompliance(w io.Writer, format string, c *policy.Compliance, skipped map[string][]policy.ResourceResult) error {
 	if c == nil {
 		return fmt.Errorf("report: no compliance summary to render")
 	}
 	switch format {
 	case ComplianceMarkdown:
-		return renderComplianceMarkdown(w, c)
+		return renderComplianceMarkdown(w, c, skipped)
 	case ComplianceHTML:
-		if err := complianceTmpl.Execute(w, complianceView(c)); err != nil {
+		if err := complianceTmpl.Execute(w, complianceView(c, skipped)); err != nil {
 			return fmt.Errorf("report: rendering compliance html: %w", err)
 		}
 		return nil
@@ -58,7 +79,7 @@ func label(status string) string {
 	return status
 }
 
-func renderComplianceMarkdown(w io.Writer, c *policy.Compliance) error {
+func renderComplianceMarkdown(w io.Writer, c *policy.Compliance, skipped map[string][]policy.ResourceResult) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "## plumb compliance: %s\n\n", mdText(c.Pack))
 	n := c.Counts()
@@ -70,16 +91,25 @@ func renderComplianceMarkdown(w io.Writer, c *policy.Compliance) error {
 		fmt.Fprintln(bw, "No rule of this set maps to a control of this standard.")
 		return bw.Flush()
 	}
-	fmt.Fprintln(bw, "| Control | Status | Rules | Failing | Errors | Passing |")
-	fmt.Fprintln(bw, "|---|---|---|---|---|---|")
+	if skipped == nil {
+		fmt.Fprintln(bw, "| Control | Status | Rules | Failing | Errors | Passing |")
+		fmt.Fprintln(bw, "|---|---|---|---|---|---|")
+	} else {
+		fmt.Fprintln(bw, "| Control | Status | Rules | Failing | Errors | Passing | Not evaluated |")
+		fmt.Fprintln(bw, "|---|---|---|---|---|---|---|")
+	}
 	for _, cr := range c.Controls {
 		rules := make([]string, len(cr.Rules))
 		for i, r := range cr.Rules {
 			rules[i] = mdCode(r)
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |\n",
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |",
 			mdCode(cr.Control), label(cr.Status), strings.Join(rules, " "),
 			mdResources(cr.Failing, false), mdResources(cr.Errored, true), mdResources(cr.Passing, false))
+		if skipped != nil {
+			fmt.Fprintf(bw, " %s |", mdResources(skipped[cr.Control], true))
+		}
+		fmt.Fprintln(bw)
 	}
 	return bw.Flush()
 }
@@ -112,8 +142,8 @@ type htmlResources struct {
 
 type htmlControl struct {
 	policy.ControlResult
-	Label                     string
-	Failing, Errored, Passing htmlResources
+	Label                                   string
+	Failing, Errored, Passing, NotEvaluated htmlResources
 }
 
 type htmlCompliance struct {
@@ -121,6 +151,8 @@ type htmlCompliance struct {
 	Total    int
 	Counts   map[string]int
 	Controls []htmlControl
+	// Live adds the "Not evaluated" column.
+	Live bool
 }
 
 func capped(rs []policy.ResourceResult) htmlResources {
@@ -130,12 +162,13 @@ func capped(rs []policy.ResourceResult) htmlResources {
 	return htmlResources{Items: rs}
 }
 
-func complianceView(c *policy.Compliance) htmlCompliance {
-	v := htmlCompliance{Pack: c.Pack, Total: len(c.Controls), Counts: c.Counts()}
+func complianceView(c *policy.Compliance, skipped map[string][]policy.ResourceResult) htmlCompliance {
+	v := htmlCompliance{Pack: c.Pack, Total: len(c.Controls), Counts: c.Counts(), Live: skipped != nil}
 	for _, cr := range c.Controls {
 		v.Controls = append(v.Controls, htmlControl{
 			ControlResult: cr, Label: label(cr.Status),
 			Failing: capped(cr.Failing), Errored: capped(cr.Errored), Passing: capped(cr.Passing),
+			NotEvaluated: capped(skipped[cr.Control]),
 		})
 	}
 	return v
@@ -166,9 +199,10 @@ ul{margin:0;padding-left:1.2em}
 <p>No rule of this set maps to a control of this standard.</p>
 {{- else}}
 <table>
-<tr><th>Control</th><th>Status</th><th>Rules</th><th>Failing</th><th>Errors</th><th>Passing</th></tr>
+<tr><th>Control</th><th>Status</th><th>Rules</th><th>Failing</th><th>Errors</th><th>Passing</th>{{if .Live}}<th>Not evaluated</th>{{end}}</tr>
+{{- $live := .Live}}
 {{- range .Controls}}
-<tr><td><code>{{.Control}}</code></td><td class="{{.Status}}">{{.Label}}</td><td>{{range $i, $r := .Rules}}{{if $i}}<br>{{end}}<code>{{$r}}</code>{{end}}</td><td>{{template "resources" .Failing}}</td><td>{{template "resources" .Errored}}</td><td>{{template "resources" .Passing}}</td></tr>
+<tr><td><code>{{.Control}}</code></td><td class="{{.Status}}">{{.Label}}</td><td>{{range $i, $r := .Rules}}{{if $i}}<br>{{end}}<code>{{$r}}</code>{{end}}</td><td>{{template "resources" .Failing}}</td><td>{{template "resources" .Errored}}</td><td>{{template "resources" .Passing}}</td>{{if $live}}<td>{{template "resources" .NotEvaluated}}</td>{{end}}</tr>
 {{- end}}
 </table>
 {{- end}}

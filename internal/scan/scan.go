@@ -89,6 +89,10 @@ type Outcome struct {
 	APICalls int64
 	// Listed is the number of live resources the inventory returned.
 	Listed int
+	// Policy is the live policy evaluation (nil without Options.Policy):
+	// passes and skipped evaluations too, which findings do not carry and
+	// a per-control compliance report needs.
+	Policy *policy.LiveResult
 }
 
 // Partial reports whether some part of the estate could not be read.
@@ -228,6 +232,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if live != nil {
 		addPolicy(out.Report, opts.Policy, live)
+		out.Policy = live.result
 	}
 	return out, nil
 }

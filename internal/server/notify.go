@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -29,6 +30,10 @@ const (
 	notificationSource model.EventSource = "notification"
 	receiverPrefix     string            = "receiver:"
 )
+
+// maxInlineRetryAfter is the longest Retry-After a delivery waits out
+// itself before trying once more.
+const maxInlineRetryAfter = time.Minute
 
 // scanKinds are the finding kinds a scan is authoritative for: a complete
 // scan that no longer finds one resolves it. Audit findings and alerts
@@ -102,6 +107,19 @@ func (p *Pipeline) deliverNotification(ctx context.Context, d queue.Delivery) er
 	}
 	start := time.Now()
 	err := r.Deliver(ctx, n)
+	// A receiver that asked for a short pause (a rate limit's
+	// Retry-After) gets it within this attempt; longer pauses fall to the
+	// queue's retry schedule, whose steps grow to an hour.
+	var ra *receivers.RetryAfterError
+	if errors.As(err, &ra) && ra.After <= maxInlineRetryAfter {
+		p.logger.Info("receiver asked to wait", "receiver", name, "after", ra.After)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(ra.After):
+		}
+		err = r.Deliver(ctx, n)
+	}
 	p.metrics.observeHandler("receiver:"+name, time.Since(start), err)
 	if err != nil {
 		p.logger.Warn("notification failed", "receiver", name, "group", n.GroupKey, "attempt", d.Attempt, "error", err)

@@ -9,12 +9,15 @@ import (
 	"sync"
 	"time"
 
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+
 	"plumb/internal/audit"
 	"plumb/internal/config"
 	"plumb/internal/filter"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
 	"plumb/internal/model"
+	"plumb/internal/policy"
 	"plumb/internal/queue"
 	"plumb/internal/receivers"
 )
@@ -85,7 +88,25 @@ func NewPipeline(cfg *config.Config, desired handler.Desired, logger *slog.Logge
 		for _, hc := range sc.Handlers {
 			switch hc.Type {
 			case "validate":
-				s.handlers = append(s.handlers, handler.Validate{Checks: []handler.Check{handler.RequiredTags{Keys: hc.RequiredTags}}})
+				var checks []handler.Check
+				if len(hc.RequiredTags) > 0 {
+					checks = append(checks, handler.RequiredTags{Keys: hc.RequiredTags})
+				}
+				if len(hc.Packs)+len(hc.Policies) > 0 {
+					set, err := policy.LoadPacks(hc.Packs, hc.Policies)
+					if err != nil {
+						return nil, fmt.Errorf("subscription %s: validate: %w", sc.Name, err)
+					}
+					// The resource is read back through the AWS inventory
+					// with the standard credential chain, as the SQS
+					// poller does.
+					awsCfg, err := awsconfig.LoadDefaultConfig(context.Background())
+					if err != nil {
+						return nil, fmt.Errorf("subscription %s: validate: aws config: %w", sc.Name, err)
+					}
+					checks = append(checks, handler.PolicyCheck{Set: set, Reader: handler.NewAWSReader(awsCfg)})
+				}
+				s.handlers = append(s.handlers, handler.Validate{Checks: checks})
 			case "audit":
 				s.handlers = append(s.handlers, handler.Audit{Checker: checkers[sc.Environment]})
 			case "drift-check":

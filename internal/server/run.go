@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	plumbconfig "plumb/internal/config"
+	"plumb/internal/drift"
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
@@ -102,10 +103,26 @@ func Run(ctx context.Context, o Options) error {
 		}
 		env := env
 		err := q.Periodic("scan-"+env.Name, env.Schedule, func(ctx context.Context) error {
-			return scheduledScan(ctx, env, store, logger)
+			return scheduledScan(ctx, env, cfg.IgnoreRules, store, logger)
 		})
 		if err != nil {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)
+		}
+	}
+	if notifier := newNotifier(cfg, store, q); notifier != nil {
+		// A periodic job, so that with several replicas on PostgreSQL one
+		// routing pass runs at a time (River's leader) and a group is not
+		// sent twice.
+		notifier.ExternalURL = cfg.Server.ExternalURL
+		every := fmt.Sprintf("@every %s", cfg.Server.NotifyInterval)
+		err := q.Periodic("route-findings", every, func(ctx context.Context) error {
+			if _, err := notifier.Flush(ctx, routing.FlushOptions{}); err != nil {
+				return fmt.Errorf("route findings: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("schedule routing: %w", err)
 		}
 	}
 	if err := q.Start(ctx); err != nil {
@@ -131,29 +148,10 @@ func Run(ctx context.Context, o Options) error {
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
+	var runErr error
 	if err := startPollers(bg, &wg, cfg, sink{srv}, reg, logger); err != nil {
-		stopBG()
-		_ = httpSrv.Close()
-		return err
-	}
-	if notifier := newNotifier(cfg, store, q); notifier != nil {
-		notifier.ExternalURL = cfg.Server.ExternalURL
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(cfg.Server.NotifyInterval)
-			defer t.Stop()
-			for {
-				if _, err := notifier.Flush(bg, routing.FlushOptions{}); err != nil && bg.Err() == nil {
-					logger.Warn("routing findings", "error", err)
-				}
-				select {
-				case <-bg.Done():
-					return
-				case <-t.C:
-				}
-			}
-		}()
+		// Through the normal shutdown below, so running work drains.
+		runErr = err
 	}
 	if len(cfg.QueueAlerts) > 0 {
 		qa := &queueAlerter{alerts: cfg.QueueAlerts, depth: q.Depth, open: store.Upsert, close: store.Resolve,
@@ -165,11 +163,12 @@ func Run(ctx context.Context, o Options) error {
 		}()
 	}
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server: %w", err)
+	if runErr == nil {
+		select {
+		case <-ctx.Done():
+		case err := <-serveErr:
+			runErr = fmt.Errorf("http server: %w", err)
+		}
 	}
 
 	logger.Info("plumb serve stopping: intake closed, draining")
@@ -191,8 +190,8 @@ func Run(ctx context.Context, o Options) error {
 
 // scheduledScan runs the scan engine for an environment and stores its
 // findings. A partial scan stores what it found; its errors are logged.
-func scheduledScan(ctx context.Context, env plumbconfig.Environment, store *findings.Store, logger *slog.Logger) error {
-	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions}
+func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store, logger *slog.Logger) error {
+	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore}
 	if env.Cloud != "" {
 		opts.Clouds = []string{env.Cloud}
 	}

@@ -96,13 +96,20 @@ func runE2E(t *testing.T, yaml string, env map[string]string, tweak func(*Option
 	}
 	t.Cleanup(func() {
 		cancel()
+		// Run returns within its shutdown timeout (a scheduled scan may be
+		// finishing); a poller in a 20s long poll must not hold it longer.
+		limit := o.ShutdownTimeout + 5*time.Second
 		select {
 		case err := <-done:
 			if err != nil {
 				t.Errorf("Run = %v, want nil after a graceful stop", err)
 			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return within 30s of cancel")
+		case <-time.After(limit):
+			t.Errorf("Run did not return within %s of cancel", limit)
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+			}
 		}
 		if t.Failed() {
 			l := logs.String()
@@ -366,6 +373,16 @@ subscriptions:
 		if strings.Contains(f.Finding.Message, "deploy") {
 			t.Errorf("the pipeline's write produced a finding: %q", f.Finding.Message)
 		}
+		_, metrics := ts.do("GET", "/metrics", nil, nil)
+		for _, want := range []string{
+			`plumb_poller_messages_total{outcome="accepted",source="eventbridge"} 3`,
+			`plumb_poller_messages_total{outcome="deleted",source="eventbridge"} 3`,
+			`plumb_events_received_total{source="eventbridge"} 3`,
+		} {
+			if !strings.Contains(string(metrics), want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
 	})
 
 	t.Run("drift-check", func(t *testing.T) {
@@ -385,7 +402,6 @@ sources:
   sqs:
     - name: eventbridge
       queue_url: %s
-      wait_time: 1s
 subscriptions:
   - name: s3-creations
     environment: prod
@@ -528,5 +544,45 @@ subscriptions:
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// TestE2EBadSourceFailsStart: a queue source that cannot be set up stops
+// plumb serve at start with an error naming the source, and nothing keeps
+// running.
+func TestE2EBadSourceFailsStart(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := config.Parse(filepath.Join(dir, "plumb.yaml"), []byte(`
+environments:
+  - name: prod
+sources:
+  storage_queues:
+    - name: good-queue
+      connection_string: {env: GOOD}
+      queue: events
+    - name: broken-queue
+      connection_string: {env: BROKEN}
+      queue: events
+`), func(k string) string {
+		return map[string]string{
+			"GOOD":   testenv.AzuriteConnectionString(testenv.FreePort(t)),
+			"BROKEN": "AccountName=devstoreaccount1;this is not a connection string",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(context.Background(), Options{Config: cfg, DataDir: dir, Listen: "127.0.0.1:0",
+			Logger: slog.New(slog.DiscardHandler)})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "broken-queue") {
+			t.Errorf("Run = %v, want an error naming broken-queue", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not fail within 30s")
 	}
 }

@@ -2,10 +2,6 @@ package github
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"strings"
 	"testing"
@@ -14,6 +10,7 @@ import (
 	"plumb/internal/config"
 	"plumb/internal/model"
 	"plumb/internal/receivers"
+	"plumb/internal/receivers/github/githubtest"
 )
 
 const (
@@ -23,16 +20,9 @@ const (
 
 // appFake is a fake GitHub that accepts only installation tokens minted
 // for a fresh test App key, plus that key as PEM.
-func appFake(t *testing.T) (*fakeGitHub, string) {
+func appFake(t *testing.T) (*githubtest.Fake, string) {
 	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := newFakeGitHub(t, "acme", "infra")
-	f.appID, f.installationID, f.appKey = testAppID, testInstallationID, &key.PublicKey
-	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
-	return f, pemKey
+	return githubtest.NewApp(t, "acme", "infra", testAppID, testInstallationID)
 }
 
 func appAuthYAML() string {
@@ -43,14 +33,14 @@ func appAuthYAML() string {
 `, testAppID, testInstallationID)
 }
 
-func advisoryReceiver(t *testing.T, f *fakeGitHub, pemKey string, state receivers.State) *AdvisoryReceiver {
+func advisoryReceiver(t *testing.T, f *githubtest.Fake, pemKey string, state receivers.State) *AdvisoryReceiver {
 	t.Helper()
 	rc := parseReceiver(t, fmt.Sprintf(`  - name: gh-advisories
     github_advisory:
       repository: acme/infra
       base_url: %s
       min_severity: high
-%s`, f.baseURL(), appAuthYAML()), map[string]string{"GH_APP_KEY": pemKey})
+%s`, f.BaseURL(), appAuthYAML()), map[string]string{"GH_APP_KEY": pemKey})
 	r, err := NewAdvisoryReceiver(rc.Name, *rc.GitHubAdvisory, state, nil)
 	if err != nil {
 		t.Fatalf("NewAdvisoryReceiver: %v", err)
@@ -82,35 +72,33 @@ func TestIssueReceiverAppAuth(t *testing.T) {
     github_issue:
       repository: acme/infra
       base_url: %s
-%s`, f.baseURL(), appAuthYAML()), map[string]string{"GH_APP_KEY": flat})
-	r, err := NewIssueReceiver(rc.Name, *rc.GitHubIssue, newMemState(), nil)
+%s`, f.BaseURL(), appAuthYAML()), map[string]string{"GH_APP_KEY": flat})
+	r, err := NewIssueReceiver(rc.Name, *rc.GitHubIssue, githubtest.NewMemState(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	deliver(t, r, note(driftFinding("sg-app")))
 	deliver(t, r, note(driftFinding("sg-app2")))
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if len(f.issues) != 2 {
-		t.Errorf("issues %d", len(f.issues))
+	if n := len(f.Issues()); n != 2 {
+		t.Errorf("issues %d", n)
 	}
 	// Every API call was accepted with an installation token (the fake
 	// answers 401 otherwise), and the token was minted once and reused.
-	if f.tokenRequests != 1 {
-		t.Errorf("access token requests %d, want 1", f.tokenRequests)
+	if n := f.TokenRequests(); n != 1 {
+		t.Errorf("access token requests %d, want 1", n)
 	}
 }
 
 func TestAppAuthBadKeyIsPermanent(t *testing.T) {
 	f, _ := appFake(t)
 	_, otherKey := appFake(t) // signed by a key GitHub does not know
-	f.badJWTExpected = true
+	f.ExpectBadJWT()
 	rc := parseReceiver(t, fmt.Sprintf(`  - name: gh-issues
     github_issue:
       repository: acme/infra
       base_url: %s
-%s`, f.baseURL(), appAuthYAML()), map[string]string{"GH_APP_KEY": otherKey})
-	r, err := NewIssueReceiver(rc.Name, *rc.GitHubIssue, newMemState(), nil)
+%s`, f.BaseURL(), appAuthYAML()), map[string]string{"GH_APP_KEY": otherKey})
+	r, err := NewIssueReceiver(rc.Name, *rc.GitHubIssue, githubtest.NewMemState(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,33 +113,25 @@ func TestAppAuthBadKeyIsPermanent(t *testing.T) {
 
 func TestAdvisoryLifecycle(t *testing.T) {
 	f, pemKey := appFake(t)
-	r := advisoryReceiver(t, f, pemKey, newMemState())
+	r := advisoryReceiver(t, f, pemKey, githubtest.NewMemState())
 	fnd := unexpectedWrite("admin")
 	low := driftFinding("sg-low")
 	low.Security = true
 	low.Severity = model.SeverityMedium // below min_severity high
 	plain := driftFinding("sg-plain")   // not security relevant
 
-	advisories := func() []fakeAdvisory {
-		f.mu.Lock()
-		defer f.mu.Unlock()
-		var out []fakeAdvisory
-		for _, a := range f.advisories {
-			out = append(out, *a)
-		}
-		return out
-	}
+	advisories := f.Advisories
 
 	steps := []struct {
 		name       string
 		state      receivers.State // non-nil: swap in (a lost database)
 		mutate     func(*receivers.Finding)
 		wantWrites int
-		check      func(t *testing.T, a fakeAdvisory)
+		check      func(t *testing.T, a githubtest.Advisory)
 	}{
 		{
 			name: "security finding drafts one advisory", wantWrites: 1,
-			check: func(t *testing.T, a fakeAdvisory) {
+			check: func(t *testing.T, a githubtest.Advisory) {
 				if a.State != "draft" || a.Severity != "critical" {
 					t.Errorf("state %s severity %s", a.State, a.Severity)
 				}
@@ -171,11 +151,11 @@ func TestAdvisoryLifecycle(t *testing.T) {
 			},
 		},
 		{name: "unchanged redelivery writes nothing", wantWrites: 0, mutate: func(f *receivers.Finding) { f.LastSeen = t0.Add(time.Hour) }},
-		{name: "lost state finds the advisory by marker", state: newMemState(), wantWrites: 0},
+		{name: "lost state finds the advisory by marker", state: githubtest.NewMemState(), wantWrites: 0},
 		{
 			name: "changed finding rewrites the draft", wantWrites: 1,
 			mutate: func(f *receivers.Finding) { f.Principal = "arn:aws:iam::123456789012:user/eve" },
-			check: func(t *testing.T, a fakeAdvisory) {
+			check: func(t *testing.T, a githubtest.Advisory) {
 				if !strings.Contains(a.Description, "eve") {
 					t.Errorf("description not updated")
 				}
@@ -184,14 +164,14 @@ func TestAdvisoryLifecycle(t *testing.T) {
 		{
 			name: "resolved notes it in the description, stays a draft", wantWrites: 1,
 			mutate: func(f *receivers.Finding) { f.Status = "resolved" },
-			check: func(t *testing.T, a fakeAdvisory) {
+			check: func(t *testing.T, a githubtest.Advisory) {
 				if a.State != "draft" || !strings.Contains(a.Description, "**Resolved**") {
 					t.Errorf("state %s description:\n%s", a.State, a.Description)
 				}
 			},
 		},
 		{name: "resolved again writes nothing", wantWrites: 0},
-		{name: "resolved again after state loss writes nothing", state: newMemState(), wantWrites: 0},
+		{name: "resolved again after state loss writes nothing", state: githubtest.NewMemState(), wantWrites: 0},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -201,9 +181,9 @@ func TestAdvisoryLifecycle(t *testing.T) {
 			if s.mutate != nil {
 				s.mutate(&fnd)
 			}
-			before, _ := f.counts()
+			before, _ := f.Counts()
 			deliver(t, r, note(plain, fnd, low))
-			after, _ := f.counts()
+			after, _ := f.Counts()
 			if after-before != s.wantWrites {
 				t.Errorf("writes %d, want %d", after-before, s.wantWrites)
 			}
@@ -216,7 +196,7 @@ func TestAdvisoryLifecycle(t *testing.T) {
 			}
 		})
 	}
-	if _, n := f.counts(); n != 0 {
+	if _, n := f.Counts(); n != 0 {
 		t.Errorf("the advisory receiver opened %d issues", n)
 	}
 }
@@ -226,23 +206,20 @@ func TestAdvisoryLifecycle(t *testing.T) {
 // following the cursor Link headers.
 func TestAdvisoryListingPaginates(t *testing.T) {
 	f, pemKey := appFake(t)
-	f.pageSize = 1
-	r := advisoryReceiver(t, f, pemKey, newMemState())
+	f.SetPageSize(1)
+	r := advisoryReceiver(t, f, pemKey, githubtest.NewMemState())
 	var fs []receivers.Finding
 	for _, role := range []string{"a", "b", "c"} {
 		fs = append(fs, unexpectedWrite(role))
 	}
 	deliver(t, r, note(fs...))
-	r.state = newMemState()
-	f.mu.Lock()
-	f.listRequests = 0
-	f.mu.Unlock()
-	before, _ := f.counts()
+	r.state = githubtest.NewMemState()
+	f.ResetLookups()
+	before, _ := f.Counts()
 	deliver(t, r, note(fs[2]))
-	after, _ := f.counts()
-	f.mu.Lock()
-	lists, n := f.listRequests, len(f.advisories)
-	f.mu.Unlock()
+	after, _ := f.Counts()
+	lists, _ := f.Lookups()
+	n := len(f.Advisories())
 	if after != before || n != 3 {
 		t.Errorf("writes %d advisories %d", after-before, n)
 	}
@@ -253,7 +230,7 @@ func TestAdvisoryListingPaginates(t *testing.T) {
 
 func TestNewAdvisoryReceiverNeedsApp(t *testing.T) {
 	cfg := config.GitHubAdvisoryConfig{Repository: "acme/infra", MinSeverity: "high"}
-	if _, err := NewAdvisoryReceiver("adv", cfg, newMemState(), nil); err == nil {
+	if _, err := NewAdvisoryReceiver("adv", cfg, githubtest.NewMemState(), nil); err == nil {
 		t.Error("accepted an advisory receiver without GitHub App auth")
 	}
 }

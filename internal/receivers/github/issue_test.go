@@ -13,6 +13,7 @@ import (
 	"plumb/internal/config"
 	"plumb/internal/model"
 	"plumb/internal/receivers"
+	"plumb/internal/receivers/github/githubtest"
 )
 
 const testToken = "ghp_testtoken0123456789"
@@ -30,9 +31,9 @@ func parseReceiver(t *testing.T, body string, env map[string]string) config.Rece
 	return cfg.Receivers[0]
 }
 
-func issueReceiver(t *testing.T, f *fakeGitHub, baseURL string, perGroup bool, state receivers.State) *IssueReceiver {
+func issueReceiver(t *testing.T, f *githubtest.Fake, baseURL string, perGroup bool, state receivers.State) *IssueReceiver {
 	t.Helper()
-	f.token = testToken
+	f.SetToken(testToken)
 	rc := parseReceiver(t, fmt.Sprintf(`  - name: gh-issues
     github_issue:
       repository: %s/%s
@@ -41,7 +42,7 @@ func issueReceiver(t *testing.T, f *fakeGitHub, baseURL string, perGroup bool, s
       per_group: %v
       auth:
         token: {env: GH_TOKEN}
-`, f.owner, f.repo, baseURL, perGroup), map[string]string{"GH_TOKEN": testToken})
+`, f.Owner(), f.Repo(), baseURL, perGroup), map[string]string{"GH_TOKEN": testToken})
 	r, err := NewIssueReceiver(rc.Name, *rc.GitHubIssue, state, nil)
 	if err != nil {
 		t.Fatalf("NewIssueReceiver: %v", err)
@@ -87,8 +88,8 @@ func note(fs ...receivers.Finding) receivers.Notification {
 }
 
 func TestIssueLifecycle(t *testing.T) {
-	f := newFakeGitHub(t, "acme", "infra")
-	r := issueReceiver(t, f, f.baseURL(), false, newMemState())
+	f := githubtest.New(t, "acme", "infra")
+	r := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
 	fnd := driftFinding("sg-0a1b")
 	var number int
 
@@ -96,11 +97,11 @@ func TestIssueLifecycle(t *testing.T) {
 		name       string
 		mutate     func(*receivers.Finding)
 		wantWrites int
-		check      func(t *testing.T, iss fakeIssue)
+		check      func(t *testing.T, iss githubtest.Issue)
 	}{
 		{
 			name: "open creates one issue", wantWrites: 1,
-			check: func(t *testing.T, iss fakeIssue) {
+			check: func(t *testing.T, iss githubtest.Issue) {
 				if iss.Title != "[DRIFT DETECTED] Resource changed outside code (sg-0a1b-web)" {
 					t.Errorf("title %q", iss.Title)
 				}
@@ -131,7 +132,7 @@ func TestIssueLifecycle(t *testing.T) {
 				f.Changes[0].After = []any{"0.0.0.0/0", "::/0"}
 				f.Severity = model.SeverityCritical
 			},
-			check: func(t *testing.T, iss fakeIssue) {
+			check: func(t *testing.T, iss githubtest.Issue) {
 				if !strings.Contains(iss.Body, `"::/0"`) || len(iss.Comments) != 1 {
 					t.Errorf("body not updated or comments %d", len(iss.Comments))
 				}
@@ -146,7 +147,7 @@ func TestIssueLifecycle(t *testing.T) {
 		{
 			name: "resolved comments and closes as completed", wantWrites: 2,
 			mutate: func(f *receivers.Finding) { at := t0.Add(3 * time.Hour); f.Status = "resolved"; f.ResolvedAt = &at },
-			check: func(t *testing.T, iss fakeIssue) {
+			check: func(t *testing.T, iss githubtest.Issue) {
 				if iss.State != "closed" || iss.StateReason == nil || *iss.StateReason != "completed" {
 					t.Errorf("state %s reason %v", iss.State, iss.StateReason)
 				}
@@ -159,7 +160,7 @@ func TestIssueLifecycle(t *testing.T) {
 		{
 			name: "back open reopens the same issue", wantWrites: 2,
 			mutate: func(f *receivers.Finding) { f.Status = "open"; f.ResolvedAt = nil; f.LastSeen = t0.Add(5 * time.Hour) },
-			check: func(t *testing.T, iss fakeIssue) {
+			check: func(t *testing.T, iss githubtest.Issue) {
 				if iss.State != "open" {
 					t.Errorf("state %s", iss.State)
 				}
@@ -175,16 +176,16 @@ func TestIssueLifecycle(t *testing.T) {
 			if s.mutate != nil {
 				s.mutate(&fnd)
 			}
-			before, _ := f.counts()
+			before, _ := f.Counts()
 			deliver(t, r, note(fnd))
-			after, n := f.counts()
+			after, n := f.Counts()
 			if after-before != s.wantWrites {
 				t.Errorf("writes %d, want %d", after-before, s.wantWrites)
 			}
 			if n != 1 {
 				t.Fatalf("issues %d, want 1", n)
 			}
-			iss := f.issue(1)
+			iss := f.Issue(1)
 			if number == 0 {
 				number = iss.Number
 			}
@@ -214,33 +215,29 @@ func TestIssueStateLost(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFakeGitHub(t, "acme", "infra")
-			f.searchLag = c.searchLag
-			f.pageSize = c.pageSize
-			first := issueReceiver(t, f, f.baseURL(), false, newMemState())
+			f := githubtest.New(t, "acme", "infra")
+			f.SetSearchLag(c.searchLag)
+			f.SetPageSize(c.pageSize)
+			first := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
 			var fs []receivers.Finding
 			for k := range 5 {
 				fs = append(fs, driftFinding("sg-"+strconv.Itoa(k)))
 			}
 			deliver(t, first, note(fs...))
-			if _, n := f.counts(); n != 5 {
+			if _, n := f.Counts(); n != 5 {
 				t.Fatalf("issues %d", n)
 			}
-			f.mu.Lock()
-			f.listRequests, f.searchRequests = 0, 0
-			f.mu.Unlock()
+			f.ResetLookups()
 
 			// A new database: same receiver name, empty state.
-			second := issueReceiver(t, f, f.baseURL(), false, newMemState())
-			before, _ := f.counts()
+			second := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
+			before, _ := f.Counts()
 			deliver(t, second, note(fs[0], fs[4]))
-			after, n := f.counts()
+			after, n := f.Counts()
 			if n != 5 || after != before {
 				t.Errorf("issues %d (want 5), writes %d (want 0)", n, after-before)
 			}
-			f.mu.Lock()
-			lists, searches := f.listRequests, f.searchRequests
-			f.mu.Unlock()
+			lists, searches := f.Lookups()
 			if lists != c.wantListings {
 				t.Errorf("listing requests %d, want %d", lists, c.wantListings)
 			}
@@ -252,7 +249,7 @@ func TestIssueStateLost(t *testing.T) {
 			// the right issue without searching again.
 			fs[4].Changes[0].After = []any{"192.0.2.0/24"}
 			deliver(t, second, note(fs[4]))
-			iss := f.issue(5)
+			iss := f.Issue(5)
 			if len(iss.Comments) != 1 || !strings.Contains(iss.Body, "192.0.2.0/24") {
 				t.Errorf("issue 5 not updated: comments %d", len(iss.Comments))
 			}
@@ -261,16 +258,16 @@ func TestIssueStateLost(t *testing.T) {
 }
 
 func TestIssuePerGroup(t *testing.T) {
-	f := newFakeGitHub(t, "acme", "infra")
-	r := issueReceiver(t, f, f.baseURL(), true, newMemState())
+	f := githubtest.New(t, "acme", "infra")
+	r := issueReceiver(t, f, f.BaseURL(), true, githubtest.NewMemState())
 	a, b := driftFinding("sg-a"), driftFinding("sg-b")
 	b.Severity = model.SeverityLow
 
 	deliver(t, r, note(a, b))
-	if w, n := f.counts(); n != 1 || w != 1 {
+	if w, n := f.Counts(); n != 1 || w != 1 {
 		t.Fatalf("issues %d writes %d, want one issue for the group", n, w)
 	}
-	iss := f.issue(1)
+	iss := f.Issue(1)
 	if iss.Title != "[plumb] Findings (environment=prod)" {
 		t.Errorf("title %q", iss.Title)
 	}
@@ -285,14 +282,14 @@ func TestIssuePerGroup(t *testing.T) {
 
 	// Same group, other order: nothing to do.
 	deliver(t, r, note(b, a))
-	if w, _ := f.counts(); w != 1 {
+	if w, _ := f.Counts(); w != 1 {
 		t.Errorf("reordered redelivery wrote %d", w-1)
 	}
 
 	// One resolved: body rewritten, one comment, still open.
 	b.Status = "resolved"
 	deliver(t, r, note(a, b))
-	iss = f.issue(1)
+	iss = f.Issue(1)
 	if iss.State != "open" || len(iss.Comments) != 1 || !strings.Contains(iss.Body, "1 open, 1 resolved") {
 		t.Errorf("state %s comments %d", iss.State, len(iss.Comments))
 	}
@@ -300,32 +297,32 @@ func TestIssuePerGroup(t *testing.T) {
 	// All resolved: closed as completed.
 	a.Status = "resolved"
 	deliver(t, r, note(a, b))
-	iss = f.issue(1)
+	iss = f.Issue(1)
 	if iss.State != "closed" || *iss.StateReason != "completed" {
 		t.Errorf("state %s", iss.State)
 	}
-	if _, n := f.counts(); n != 1 {
+	if _, n := f.Counts(); n != 1 {
 		t.Errorf("issues %d", n)
 	}
 }
 
 func TestIssueSuppressedClosesNotPlanned(t *testing.T) {
-	f := newFakeGitHub(t, "acme", "infra")
-	r := issueReceiver(t, f, f.baseURL(), false, newMemState())
+	f := githubtest.New(t, "acme", "infra")
+	r := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
 	fnd := driftFinding("sg-s")
 	deliver(t, r, note(fnd))
 	fnd.Status = "suppressed"
 	deliver(t, r, note(fnd))
-	iss := f.issue(1)
+	iss := f.Issue(1)
 	if iss.State != "closed" || *iss.StateReason != "not_planned" || len(iss.Comments) != 1 {
 		t.Errorf("state %s reason %v comments %d", iss.State, iss.StateReason, len(iss.Comments))
 	}
 	// Resolved with no issue anywhere: nothing is created.
 	other := driftFinding("sg-never")
 	other.Status = "resolved"
-	before, _ := f.counts()
+	before, _ := f.Counts()
 	deliver(t, r, note(other))
-	if after, n := f.counts(); after != before || n != 1 {
+	if after, n := f.Counts(); after != before || n != 1 {
 		t.Errorf("resolved-without-issue wrote %d, issues %d", after-before, n)
 	}
 }
@@ -335,7 +332,7 @@ func TestIssueErrors(t *testing.T) {
 	reset := time.Now().Add(90 * time.Second).Unix()
 	cases := []struct {
 		name          string
-		failure       fakeFailure
+		failure       githubtest.Failure
 		badToken      bool
 		wantPermanent bool
 		wantAfter     [2]time.Duration // RetryAfterError.After within [lo, hi]; zero means not a RetryAfterError
@@ -343,61 +340,61 @@ func TestIssueErrors(t *testing.T) {
 	}{
 		{
 			name:      "secondary rate limit with Retry-After",
-			failure:   fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 403, header: map[string]string{"Retry-After": "7"}, body: secondary},
+			failure:   githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 403, Header: map[string]string{"Retry-After": "7"}, Body: secondary},
 			wantAfter: [2]time.Duration{7 * time.Second, 7 * time.Second},
 		},
 		{
 			name: "secondary rate limit as 429 without documentation_url",
-			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 429,
-				header: map[string]string{"Retry-After": "12"}, body: `{"message":"secondary rate limit"}`},
+			failure: githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 429,
+				Header: map[string]string{"Retry-After": "12"}, Body: `{"message":"secondary rate limit"}`},
 			wantAfter: [2]time.Duration{12 * time.Second, 12 * time.Second},
 		},
 		{
 			name: "primary rate limit waits until reset",
-			failure: fakeFailure{method: "GET", pathPrefix: "/search/issues", status: 403,
-				header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": strconv.FormatInt(reset, 10), "X-RateLimit-Resource": "core"},
-				body:   `{"message":"API rate limit exceeded for installation ID 678.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits","status":"403"}`},
+			failure: githubtest.Failure{Method: "GET", PathPrefix: "/search/issues", Status: 403,
+				Header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": strconv.FormatInt(reset, 10), "X-RateLimit-Resource": "core"},
+				Body:   `{"message":"API rate limit exceeded for installation ID 678.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-primary-rate-limits","status":"403"}`},
 			wantAfter: [2]time.Duration{80 * time.Second, 91 * time.Second},
 		},
 		{
 			name: "primary rate limit as 429 on a write",
-			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 429,
-				header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": strconv.FormatInt(reset, 10), "X-RateLimit-Resource": "core"},
-				body:   `{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"429"}`},
+			failure: githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 429,
+				Header: map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": "5000", "X-RateLimit-Reset": strconv.FormatInt(reset, 10), "X-RateLimit-Resource": "core"},
+				Body:   `{"message":"API rate limit exceeded","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"429"}`},
 			wantAfter: [2]time.Duration{80 * time.Second, 91 * time.Second},
 		},
 		{
 			name: "422 is permanent with details",
-			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 422,
-				body: `{"message":"Validation Failed","errors":[{"value":"x","resource":"Label","field":"name","code":"invalid"}],"documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue","status":"422"}`},
+			failure: githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 422,
+				Body: `{"message":"Validation Failed","errors":[{"value":"x","resource":"Label","field":"name","code":"invalid"}],"documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue","status":"422"}`},
 			wantPermanent: true, wantText: "Label name invalid",
 		},
 		{
 			name:    "500 is retried",
-			failure: fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 500, body: `{"message":"Server Error"}`},
+			failure: githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 500, Body: `{"message":"Server Error"}`},
 		},
 		{
 			name: "search of an unknown repository is permanent",
-			failure: fakeFailure{method: "GET", pathPrefix: "/search/issues", status: 422,
-				body: `{"message":"Validation Failed","errors":[{"message":"The listed users and repositories cannot be searched either because the resources do not exist or you do not have permission to view them.","resource":"Search","field":"q","code":"invalid"}],"documentation_url":"https://docs.github.com/v3/search/","status":"422"}`},
+			failure: githubtest.Failure{Method: "GET", PathPrefix: "/search/issues", Status: 422,
+				Body: `{"message":"Validation Failed","errors":[{"message":"The listed users and repositories cannot be searched either because the resources do not exist or you do not have permission to view them.","resource":"Search","field":"q","code":"invalid"}],"documentation_url":"https://docs.github.com/v3/search/","status":"422"}`},
 			wantPermanent: true, wantText: "cannot be searched",
 		},
 		{
 			name:          "404 on the repository is permanent",
-			failure:       fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 404, body: `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue","status":"404"}`},
+			failure:       githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 404, Body: `{"message":"Not Found","documentation_url":"https://docs.github.com/rest/issues/issues#create-an-issue","status":"404"}`},
 			wantPermanent: true, wantText: "not found",
 		},
 		{name: "bad credentials are permanent", badToken: true, wantPermanent: true, wantText: "credentials rejected"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := newFakeGitHub(t, "acme", "infra")
-			r := issueReceiver(t, f, f.baseURL(), false, newMemState())
-			if c.failure.status != 0 {
-				f.fail(c.failure)
+			f := githubtest.New(t, "acme", "infra")
+			r := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
+			if c.failure.Status != 0 {
+				f.Fail(c.failure)
 			}
 			if c.badToken {
-				f.token = "ghp_other"
+				f.SetToken("ghp_other")
 			}
 			err := r.Deliver(context.Background(), note(driftFinding("sg-err")))
 			if err == nil {
@@ -431,27 +428,27 @@ func TestIssueErrors(t *testing.T) {
 // TestIssueRetryAfterRecovers delivers after a secondary rate limit and
 // checks the retry leaves exactly one issue.
 func TestIssueRetryAfterRecovers(t *testing.T) {
-	f := newFakeGitHub(t, "acme", "infra")
-	r := issueReceiver(t, f, f.baseURL(), false, newMemState())
-	f.fail(fakeFailure{method: "POST", pathPrefix: "/repos/acme/infra/issues", status: 500, body: `{"message":"Server Error"}`})
+	f := githubtest.New(t, "acme", "infra")
+	r := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
+	f.Fail(githubtest.Failure{Method: "POST", PathPrefix: "/repos/acme/infra/issues", Status: 500, Body: `{"message":"Server Error"}`})
 	fnd := driftFinding("sg-retry")
 	if err := r.Deliver(context.Background(), note(fnd)); err == nil {
 		t.Fatal("first delivery succeeded")
 	}
 	deliver(t, r, note(fnd))
 	deliver(t, r, note(fnd))
-	if _, n := f.counts(); n != 1 {
+	if _, n := f.Counts(); n != 1 {
 		t.Errorf("issues %d, want 1", n)
 	}
 }
 
 func TestEnterpriseBaseURLForms(t *testing.T) {
-	f := newFakeGitHub(t, "acme", "infra")
-	for _, base := range []string{f.srv.URL + "/", f.srv.URL + "/api/v3/"} {
-		r := issueReceiver(t, f, base, false, newMemState())
+	f := githubtest.New(t, "acme", "infra")
+	for _, base := range []string{f.URL() + "/", f.URL() + "/api/v3/"} {
+		r := issueReceiver(t, f, base, false, githubtest.NewMemState())
 		deliver(t, r, note(driftFinding("sg-"+strconv.Itoa(len(base)))))
 	}
-	if _, n := f.counts(); n != 2 {
+	if _, n := f.Counts(); n != 2 {
 		t.Errorf("issues %d", n)
 	}
 }
@@ -489,7 +486,7 @@ func TestNewIssueReceiverRejects(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := NewIssueReceiver("x", c.cfg, newMemState(), http.DefaultClient); err == nil {
+			if _, err := NewIssueReceiver("x", c.cfg, githubtest.NewMemState(), http.DefaultClient); err == nil {
 				t.Error("accepted")
 			}
 		})

@@ -1,12 +1,18 @@
-package github
+// Package githubtest provides an in-memory fake of the GitHub (Enterprise
+// Server) REST API for the endpoints plumb's GitHub receivers use, and an
+// in-memory receivers.State.
+package githubtest
 
 import (
 	"context"
 	"crypto"
+	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,13 +27,16 @@ import (
 	"time"
 )
 
-// fakeGitHub is an in-memory GitHub Enterprise Server REST API for the
+// Fake is an in-memory GitHub Enterprise Server REST API for the
 // endpoints plumb uses. It checks every request the way the real API
 // would (path, method, the headers go-github sends, the credentials, the
 // documented JSON body) and records protocol violations as test errors.
 // Response bodies follow the shapes of GitHub's REST reference.
-type fakeGitHub struct {
-	t   *testing.T
+//
+// Configure it (SetToken, SetApp, SetPageSize, SetSearchLag, ...) before
+// the code under test talks to it, or while no request is in flight.
+type Fake struct {
+	t   testing.TB
 	srv *httptest.Server
 
 	owner, repo string
@@ -43,13 +52,13 @@ type fakeGitHub struct {
 	mu             sync.Mutex
 	installTokens  map[string]bool
 	tokenRequests  int
-	issues         []*fakeIssue
-	advisories     []*fakeAdvisory
+	issues         []*Issue
+	advisories     []*Advisory
 	writes         int
 	log            []string
 	searchLag      bool // search does not see issues created after searchLag was set (eventual consistency)
 	pageSize       int  // server-side cap on per_page, to force pagination
-	failures       []fakeFailure
+	failures       []Failure
 	searchRequests int
 	listRequests   int
 	// badJWTExpected keeps a rejected JWT from counting as a violation,
@@ -57,7 +66,8 @@ type fakeGitHub struct {
 	badJWTExpected bool
 }
 
-type fakeIssue struct {
+// Issue is an issue as the fake stores it.
+type Issue struct {
 	Number      int
 	Title       string
 	Body        string
@@ -71,7 +81,8 @@ type fakeIssue struct {
 	indexed     bool
 }
 
-type fakeAdvisory struct {
+// Advisory is a repository security advisory as the fake stores it.
+type Advisory struct {
 	GHSA        string
 	Summary     string
 	Description string
@@ -82,54 +93,176 @@ type fakeAdvisory struct {
 	Updated     time.Time
 }
 
-// fakeFailure answers the next request matching method and path prefix
-// with a canned error.
-type fakeFailure struct {
-	method, pathPrefix string
-	status             int
-	header             map[string]string
-	body               string
+// Failure answers the next request matching Method and PathPrefix (the
+// path below /api/v3) with a canned error.
+type Failure struct {
+	Method, PathPrefix string
+	Status             int
+	Header             map[string]string
+	Body               string
 }
 
 const apiPrefix = "/api/v3"
 
-func newFakeGitHub(t *testing.T, owner, repo string) *fakeGitHub {
-	f := &fakeGitHub{t: t, owner: owner, repo: repo, installTokens: map[string]bool{}, pageSize: 100}
+// New starts a fake for the repository owner/repo; it stops when the test
+// ends. It accepts no credentials until SetToken or SetApp.
+func New(t testing.TB, owner, repo string) *Fake {
+	f := &Fake{t: t, owner: owner, repo: repo, installTokens: map[string]bool{}, pageSize: 100}
 	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
 	return f
 }
 
-// baseURL is what a GHES user puts in base_url.
-func (f *fakeGitHub) baseURL() string { return f.srv.URL + apiPrefix + "/" }
+// NewApp starts a fake that accepts only installation tokens minted for a
+// fresh GitHub App key, and returns that key as PEM (PKCS#1).
+func NewApp(t testing.TB, owner, repo string, appID, installationID int64) (*Fake, string) {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := New(t, owner, repo)
+	f.SetApp(appID, installationID, &key.PublicKey)
+	pemKey := string(pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}))
+	return f, pemKey
+}
 
-func (f *fakeGitHub) fail(ff fakeFailure) {
+// BaseURL is what a GHES user puts in base_url.
+func (f *Fake) BaseURL() string { return f.srv.URL + apiPrefix + "/" }
+
+// URL is the server root, without the API prefix.
+func (f *Fake) URL() string { return f.srv.URL }
+
+// Owner and Repo name the repository the fake serves.
+func (f *Fake) Owner() string { return f.owner }
+
+// Repo is the repository name.
+func (f *Fake) Repo() string { return f.repo }
+
+// SetToken sets the personal access token accepted as "Bearer".
+func (f *Fake) SetToken(tok string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.token = tok
+}
+
+// SetApp switches the fake to GitHub App authentication: JWTs signed by
+// key with iss appID are exchanged for installation tokens of
+// installationID, and only those tokens are accepted.
+func (f *Fake) SetApp(appID, installationID int64, key *rsa.PublicKey) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.appID, f.installationID, f.appKey = appID, installationID, key
+}
+
+// ExpectBadJWT keeps a rejected JWT from counting as a protocol violation.
+func (f *Fake) ExpectBadJWT() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.badJWTExpected = true
+}
+
+// SetPageSize caps per_page server-side, to force pagination.
+func (f *Fake) SetPageSize(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pageSize = n
+}
+
+// SetSearchLag makes search miss issues created from now on while lag is
+// set, like GitHub's eventually consistent index.
+func (f *Fake) SetSearchLag(lag bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.searchLag = lag
+}
+
+// Fail queues a canned failure.
+func (f *Fake) Fail(ff Failure) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.failures = append(f.failures, ff)
 }
 
-func (f *fakeGitHub) counts() (writes, issues int) {
+// Counts returns the number of accepted non-GET requests and of issues.
+func (f *Fake) Counts() (writes, issues int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.writes, len(f.issues)
 }
 
-func (f *fakeGitHub) issue(n int) fakeIssue {
+// Issue returns a copy of issue n; the test fails if there is none.
+func (f *Fake) Issue(n int) Issue {
+	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, i := range f.issues {
 		if i.Number == n {
-			c := *i
-			c.Comments = append([]string(nil), i.Comments...)
-			return c
+			return copyIssue(i)
 		}
 	}
 	f.t.Fatalf("no issue #%d", n)
-	return fakeIssue{}
+	return Issue{}
 }
 
-func (f *fakeGitHub) violation(r *http.Request, format string, args ...any) {
+func copyIssue(i *Issue) Issue {
+	c := *i
+	c.Comments = append([]string(nil), i.Comments...)
+	c.Labels = append([]string(nil), i.Labels...)
+	return c
+}
+
+// Issues returns copies of all issues, oldest first.
+func (f *Fake) Issues() []Issue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Issue, 0, len(f.issues))
+	for _, i := range f.issues {
+		out = append(out, copyIssue(i))
+	}
+	return out
+}
+
+// Advisories returns copies of all advisories, oldest first.
+func (f *Fake) Advisories() []Advisory {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Advisory, 0, len(f.advisories))
+	for _, a := range f.advisories {
+		out = append(out, *a)
+	}
+	return out
+}
+
+// TokenRequests counts installation access token requests.
+func (f *Fake) TokenRequests() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.tokenRequests
+}
+
+// Lookups counts issue/advisory listing and search requests.
+func (f *Fake) Lookups() (lists, searches int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.listRequests, f.searchRequests
+}
+
+// ResetLookups zeroes the counters Lookups returns.
+func (f *Fake) ResetLookups() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listRequests, f.searchRequests = 0, 0
+}
+
+// Log returns every request seen, as "METHOD /request/uri".
+func (f *Fake) Log() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.log...)
+}
+
+func (f *Fake) violation(r *http.Request, format string, args ...any) {
 	f.t.Errorf("fake GitHub: %s %s: %s", r.Method, r.URL.Path, fmt.Sprintf(format, args...))
 }
 
@@ -144,7 +277,7 @@ func basicError(w http.ResponseWriter, status int, msg, doc string) {
 	writeJSON(w, status, map[string]any{"message": msg, "documentation_url": doc, "status": strconv.Itoa(status)})
 }
 
-func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.log = append(f.log, r.Method+" "+r.URL.RequestURI())
@@ -168,14 +301,14 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for i, ff := range f.failures {
-		if ff.method == r.Method && strings.HasPrefix(path, ff.pathPrefix) {
+		if ff.Method == r.Method && strings.HasPrefix(path, ff.PathPrefix) {
 			f.failures = append(f.failures[:i], f.failures[i+1:]...)
-			for k, v := range ff.header {
+			for k, v := range ff.Header {
 				w.Header().Set(k, v)
 			}
 			w.Header().Set("Content-Type", "application/json; charset=utf-8")
-			w.WriteHeader(ff.status)
-			io.WriteString(w, ff.body)
+			w.WriteHeader(ff.Status)
+			io.WriteString(w, ff.Body)
 			return
 		}
 	}
@@ -195,7 +328,7 @@ func (f *fakeGitHub) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 // checkHeaders verifies what go-github sends on every REST call.
-func (f *fakeGitHub) checkHeaders(w http.ResponseWriter, r *http.Request, path string) bool {
+func (f *Fake) checkHeaders(w http.ResponseWriter, r *http.Request, path string) bool {
 	wantAccept := "application/vnd.github.v3+json"
 	if r.Method == http.MethodGet && (path == "/search/issues" || regexp.MustCompile(`^/repos/[^/]+/[^/]+/issues(/\d+)?$`).MatchString(path)) {
 		// go-github asks for reactions when it reads issues.
@@ -233,7 +366,7 @@ func (f *fakeGitHub) checkHeaders(w http.ResponseWriter, r *http.Request, path s
 // accessToken implements POST /app/installations/{id}/access_tokens: the
 // JWT must be RS256-signed by the App key with iss = App id and a short,
 // current validity window.
-func (f *fakeGitHub) accessToken(w http.ResponseWriter, r *http.Request, inst string) {
+func (f *Fake) accessToken(w http.ResponseWriter, r *http.Request, inst string) {
 	f.tokenRequests++
 	if r.Method != http.MethodPost {
 		f.violation(r, "want POST")
@@ -324,7 +457,7 @@ func decodeSegment(s string, v any) error {
 
 // decodeBody decodes a JSON object body, rejecting unknown fields the
 // endpoint does not document.
-func (f *fakeGitHub) decodeBody(r *http.Request, allowed ...string) (map[string]any, bool) {
+func (f *Fake) decodeBody(r *http.Request, allowed ...string) (map[string]any, bool) {
 	var body map[string]any
 	if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
 		f.violation(r, "body is not a JSON object: %v", err)
@@ -351,7 +484,7 @@ func validationFailed(w http.ResponseWriter, resource, field, code, doc string) 
 	})
 }
 
-func (f *fakeGitHub) repoRoute(w http.ResponseWriter, r *http.Request, sub string) {
+func (f *Fake) repoRoute(w http.ResponseWriter, r *http.Request, sub string) {
 	issueRe := regexp.MustCompile(`^/issues/(\d+)$`)
 	commentRe := regexp.MustCompile(`^/issues/(\d+)/comments$`)
 	advRe := regexp.MustCompile(`^/security-advisories/(GHSA-[a-z0-9-]+)$`)
@@ -378,7 +511,7 @@ func (f *fakeGitHub) repoRoute(w http.ResponseWriter, r *http.Request, sub strin
 	}
 }
 
-func (f *fakeGitHub) findIssue(n int) *fakeIssue {
+func (f *Fake) findIssue(n int) *Issue {
 	for _, i := range f.issues {
 		if i.Number == n {
 			return i
@@ -388,7 +521,7 @@ func (f *fakeGitHub) findIssue(n int) *fakeIssue {
 }
 
 // issueJSON renders an issue as the REST API does.
-func (f *fakeGitHub) issueJSON(i *fakeIssue) map[string]any {
+func (f *Fake) issueJSON(i *Issue) map[string]any {
 	api := f.srv.URL + apiPrefix + "/repos/" + f.owner + "/" + f.repo
 	labels := []map[string]any{}
 	for k, l := range i.Labels {
@@ -420,7 +553,7 @@ func (f *fakeGitHub) issueJSON(i *fakeIssue) map[string]any {
 	}
 }
 
-func (f *fakeGitHub) createIssue(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/issues/issues#create-an-issue"
 	body, ok := f.decodeBody(r, "title", "body", "assignee", "milestone", "labels", "assignees", "type")
 	if !ok {
@@ -445,7 +578,7 @@ func (f *fakeGitHub) createIssue(w http.ResponseWriter, r *http.Request) {
 		f.violation(r, "labels must be an array of strings")
 	}
 	now := time.Now()
-	i := &fakeIssue{Number: len(f.issues) + 1, Title: title, Body: text, State: "open", Labels: labels, Created: now, Updated: now, indexed: !f.searchLag}
+	i := &Issue{Number: len(f.issues) + 1, Title: title, Body: text, State: "open", Labels: labels, Created: now, Updated: now, indexed: !f.searchLag}
 	f.issues = append(f.issues, i)
 	w.Header().Set("Location", fmt.Sprintf("%s%s/repos/%s/%s/issues/%d", f.srv.URL, apiPrefix, f.owner, f.repo, i.Number))
 	writeJSON(w, 201, f.issueJSON(i))
@@ -470,7 +603,7 @@ func stringList(v any) ([]string, bool) {
 	return out, true
 }
 
-func (f *fakeGitHub) oneIssue(w http.ResponseWriter, r *http.Request, n int) {
+func (f *Fake) oneIssue(w http.ResponseWriter, r *http.Request, n int) {
 	const doc = "https://docs.github.com/rest/issues/issues#update-an-issue"
 	i := f.findIssue(n)
 	if i == nil {
@@ -539,7 +672,7 @@ func (f *fakeGitHub) oneIssue(w http.ResponseWriter, r *http.Request, n int) {
 	}
 }
 
-func (f *fakeGitHub) createComment(w http.ResponseWriter, r *http.Request, n int) {
+func (f *Fake) createComment(w http.ResponseWriter, r *http.Request, n int) {
 	const doc = "https://docs.github.com/rest/issues/comments#create-an-issue-comment"
 	i := f.findIssue(n)
 	if i == nil {
@@ -572,7 +705,7 @@ func (f *fakeGitHub) createComment(w http.ResponseWriter, r *http.Request, n int
 }
 
 // paginate slices items by page/per_page and writes GitHub's Link header.
-func (f *fakeGitHub) paginate(w http.ResponseWriter, r *http.Request, total int) (lo, hi int) {
+func (f *Fake) paginate(w http.ResponseWriter, r *http.Request, total int) (lo, hi int) {
 	q := r.URL.Query()
 	per := 30
 	if v, err := strconv.Atoi(q.Get("per_page")); err == nil && v > 0 {
@@ -608,7 +741,7 @@ func (f *fakeGitHub) paginate(w http.ResponseWriter, r *http.Request, total int)
 
 // listIssues implements GET /repos/{o}/{r}/issues with state and labels
 // filters, newest first as GitHub sorts by default.
-func (f *fakeGitHub) listIssues(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) listIssues(w http.ResponseWriter, r *http.Request) {
 	f.listRequests++
 	q := r.URL.Query()
 	state := q.Get("state")
@@ -619,7 +752,7 @@ func (f *fakeGitHub) listIssues(w http.ResponseWriter, r *http.Request) {
 	if l := q.Get("labels"); l != "" {
 		want = strings.Split(l, ",")
 	}
-	var match []*fakeIssue
+	var match []*Issue
 	for k := len(f.issues) - 1; k >= 0; k-- {
 		i := f.issues[k]
 		if state != "all" && i.State != state {
@@ -658,7 +791,7 @@ var searchTokenRe = regexp.MustCompile(`"[^"]*"|\S+`)
 // searchIssues implements GET /search/issues for the qualifiers plumb
 // uses: repo:, is:issue, in:body and a quoted phrase. Issues created while
 // searchLag is set are not indexed yet, like GitHub's lagging index.
-func (f *fakeGitHub) searchIssues(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) searchIssues(w http.ResponseWriter, r *http.Request) {
 	f.searchRequests++
 	q := r.URL.Query().Get("q")
 	var repo, phrase string
@@ -699,7 +832,7 @@ var advisoryEcosystems = map[string]bool{
 	"go": true, "rust": true, "erlang": true, "actions": true, "pub": true, "other": true, "swift": true,
 }
 
-func (f *fakeGitHub) advisoryJSON(a *fakeAdvisory) map[string]any {
+func (f *Fake) advisoryJSON(a *Advisory) map[string]any {
 	api := f.srv.URL + apiPrefix + "/repos/" + f.owner + "/" + f.repo
 	vulns := a.Vulns
 	if vulns == nil {
@@ -724,7 +857,7 @@ func (f *fakeGitHub) advisoryJSON(a *fakeAdvisory) map[string]any {
 	}
 }
 
-func (f *fakeGitHub) createAdvisory(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) createAdvisory(w http.ResponseWriter, r *http.Request) {
 	const doc = "https://docs.github.com/rest/security-advisories/repository-advisories#create-a-repository-security-advisory"
 	body, ok := f.decodeBody(r, "summary", "description", "cve_id", "vulnerabilities", "cwe_ids", "credits", "severity", "cvss_vector_string", "start_private_fork")
 	if !ok {
@@ -775,7 +908,7 @@ func (f *fakeGitHub) createAdvisory(w http.ResponseWriter, r *http.Request) {
 		})
 	}
 	now := time.Now()
-	a := &fakeAdvisory{
+	a := &Advisory{
 		GHSA:    fmt.Sprintf("GHSA-%04x-%04x-%04x", len(f.advisories)+1, 0xabcd, 0x1234),
 		Summary: summary, Description: desc, Severity: sev, State: "draft", Vulns: vulns, Created: now, Updated: now,
 	}
@@ -785,13 +918,13 @@ func (f *fakeGitHub) createAdvisory(w http.ResponseWriter, r *http.Request) {
 
 // listAdvisories implements GET /repos/{o}/{r}/security-advisories with
 // cursor pagination (after=), which this endpoint uses instead of pages.
-func (f *fakeGitHub) listAdvisories(w http.ResponseWriter, r *http.Request) {
+func (f *Fake) listAdvisories(w http.ResponseWriter, r *http.Request) {
 	f.listRequests++
 	q := r.URL.Query()
 	if q.Get("page") != "" {
 		f.violation(r, "this endpoint paginates with cursors, not page=")
 	}
-	var match []*fakeAdvisory
+	var match []*Advisory
 	for _, a := range f.advisories {
 		if s := q.Get("state"); s == "" || s == a.State {
 			match = append(match, a)
@@ -827,9 +960,9 @@ func (f *fakeGitHub) listAdvisories(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, out)
 }
 
-func (f *fakeGitHub) oneAdvisory(w http.ResponseWriter, r *http.Request, ghsa string) {
+func (f *Fake) oneAdvisory(w http.ResponseWriter, r *http.Request, ghsa string) {
 	const doc = "https://docs.github.com/rest/security-advisories/repository-advisories#update-a-repository-security-advisory"
-	var a *fakeAdvisory
+	var a *Advisory
 	for _, x := range f.advisories {
 		if x.GHSA == ghsa {
 			a = x
@@ -868,22 +1001,22 @@ func (f *fakeGitHub) oneAdvisory(w http.ResponseWriter, r *http.Request, ghsa st
 	}
 }
 
-// memState is an in-memory receivers.State.
-type memState struct {
+// MemState is an in-memory receivers.State.
+type MemState struct {
 	mu sync.Mutex
 	m  map[string]string
 }
 
-func newMemState() *memState { return &memState{m: map[string]string{}} }
+func NewMemState() *MemState { return &MemState{m: map[string]string{}} }
 
-func (s *memState) Get(_ context.Context, receiver, key string) (string, bool, error) {
+func (s *MemState) Get(_ context.Context, receiver, key string) (string, bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[receiver+"\x00"+key]
 	return v, ok, nil
 }
 
-func (s *memState) Put(_ context.Context, receiver, key, value string) error {
+func (s *MemState) Put(_ context.Context, receiver, key, value string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.m[receiver+"\x00"+key] = value
