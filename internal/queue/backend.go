@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -131,7 +132,7 @@ func (q *Queue) riverConfig() *river.Config {
 	}
 	return &river.Config{
 		ID:                          clientID(),
-		Logger:                      q.log,
+		Logger:                      slog.New(riverLogHandler{next: q.log.Handler()}),
 		Queues:                      queues,
 		Workers:                     workers,
 		MaxAttempts:                 DefaultMaxAttempts,
