@@ -24,3 +24,8 @@ go test -run '^$' -bench 'Parse100k|Diff' -benchmem -count "${COUNT:-3}" ./inter
 echo
 echo "== plan and what-if parsers on 50 MB inputs (MB/s)"
 go test -run '^$' -bench 'ReadPlan50MB|Parse50MB' -benchmem -count "${COUNT:-3}" ./internal/tfdrift/ ./internal/whatif/
+
+echo
+echo "== plumb serve intake: events durably accepted per second, accept latency (SQLite)"
+go build -o "$out/ingest" ./bench/ingest
+for b in 1 10; do "$out/ingest" -events "${EVENTS:-20000}" -clients 32 -batch "$b"; done
