@@ -51,6 +51,9 @@ func allFixtures() []fixture {
 		ecrFixtures(),
 		logsFixtures(),
 		route53Fixtures(),
+		cloudtrailFixtures(),
+		flowLogFixtures(),
+		iamPasswordPolicyFixtures(),
 	} {
 		all = append(all, group...)
 	}

@@ -4,10 +4,13 @@ import (
 	"context"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
@@ -119,4 +122,111 @@ func ddbSSEObject(d *ddbtypes.SSEDescription) map[string]any {
 		obj["kms_key_arn"] = aws.ToString(d.KMSMasterKeyArn)
 	}
 	return obj
+}
+
+// S3 keeps a bucket's encryption, policy and public access block as
+// sub-resources that Terraform declares as types of their own
+// (aws_s3_bucket_server_side_encryption_configuration, aws_s3_bucket_policy,
+// aws_s3_bucket_public_access_block), each with the bucket name as import
+// id, and the packs check them on those types. Listing them as live types
+// would cost a drift scan one call per bucket and sub-resource; instead the
+// bucket lister reads them only for policy evaluation and files each under
+// its Terraform type name in the bucket's attributes (see s3Children), and
+// PolicySubjects presents them as subjects of those types. A bucket gets
+// such an entry only when the configuration exists, as Terraform has a
+// resource only when one is declared.
+const (
+	s3EncryptionType   = "aws_s3_bucket_server_side_encryption_configuration"
+	s3PolicyType       = "aws_s3_bucket_policy"
+	s3PublicAccessType = "aws_s3_bucket_public_access_block"
+)
+
+// s3Children are the sub-resource types a bucket may carry in its
+// attributes for PolicySubjects.
+var s3Children = []string{s3EncryptionType, s3PolicyType, s3PublicAccessType}
+
+// s3PolicyAttributes reads, for each bucket, its default encryption
+// (GetBucketEncryption), policy (GetBucketPolicy) and public access block
+// (GetPublicAccessBlock): three calls per bucket. The "not configured"
+// answer of each is a fact (no encryption configuration is an empty
+// server_side_encryption_configuration, as in state; no policy or block is
+// no sub-resource); any other failure leaves the attribute absent so the
+// rules needing it are skipped.
+func s3PolicyAttributes(ctx context.Context, s *session, client *s3.Client, res []model.Resource) error {
+	return parallelDo(ctx, len(res), s.parallel, func(ctx context.Context, i int) error {
+		r := &res[i]
+		bucket := aws.String(r.ID)
+		enc, err := client.GetBucketEncryption(ctx, &s3.GetBucketEncryptionInput{Bucket: bucket})
+		switch {
+		case err == nil && enc.ServerSideEncryptionConfiguration != nil:
+			// Two copies: the bucket's inline block and the separate
+			// resource's rule list must not share mutable maps.
+			rules := enc.ServerSideEncryptionConfiguration.Rules
+			setAttr(r, "server_side_encryption_configuration", []any{map[string]any{"rule": s3EncryptionRules(rules)}})
+			setAttr(r, s3EncryptionType, map[string]any{"bucket": r.ID, "expected_bucket_owner": "", "rule": s3EncryptionRules(rules)})
+		case err != nil && apiErrorCode(err) == "ServerSideEncryptionConfigurationNotFoundError":
+			setAttr(r, "server_side_encryption_configuration", []any{})
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		pol, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: bucket})
+		switch {
+		case err == nil && aws.ToString(pol.Policy) != "":
+			setAttr(r, s3PolicyType, map[string]any{"bucket": r.ID, "policy": aws.ToString(pol.Policy)})
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		pab, err := client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: bucket})
+		switch {
+		case err == nil && pab.PublicAccessBlockConfiguration != nil:
+			c := pab.PublicAccessBlockConfiguration
+			// An omitted setting is off, as AWS applies it and as the
+			// provider records it.
+			setAttr(r, s3PublicAccessType, map[string]any{
+				"bucket":                  r.ID,
+				"block_public_acls":       aws.ToBool(c.BlockPublicAcls),
+				"block_public_policy":     aws.ToBool(c.BlockPublicPolicy),
+				"ignore_public_acls":      aws.ToBool(c.IgnorePublicAcls),
+				"restrict_public_buckets": aws.ToBool(c.RestrictPublicBuckets),
+			})
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		return nil
+	})
+}
+
+// s3EncryptionRules shapes encryption rules as the rule blocks of
+// Terraform's encryption configuration: apply_server_side_encryption_by_default
+// is a list of at most one {sse_algorithm, kms_master_key_id} object.
+func s3EncryptionRules(in []s3types.ServerSideEncryptionRule) []any {
+	out := make([]any, 0, len(in))
+	for _, rule := range in {
+		def := []any{}
+		if d := rule.ApplyServerSideEncryptionByDefault; d != nil {
+			def = append(def, map[string]any{
+				"sse_algorithm":     string(d.SSEAlgorithm),
+				"kms_master_key_id": aws.ToString(d.KMSMasterKeyID),
+			})
+		}
+		out = append(out, map[string]any{
+			"apply_server_side_encryption_by_default": def,
+			"bucket_key_enabled":                      aws.ToBool(rule.BucketKeyEnabled),
+		})
+	}
+	return out
+}
+
+// cloudtrailPolicyAttributes reads enable_logging of each trail with
+// GetTrailStatus, one call per trail, by ARN (a name would not do for an
+// organization trail of another account).
+func cloudtrailPolicyAttributes(ctx context.Context, s *session, client *cloudtrail.Client, res []model.Resource) error {
+	return parallelDo(ctx, len(res), s.parallel, func(ctx context.Context, i int) error {
+		out, err := client.GetTrailStatus(ctx, &cloudtrail.GetTrailStatusInput{Name: aws.String(res[i].ARN)})
+		if err != nil || out.IsLogging == nil {
+			return ctx.Err()
+		}
+		setAttr(&res[i], "enable_logging", *out.IsLogging)
+		return nil
+	})
 }

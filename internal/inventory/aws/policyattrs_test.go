@@ -9,10 +9,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmw "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/cloudtrail"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/smithy-go/middleware"
@@ -31,7 +34,10 @@ type policyAttrCase struct {
 	rule   string
 	create func(t *testing.T, ctx context.Context, cfg aws.Config) (id string)
 	// want holds the policy attributes the scan must report.
-	want     map[string]any
+	want map[string]any
+	// absent are attributes the scan must not report even with
+	// PolicyAttributes (a sub-resource the bucket does not have).
+	absent   []string
 	violated bool
 }
 
@@ -42,7 +48,15 @@ var policyAttrOps = map[string]string{
 	"GetTopicAttributes":   "aws_sns_topic",
 	"GetKeyRotationStatus": "aws_kms_key",
 	"DescribeTable":        "aws_dynamodb_table",
+	"GetBucketEncryption":  "aws_s3_bucket",
+	"GetBucketPolicy":      "aws_s3_bucket",
+	"GetPublicAccessBlock": "aws_s3_bucket",
+	"GetTrailStatus":       "aws_cloudtrail",
 }
+
+// paBucketPolicy is the policy of the configured bucket of
+// policyAttrCases.
+const paBucketPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::pa-configured/*","Condition":{"Bool":{"aws:SecureTransport":"false"}}}]}`
 
 func policyAttrCases() []policyAttrCase {
 	sqsQueue := func(name string, attrs map[string]string) func(*testing.T, context.Context, aws.Config) string {
@@ -85,7 +99,83 @@ func policyAttrCases() []policyAttrCase {
 			return name
 		}
 	}
+	s3Bucket := func(name string, configure bool) func(*testing.T, context.Context, aws.Config) string {
+		return func(t *testing.T, ctx context.Context, cfg aws.Config) string {
+			c := s3TestClient(cfg)
+			_, err := c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(name)})
+			storageIAMErr(t, "create bucket", err)
+			if !configure {
+				return name
+			}
+			_, err = c.PutBucketEncryption(ctx, &s3.PutBucketEncryptionInput{
+				Bucket: aws.String(name),
+				ServerSideEncryptionConfiguration: &s3types.ServerSideEncryptionConfiguration{Rules: []s3types.ServerSideEncryptionRule{{
+					ApplyServerSideEncryptionByDefault: &s3types.ServerSideEncryptionByDefault{SSEAlgorithm: s3types.ServerSideEncryptionAwsKms, KMSMasterKeyID: aws.String("alias/data")},
+					BucketKeyEnabled:                   aws.Bool(true),
+				}}},
+			})
+			storageIAMErr(t, "put bucket encryption", err)
+			_, err = c.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: aws.String(name), Policy: aws.String(paBucketPolicy)})
+			storageIAMErr(t, "put bucket policy", err)
+			_, err = c.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{
+				Bucket: aws.String(name),
+				PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+					BlockPublicAcls: aws.Bool(true), BlockPublicPolicy: aws.Bool(true), IgnorePublicAcls: aws.Bool(false), RestrictPublicBuckets: aws.Bool(true),
+				},
+			})
+			storageIAMErr(t, "put public access block", err)
+			return name
+		}
+	}
+	trail := func(name string, logging bool) func(*testing.T, context.Context, aws.Config) string {
+		return func(t *testing.T, ctx context.Context, cfg aws.Config) string {
+			// The bucket of the "s3 unconfigured" case, created before.
+			arn := cloudtrailCreate(t, ctx, cfg, &cloudtrail.CreateTrailInput{Name: aws.String(name), S3BucketName: aws.String("pa-plain")})
+			if logging {
+				_, err := cloudtrail.NewFromConfig(cfg).StartLogging(ctx, &cloudtrail.StartLoggingInput{Name: aws.String(name)})
+				storageIAMErr(t, "start logging", err)
+			}
+			return arn
+		}
+	}
+	encRule := []any{map[string]any{
+		"apply_server_side_encryption_by_default": []any{map[string]any{"sse_algorithm": "aws:kms", "kms_master_key_id": "alias/data"}},
+		"bucket_key_enabled":                      true,
+	}}
 	return []policyAttrCase{
+		{
+			name: "s3 configured", typ: "aws_s3_bucket", rule: "aws-s3-bucket-default-encryption",
+			create: s3Bucket("pa-configured", true),
+			want: map[string]any{
+				"server_side_encryption_configuration": []any{map[string]any{"rule": encRule}},
+				s3EncryptionType:                       map[string]any{"bucket": "pa-configured", "expected_bucket_owner": "", "rule": encRule},
+				s3PolicyType:                           map[string]any{"bucket": "pa-configured", "policy": paBucketPolicy},
+				s3PublicAccessType: map[string]any{
+					"bucket": "pa-configured", "block_public_acls": true, "block_public_policy": true,
+					"ignore_public_acls": false, "restrict_public_buckets": true,
+				},
+			},
+		},
+		{
+			// No configuration is a fact: no encryption (an empty block,
+			// as in state), and no policy or public access block at all.
+			name: "s3 unconfigured", typ: "aws_s3_bucket", rule: "aws-s3-bucket-default-encryption",
+			create:   s3Bucket("pa-plain", false),
+			want:     map[string]any{"server_side_encryption_configuration": []any{}},
+			absent:   []string{s3EncryptionType, s3PolicyType, s3PublicAccessType},
+			violated: true,
+		},
+		{
+			name: "cloudtrail logging", typ: "aws_cloudtrail", rule: "aws-cloudtrail-logging-enabled",
+			create: trail("pa-on", true),
+			want:   map[string]any{"enable_logging": true},
+		},
+		{
+			name: "cloudtrail stopped", typ: "aws_cloudtrail", rule: "aws-cloudtrail-logging-enabled",
+			create:   trail("pa-off", false),
+			want:     map[string]any{"enable_logging": false},
+			violated: true,
+		},
 		{
 			name: "sqs kms key", typ: "aws_sqs_queue", rule: "aws-sqs-encrypted",
 			create: sqsQueue("enc-kms", map[string]string{"KmsMasterKeyId": "alias/aws/sqs", "SqsManagedSseEnabled": "false"}),
@@ -220,6 +310,11 @@ func TestPolicyAttributes(t *testing.T) {
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("%s = %#v, want %#v", attr, got, want)
+				}
+			}
+			for _, attr := range c.absent {
+				if v, ok := r.Attributes[attr]; ok {
+					t.Errorf("%s = %#v, want absent", attr, v)
 				}
 			}
 			r, ok = without[key]

@@ -48,6 +48,10 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 				}
 			}
 		}
+		var children []policy.Subject
+		if r.Type == "aws_s3_bucket" {
+			children = childSubjects(r, attrs, s3Children)
+		}
 		out = append(out, policy.Subject{
 			Provider:   r.Provider,
 			Type:       r.Type,
@@ -56,6 +60,41 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 			Region:     r.Region,
 			Tags:       r.Tags,
 			Attributes: attrs,
+		})
+		out = append(out, children...)
+	}
+	return out
+}
+
+// childSubjects turns the sub-resources a lister filed in a resource's
+// attributes under their Terraform type names (see s3Children) into
+// subjects of those types, and removes them from attrs so the parent
+// shows only its own attributes. A child has the parent's import id,
+// which is also its own (the bucket name for every S3 bucket
+// sub-resource), and no tags of its own.
+func childSubjects(r model.Resource, attrs map[string]any, types []string) []policy.Subject {
+	var out []policy.Subject
+	for _, typ := range types {
+		raw, ok := attrs[typ]
+		if !ok {
+			continue
+		}
+		delete(attrs, typ)
+		m, ok := raw.(map[string]any)
+		if !ok {
+			continue
+		}
+		child := maps.Clone(m)
+		if _, ok := child["id"]; !ok {
+			child["id"] = r.ID
+		}
+		out = append(out, policy.Subject{
+			Provider:   r.Provider,
+			Type:       typ,
+			ID:         r.ID,
+			Name:       r.Name,
+			Region:     r.Region,
+			Attributes: child,
 		})
 	}
 	return out

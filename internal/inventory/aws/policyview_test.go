@@ -114,3 +114,62 @@ func TestPolicySubjectsMeetPackRules(t *testing.T) {
 		t.Errorf("violations = %v, want %v", got, want)
 	}
 }
+
+// TestPolicySubjectsS3Children: the sub-resources the bucket lister files
+// in a bucket's attributes become subjects of their own Terraform types,
+// with the bucket name as id, and leave the bucket's subject.
+func TestPolicySubjectsS3Children(t *testing.T) {
+	pab := map[string]any{"bucket": "data", "block_public_acls": true}
+	tests := []struct {
+		name  string
+		attrs map[string]any
+		want  []policy.Subject
+	}{
+		{"none", map[string]any{}, nil},
+		{"public access block", map[string]any{s3PublicAccessType: pab}, []policy.Subject{{
+			Provider: "aws", Type: s3PublicAccessType, ID: "data", Name: "data", Region: "eu-west-1",
+			Attributes: map[string]any{"id": "data", "bucket": "data", "block_public_acls": true},
+		}}},
+		{"policy and encryption, in type order", map[string]any{
+			s3PolicyType:     map[string]any{"bucket": "data", "policy": "{}"},
+			s3EncryptionType: map[string]any{"bucket": "data", "rule": []any{}},
+		}, []policy.Subject{
+			{Provider: "aws", Type: s3EncryptionType, ID: "data", Name: "data", Region: "eu-west-1", Attributes: map[string]any{"id": "data", "bucket": "data", "rule": []any{}}},
+			{Provider: "aws", Type: s3PolicyType, ID: "data", Name: "data", Region: "eu-west-1", Attributes: map[string]any{"id": "data", "bucket": "data", "policy": "{}"}},
+		}},
+		{"not an object", map[string]any{s3PolicyType: "garbage"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			attrs := map[string]any{"server_side_encryption_configuration": []any{}}
+			for k, v := range tt.attrs {
+				attrs[k] = v
+			}
+			live := model.Resource{Provider: "aws", Type: "aws_s3_bucket", ID: "data", Name: "data", Region: "eu-west-1",
+				Tags: map[string]string{}, Attributes: attrs}
+			subs := PolicySubjects([]model.Resource{live})
+			if len(subs) == 0 || subs[0].Type != "aws_s3_bucket" {
+				t.Fatalf("first subject is not the bucket: %+v", subs)
+			}
+			for _, typ := range s3Children {
+				if _, ok := subs[0].Attributes[typ]; ok {
+					t.Errorf("bucket subject keeps %s", typ)
+				}
+			}
+			if _, ok := subs[0].Attributes["server_side_encryption_configuration"]; !ok {
+				t.Error("bucket subject lost its own attribute")
+			}
+			if got := subs[1:]; !reflect.DeepEqual(got, tt.want) && (len(got) != 0 || len(tt.want) != 0) {
+				t.Errorf("children = %#v\nwant %#v", got, tt.want)
+			}
+			for k := range tt.attrs {
+				if _, ok := live.Attributes[k]; !ok {
+					t.Errorf("%s removed from the live resource's attributes", k)
+				}
+			}
+			if len(pab) != 2 {
+				t.Errorf("the filed sub-resource was modified: %v", pab)
+			}
+		})
+	}
+}

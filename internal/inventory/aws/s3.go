@@ -62,7 +62,24 @@ func listS3Buckets(ctx context.Context, s *session, region string) ([]model.Reso
 		}
 	}
 	tagFromIndexOrUnknown(ctx, s, region, out)
+	if s.policyAttrs && len(out) > 0 {
+		if err := s3PolicyAttributes(ctx, s, s3DetailClient(s.config(region)), out); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
+}
+
+// s3DetailClient is the client for per-bucket calls. AWS routes them
+// virtual-hosted style (BUCKET.s3.REGION.amazonaws.com), which a custom
+// endpoint such as moto, MinIO or LocalStack on an IP address cannot
+// serve; with an endpoint override the bucket goes in the path instead.
+func s3DetailClient(cfg aws.Config) *s3.Client {
+	return s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if o.BaseEndpoint != nil {
+			o.UsePathStyle = true
+		}
+	})
 }
 
 // s3BucketFromState maps an aws_s3_bucket instance. Its import id is the

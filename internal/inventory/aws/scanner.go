@@ -57,6 +57,9 @@ func allListers() []lister {
 		ecrListers(),
 		logsListers(),
 		route53Listers(),
+		cloudtrailListers(),
+		flowLogListers(),
+		iamPasswordPolicyListers(),
 	} {
 		all = append(all, group...)
 	}
@@ -85,8 +88,10 @@ type Options struct {
 	Declared func(typ, id string) bool
 	// PolicyAttributes makes the listers read attributes that policy rules
 	// check but drift never compares (queue and topic encryption, KMS key
-	// rotation, DynamoDB server-side encryption). They cost one detail call
-	// per resource, so they are read only when policy rules will read them;
+	// rotation, DynamoDB server-side encryption, S3 bucket encryption,
+	// policy and public access block, CloudTrail logging status). They
+	// cost detail calls per resource, so they are read only when policy
+	// rules will read them;
 	// a plain drift scan leaves this false and keeps its call budget.
 	PolicyAttributes bool
 }
