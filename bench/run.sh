@@ -29,3 +29,7 @@ echo
 echo "== plumb serve intake: events durably accepted per second, accept latency (SQLite)"
 go build -o "$out/ingest" ./bench/ingest
 for b in 1 10; do "$out/ingest" -events "${EVENTS:-20000}" -clients 32 -batch "$b"; done
+
+echo
+echo "== policy evaluation, 1,000 rules x 100,000 resources (evals/s; goal >= 1,000,000 on one core)"
+go test -run '^$' -bench 'Evaluate1000x100k$' -benchtime 1x -benchmem -cpu 1,2 -count "${COUNT:-3}" ./internal/policy/

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,13 +24,37 @@ import (
 // and the rules indexed by Terraform type, so a resource only meets the
 // rules written for its type.
 type compiledSet struct {
-	programs map[*Rule]cel.Program
-	byType   map[string][]compiledRule
+	programs map[*Rule]*compiledRule
+	byType   map[string][]*compiledRule
 }
 
+// compiledRule holds up to two programs for one rule. Runtime cost
+// tracking more than doubles the time of a comprehension rule, and the
+// rules that need it (nested loops over attributes) are the expensive
+// ones, so a rule is tracked only on the resources where its static worst
+// case, computed for that resource's largest attribute, could exceed
+// CostLimit. On every other resource the tracker could never fire, and the
+// untracked program returns the same result.
 type compiledRule struct {
 	rule *Rule
-	prg  cel.Program
+	// fast evaluates without cost tracking; nil when no input size is
+	// provably under the limit.
+	fast cel.Program
+	// tracked stops at CostLimit; nil when the rule never needs it.
+	tracked cel.Program
+	// fastUpTo is the attribute size (see activation.maxSize) up to which
+	// fast may run: the static estimate for inputs no larger stays within
+	// CostLimit. math.MaxInt when the rule is never tracked.
+	fastUpTo int
+}
+
+// program picks the program for a resource whose largest string, list or
+// map has maxSize elements.
+func (cr *compiledRule) program(maxSize int) cel.Program {
+	if maxSize <= cr.fastUpTo {
+		return cr.fast
+	}
+	return cr.tracked
 }
 
 // newEnv declares what a rule may use: `resource`, a map of the resource's
@@ -70,8 +96,8 @@ func compileRules(rules []*Rule) (*compiledSet, error) {
 		return nil, fmt.Errorf("policy: building CEL environment: %w", err)
 	}
 	cs := &compiledSet{
-		programs: make(map[*Rule]cel.Program, len(rules)),
-		byType:   map[string][]compiledRule{},
+		programs: make(map[*Rule]*compiledRule, len(rules)),
+		byType:   map[string][]*compiledRule{},
 	}
 	var errs []error
 	ids := map[string]*Rule{}
@@ -89,14 +115,14 @@ func compileRules(rules []*Rule) (*compiledSet, error) {
 			errs = append(errs, err)
 			continue
 		}
-		prg, err := compileRule(env, r)
+		cr, err := compileRule(env, r)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		cs.programs[r] = prg
+		cs.programs[r] = cr
 		for _, t := range r.Resources {
-			cs.byType[t] = append(cs.byType[t], compiledRule{rule: r, prg: prg})
+			cs.byType[t] = append(cs.byType[t], cr)
 		}
 	}
 	if len(errs) > 0 {
@@ -123,7 +149,7 @@ func checkRule(r *Rule) error {
 	return nil
 }
 
-func compileRule(env *cel.Env, r *Rule) (cel.Program, error) {
+func compileRule(env *cel.Env, r *Rule) (*compiledRule, error) {
 	line := r.DenyLine
 	if line == 0 {
 		line = r.Line
@@ -135,22 +161,81 @@ func compileRule(env *cel.Env, r *Rule) (cel.Program, error) {
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, ruleErr(r, line, "rule %s: deny must be a boolean expression, got %s", r.ID, t)
 	}
-	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	program := func(opts ...cel.ProgramOption) (cel.Program, error) {
+		prg, err := env.Program(ast, append([]cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}, opts...)...)
+		if err != nil {
+			return nil, ruleErr(r, line, "rule %s: %v", r.ID, err)
+		}
+		return prg, nil
+	}
+	cr := &compiledRule{rule: r}
 	// Runtime cost tracking roughly doubles the work of a simple rule, so
 	// only rules that could exceed the limit pay for it. The static
 	// estimate assumes no attribute string or list is longer than
 	// maxAttrSize: a rule under the limit on that assumption does at most
 	// a few linear passes over its input, and only superlinear rules
-	// (nested loops over attributes) can run away; those are always
-	// tracked and stopped at CostLimit.
-	if est, err := env.EstimateCost(ast, attrSizes{}); err != nil || est.Max > CostLimit {
-		opts = append(opts, cel.CostLimit(CostLimit))
+	// (nested loops over attributes) can run away; those are tracked on
+	// any resource with an attribute too large for fastUpTo and stopped
+	// at CostLimit.
+	if est, err := env.EstimateCost(ast, attrSizes(maxAttrSize)); err == nil && est.Max <= CostLimit {
+		prg, err := program()
+		if err != nil {
+			return nil, err
+		}
+		cr.fast, cr.fastUpTo = prg, math.MaxInt
+		return cr, nil
 	}
-	prg, err := env.Program(ast, opts...)
+	tracked, err := program(cel.CostLimit(CostLimit))
 	if err != nil {
-		return nil, ruleErr(r, line, "rule %s: %v", r.ID, err)
+		return nil, err
 	}
-	return prg, nil
+	cr.tracked = tracked
+	cr.fastUpTo = fastLimit(env, ast)
+	if cr.fastUpTo >= 0 {
+		if cr.fast, err = program(); err != nil {
+			return nil, err
+		}
+	}
+	return cr, nil
+}
+
+// fastLimit is a large attribute size for which the static cost estimate
+// of ast stays within CostLimit, or -1 when even empty inputs may exceed it
+// (or the estimate fails). The estimate grows with the size bound, so a
+// search finds it: first the power of two, then three halvings within it.
+// The result is within 1/8 of the largest such size; exactness would only
+// move a few resources from the tracked to the fast program, for twice the
+// estimates (the estimator dominates the compile time of such rules).
+func fastLimit(env *cel.Env, ast *cel.Ast) int {
+	under := func(size int) bool {
+		est, err := env.EstimateCost(ast, attrSizes(size))
+		return err == nil && est.Max <= CostLimit
+	}
+	if !under(1) {
+		if under(0) {
+			return 0
+		}
+		return -1
+	}
+	// under(1<<lo) holds; under(1<<hi) does not (1<<hi >= maxAttrSize,
+	// which the caller found over the limit).
+	lo, hi := 0, bits.Len(maxAttrSize-1)
+	for hi-lo > 1 {
+		if mid := (lo + hi) / 2; under(1 << mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	ok, bad := 1<<lo, 1<<hi
+	for range 3 {
+		if mid := ok + (bad-ok)/2; under(mid) {
+			ok = mid
+		} else {
+			bad = mid
+		}
+	}
+	return ok
 }
 
 func ruleErr(r *Rule, line int, format string, args ...any) error {
@@ -162,51 +247,104 @@ func ruleErr(r *Rule, line int, format string, args ...any) error {
 // EC2's 16 KiB user data).
 const maxAttrSize = 1 << 16
 
-// attrSizes bounds every size at maxAttrSize for the static estimate.
-type attrSizes struct{}
+// attrSizes bounds every size (of an attribute or of a value derived from
+// one, such as a decoded JSON document) at its value for the static
+// estimate.
+type attrSizes uint64
 
 func (attrSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode) *cost.CallEstimate {
 	return nil
 }
 
-func (attrSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate {
-	return &cost.SizeEstimate{Min: 0, Max: maxAttrSize}
+func (a attrSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate {
+	return &cost.SizeEstimate{Min: 0, Max: uint64(a)}
 }
 
 // activation hands `resource` to a program without building a map per
 // evaluation: one activation per worker, pointed at each subject in turn.
 type activation struct {
 	resource ref.Val
+	// frame wraps the activation in the interpreter's execution frame once,
+	// for every evaluation of the worker: Program.Eval given a frame uses
+	// it as is, instead of taking one from a pool, searching the activation
+	// for function bindings and returning the frame after each of the
+	// ~50 evaluations of a resource. The only state an evaluation leaves
+	// on it is a cost tracker, which run clears.
+	frame *interpreter.ExecutionFrame
+	// maxSize is the length of the subject's largest string (in bytes, at
+	// least its CEL size in code points), list or map, the attribute map
+	// itself included; math.MaxInt when a value of a type CEL sizes
+	// differently is present. It picks the program of a compiledRule.
+	maxSize int
 }
 
-func newActivation() *activation { return &activation{} }
+func newActivation() *activation {
+	a := &activation{}
+	if f, err := interpreter.NewExecutionFrame(a); err == nil {
+		a.frame = f
+	}
+	return a
+}
+
+// input is what Program.Eval gets: the frame, or the activation itself if
+// the frame could not be built (it can only fail for other input types).
+func (a *activation) input() any {
+	if a.frame != nil {
+		return a.frame
+	}
+	return a
+}
+
+// close hands the frame back to the interpreter's pool.
+func (a *activation) close() {
+	if a.frame != nil {
+		a.frame.Close()
+		a.frame = nil
+	}
+}
 
 // set converts the subject's attributes to CEL values once, deeply, so
 // the ~50 rules a resource meets do not each re-wrap the same nested lists
-// and maps (the dominant cost of comprehension rules otherwise).
+// and maps (the dominant cost of comprehension rules otherwise), and
+// measures the largest of them on the way.
 func (a *activation) set(attrs map[string]any) {
-	a.resource = toCEL(attrs)
+	a.maxSize = 0
+	a.resource = a.toCEL(attrs)
 }
 
-func toCEL(v any) ref.Val {
+func (a *activation) grow(n int) {
+	a.maxSize = max(a.maxSize, n)
+}
+
+func (a *activation) toCEL(v any) ref.Val {
 	switch x := v.(type) {
 	case map[string]any:
+		a.grow(len(x))
 		m := make(map[string]ref.Val, len(x))
 		for k, e := range x {
-			m[k] = toCEL(e)
+			a.grow(len(k))
+			m[k] = a.toCEL(e)
 		}
 		return types.NewMap(types.DefaultTypeAdapter, m)
 	case []any:
+		a.grow(len(x))
 		l := make([]ref.Val, len(x))
 		for i, e := range x {
-			l[i] = toCEL(e)
+			l[i] = a.toCEL(e)
 		}
 		return types.NewRefValList(types.DefaultTypeAdapter, l)
 	case nil:
 		return types.NullValue
+	case string:
+		a.grow(len(x))
+	case bool, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 	default:
-		return types.DefaultTypeAdapter.NativeToValue(x)
+		// A container or string type converted lazily by the adapter
+		// ([]string, map[string]string, []byte, ...): its sizes are not
+		// measured here, so every tracked rule stays tracked.
+		a.maxSize = math.MaxInt
 	}
+	return types.DefaultTypeAdapter.NativeToValue(v)
 }
 
 func (a *activation) ResolveName(name string) (any, bool) {
@@ -218,17 +356,23 @@ func (a *activation) ResolveName(name string) (any, bool) {
 
 func (a *activation) Parent() interpreter.Activation { return nil }
 
-// evalOne runs one program on one subject. It sets the activation itself
+// evalOne runs one rule on one subject. It sets the activation itself
 // only when called standalone (Check); evaluate sets it once per subject.
-func evalOne(prg cel.Program, r *Rule, s *Subject, act *activation) (bool, error) {
+func evalOne(cr *compiledRule, s *Subject, act *activation) (bool, error) {
 	if act.resource == nil {
 		act.set(s.Attributes)
 	}
-	return run(prg, r, s, act)
+	return run(cr, s, act)
 }
 
-func run(prg cel.Program, r *Rule, s *Subject, act *activation) (bool, error) {
-	out, _, err := prg.Eval(act)
+func run(cr *compiledRule, s *Subject, act *activation) (bool, error) {
+	r := cr.rule
+	out, _, err := cr.program(act.maxSize).Eval(act.input())
+	if act.frame != nil && act.frame.CostTracker() != nil {
+		// A tracked program leaves its tracker (and the cost it counted)
+		// on the frame; the next rule must start from zero or untracked.
+		act.frame.SetCostTracker(nil)
+	}
 	if err != nil {
 		return false, evalErr(r, s, err)
 	}
@@ -287,7 +431,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, workers
 			act.set(s.Attributes)
 			o := out[offsets[i]:offsets[i+1]]
 			for j, cr := range rules {
-				v, err := run(cr.prg, cr.rule, s, act)
+				v, err := run(cr, s, act)
 				o[j] = Outcome{Rule: cr.rule, Subject: s, Violated: v, Err: err}
 			}
 		}
@@ -295,6 +439,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, workers
 
 	if workers <= 1 {
 		act := newActivation()
+		defer act.close()
 		for c := 0; c < chunks; c++ {
 			if err := ctx.Err(); err != nil {
 				return nil, fmt.Errorf("policy: evaluation stopped: %w", err)
@@ -311,6 +456,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, workers
 		go func() {
 			defer wg.Done()
 			act := newActivation()
+			defer act.close()
 			for {
 				c := int(next.Add(1) - 1)
 				if c >= chunks || ctx.Err() != nil {

@@ -201,12 +201,14 @@ func (s *Set) Check(r *Rule, attrs map[string]any) (bool, error) {
 	if err := s.compile(); err != nil {
 		return false, err
 	}
-	prg, ok := s.compiled.programs[r]
+	cr, ok := s.compiled.programs[r]
 	if !ok {
 		return false, errors.New("policy: rule " + r.ID + " is not part of this set")
 	}
 	sub := Subject{Type: firstType(r), Attributes: attrs}
-	return evalOne(prg, r, &sub, newActivation())
+	act := newActivation()
+	defer act.close()
+	return evalOne(cr, &sub, act)
 }
 
 func firstType(r *Rule) string {
