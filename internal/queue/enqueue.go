@@ -14,7 +14,11 @@ import (
 type enqueueRequest struct {
 	ctx   context.Context
 	items []Item
-	done  chan enqueueReply
+	// keys and bodies are computed by the caller, in parallel, so the
+	// single committer goroutine spends its time on the database only.
+	keys   []string
+	bodies []string
+	done   chan enqueueReply
 }
 
 type enqueueReply struct {
@@ -38,7 +42,16 @@ func (q *Queue) Enqueue(ctx context.Context, items []Item) (EnqueueResult, error
 	if len(items) == 0 {
 		return EnqueueResult{}, nil
 	}
-	req := &enqueueRequest{ctx: ctx, items: items, done: make(chan enqueueReply, 1)}
+	req := &enqueueRequest{ctx: ctx, items: items, done: make(chan enqueueReply, 1),
+		keys: make([]string, len(items)), bodies: make([]string, len(items))}
+	for i := range items {
+		req.keys[i] = items[i].Event.Key()
+		body, err := json.Marshal(items[i].Event)
+		if err != nil {
+			return EnqueueResult{}, fmt.Errorf("enqueue: encode event %s: %w", req.keys[i], err)
+		}
+		req.bodies[i] = string(body)
+	}
 	q.sendMu.RLock()
 	if q.sendClose {
 		q.sendMu.RUnlock()
@@ -201,16 +214,12 @@ func (q *Queue) commitTx(ctx context.Context, batch []*enqueueRequest) ([]Enqueu
 	for ri, r := range batch {
 		for i := range r.items {
 			it := &r.items[i]
-			key := it.Event.Key()
+			key := r.keys[i]
 			if seen[key] {
 				continue
 			}
 			seen[key] = true
-			body, err := json.Marshal(it.Event)
-			if err != nil {
-				return make([]EnqueueResult, len(batch)), fmt.Errorf("enqueue: encode event %s: %w", key, err)
-			}
-			cands = append(cands, pendingEvent{key: key, body: string(body), item: it, req: ri})
+			cands = append(cands, pendingEvent{key: key, body: r.bodies[i], item: it, req: ri})
 		}
 	}
 	// A fixed key order means two replicas inserting overlapping batches
