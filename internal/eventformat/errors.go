@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 	"unicode/utf8"
+
+	"plumb/internal/jsonscan"
 )
 
 // ParseError is what a receiver turns into a 400 with a reason: it says
@@ -92,7 +94,7 @@ func isNull(raw json.RawMessage) bool {
 // produces the error.
 func decodeObject(raw []byte, index int, field string) (object, error) {
 	if jsonKind(raw) == "object" && json.Valid(raw) {
-		if o, ok := splitObject(bytes.Clone(trimSpace(raw))); ok {
+		if o, ok := splitObject(bytes.Clone(jsonscan.TrimSpace(raw))); ok {
 			return o, nil
 		}
 	}
@@ -104,7 +106,7 @@ func decodeObject(raw []byte, index int, field string) (object, error) {
 // object. It neither validates nor copies again; the values alias raw.
 func objectOf(raw []byte, index int, field string) (object, error) {
 	if jsonKind(raw) == "object" {
-		if o, ok := splitObject(trimSpace(raw)); ok {
+		if o, ok := splitObject(jsonscan.TrimSpace(raw)); ok {
 			return o, nil
 		}
 	}
@@ -135,7 +137,7 @@ func decodeObjectSlow(raw []byte, index int, field string) (object, error) {
 // copies (sharing one new buffer), so the caller may reuse raw's buffer.
 func decodeArray(raw []byte, index int, field, what string) ([]json.RawMessage, error) {
 	if jsonKind(raw) == "array" && json.Valid(raw) {
-		if a, ok := splitArray(bytes.Clone(trimSpace(raw))); ok {
+		if a, ok := splitArray(bytes.Clone(jsonscan.TrimSpace(raw))); ok {
 			return a, nil
 		}
 	}
@@ -243,7 +245,7 @@ func lenientObjectOf(raw json.RawMessage) object {
 	if jsonKind(raw) != "object" {
 		return nil
 	}
-	if n, ok := splitObject(trimSpace(raw)); ok {
+	if n, ok := splitObject(jsonscan.TrimSpace(raw)); ok {
 		return n
 	}
 	var n object

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"sync"
 
+	"plumb/internal/jsonscan"
 	"plumb/internal/model"
 )
 
@@ -75,7 +76,7 @@ func NewDoc(ev model.Event) (Doc, error) {
 	if len(bytes.TrimSpace(ev.Raw)) == 0 {
 		return Doc{}, errors.New("filter: event has no raw envelope")
 	}
-	raw := trimSpace(ev.Raw)
+	raw := jsonscan.TrimSpace(ev.Raw)
 	if raw[0] != '{' || !json.Valid(raw) {
 		return newDocDecoded(ev)
 	}

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"unicode/utf8"
+
+	"plumb/internal/jsonscan"
 )
 
 // NewDoc needs only three top-level members of the envelope to match on
@@ -31,7 +33,7 @@ func topLevel(b []byte) (topMembers, bool) {
 	if len(b) < 2 || b[0] != '{' {
 		return m, false
 	}
-	i := skipSpace(b, 1)
+	i := jsonscan.SkipSpace(b, 1)
 	if i < len(b) && b[i] == '}' {
 		return m, i == len(b)-1
 	}
@@ -39,7 +41,7 @@ func topLevel(b []byte) (topMembers, bool) {
 		if b[i] != '"' {
 			return m, false
 		}
-		ke := skipString(b, i)
+		ke := jsonscan.SkipString(b, i)
 		if ke < 0 {
 			return m, false
 		}
@@ -51,12 +53,12 @@ func topLevel(b []byte) (topMembers, bool) {
 			}
 			key = []byte(k)
 		}
-		i = skipSpace(b, ke)
+		i = jsonscan.SkipSpace(b, ke)
 		if i >= len(b) || b[i] != ':' {
 			return m, false
 		}
-		vs := skipSpace(b, i+1)
-		ve := skipValue(b, vs)
+		vs := jsonscan.SkipSpace(b, i+1)
+		ve := jsonscan.SkipValue(b, vs)
 		if ve < 0 {
 			return m, false
 		}
@@ -70,13 +72,13 @@ func topLevel(b []byte) (topMembers, bool) {
 		case "subject":
 			m.subject = b[vs:ve]
 		}
-		i = skipSpace(b, ve)
+		i = jsonscan.SkipSpace(b, ve)
 		if i >= len(b) {
 			return m, false
 		}
 		switch b[i] {
 		case ',':
-			i = skipSpace(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		case '}':
 			return m, i == len(b)-1
 		default:
@@ -103,96 +105,4 @@ func jsonString(raw []byte) (string, bool) {
 		return "", false
 	}
 	return s, true
-}
-
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && isSpace(b[i]) {
-		i++
-	}
-	return i
-}
-
-// trimSpace trims JSON whitespace, all a valid document can have around
-// its value.
-func trimSpace(b []byte) []byte {
-	i, j := 0, len(b)
-	for i < j && isSpace(b[i]) {
-		i++
-	}
-	for j > i && isSpace(b[j-1]) {
-		j--
-	}
-	return b[i:j]
-}
-
-// skipString returns the index just past the string literal at b[i] (a
-// '"'), -1 when unterminated. It jumps from quote to quote; a quote is
-// escaped when an odd run of backslashes precedes it.
-func skipString(b []byte, i int) int {
-	i++
-	for i <= len(b) {
-		j := bytes.IndexByte(b[i:], '"')
-		if j < 0 {
-			return -1
-		}
-		q := i + j
-		n := 0
-		for k := q - 1; k >= i && b[k] == '\\'; k-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1
-		}
-		i = q + 1
-	}
-	return -1
-}
-
-// skipValue returns the index just past the value at b[i], -1 when the
-// input ends first or is not shaped like JSON.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				if i = skipString(b, i); i < 0 {
-					return -1
-				}
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1
-				}
-			}
-			i++
-		}
-		return -1
-	default:
-		start := i
-		for i < len(b) {
-			c := b[i]
-			if c == ',' || c == '}' || c == ']' || isSpace(c) {
-				break
-			}
-			i++
-		}
-		if i == start {
-			return -1
-		}
-		return i
-	}
 }

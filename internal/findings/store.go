@@ -12,11 +12,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"plumb/internal/model"
+	"plumb/internal/sqlbind"
 )
 
 // Finding statuses.
@@ -318,21 +318,5 @@ func scanRecord(sc scanner) (Record, error) {
 	return r, nil
 }
 
-// rebind turns "?" placeholders into PostgreSQL's "$n".
-func (s *Store) rebind(query string) string {
-	if s.dialect != "postgres" {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
+// rebind binds a statement for the store's database.
+func (s *Store) rebind(query string) string { return sqlbind.For(s.dialect, query) }

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -25,6 +24,8 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 	"modernc.org/sqlite"
+
+	"plumb/internal/sqlbind"
 )
 
 // backend hides River's transaction type (*sql.Tx for SQLite, pgx.Tx for
@@ -361,42 +362,22 @@ func (r sqlRows) Close() { _ = r.Rows.Close() }
 type pgxTxOps struct{ tx pgx.Tx }
 
 func (o pgxTxOps) exec(ctx context.Context, query string, args ...any) error {
-	_, err := o.tx.Exec(ctx, rebindPostgres(query), args...)
+	_, err := o.tx.Exec(ctx, sqlbind.Postgres(query), args...)
 	return err
 }
 
 func (o pgxTxOps) query(ctx context.Context, query string, args ...any) (rowIter, error) {
-	rows, err := o.tx.Query(ctx, rebindPostgres(query), args...)
+	rows, err := o.tx.Query(ctx, sqlbind.Postgres(query), args...)
 	if err != nil {
 		return nil, err
 	}
 	return rows, nil
 }
 
-// rebindPostgres turns "?" placeholders into "$n". plumb's SQL never uses
-// "?" otherwise.
-func rebindPostgres(query string) string {
-	if !strings.Contains(query, "?") {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			b.WriteByte('$')
-			b.WriteString(strconv.Itoa(n))
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // rebind adapts a "?" query to the queue's dialect for use with DB().
 func (q *Queue) rebind(query string) string {
 	if q.dialect == "postgres" {
-		return rebindPostgres(query)
+		return sqlbind.Postgres(query)
 	}
 	return query
 }
