@@ -14,6 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"plumb/internal/jsonpos"
 	"plumb/internal/model"
 )
 
@@ -248,11 +249,11 @@ func (p *parser) jsonError(err error) error {
 			pos = len(p.data)
 		}
 		pos = max(pos, 0)
-		line, col := lineCol(p.data, pos)
+		line, col := jsonpos.LineCol(p.data, int64(pos))
 		return fmt.Errorf("read state %s: invalid JSON at line %d, column %d (byte offset %d): %w", p.name, line, col, pos, err)
 	case errors.As(err, &typ):
-		path, start := locateOffset(p.data, typ.Offset)
-		line, col := lineCol(p.data, int(start))
+		path, start := jsonpos.ValueAt(p.data, typ.Offset, nil)
+		line, col := jsonpos.LineCol(p.data, start)
 		what := path
 		if what == "" {
 			what = "the document"
@@ -268,8 +269,8 @@ func (p *parser) jsonError(err error) error {
 // column when the path can be found (it always can in a document that
 // decoded).
 func (p *parser) errorAt(path, msg string) error {
-	if start, ok := locatePath(p.data, path); ok {
-		line, col := lineCol(p.data, int(start))
+	if start, ok := jsonpos.Find(p.data, path); ok {
+		line, col := jsonpos.LineCol(p.data, start)
 		return fmt.Errorf("read state %s: line %d, column %d: %s: %s", p.name, line, col, path, msg)
 	}
 	return fmt.Errorf("read state %s: %s: %s", p.name, path, msg)

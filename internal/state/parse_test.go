@@ -402,18 +402,6 @@ func TestParseBOM(t *testing.T) {
 	}
 }
 
-func TestLineCol(t *testing.T) {
-	data := []byte("ab\ncdé\n\nf")
-	tests := []struct{ off, line, col int }{
-		{0, 1, 1}, {2, 1, 3}, {3, 2, 1}, {7, 2, 4}, {8, 3, 1}, {9, 4, 1}, {10, 4, 2}, {99, 4, 2}, {-1, 1, 1},
-	}
-	for _, tt := range tests {
-		if l, c := lineCol(data, tt.off); l != tt.line || c != tt.col {
-			t.Errorf("lineCol(%d) = %d:%d, want %d:%d", tt.off, l, c, tt.line, tt.col)
-		}
-	}
-}
-
 func TestHCLQuote(t *testing.T) {
 	tests := map[string]string{
 		"plain":      `"plain"`,

@@ -294,6 +294,10 @@ func appendKey(path []byte, key string) []byte {
 	return append(path, key...)
 }
 
+// joinKey is appendKey for string paths, so positions in error messages
+// name attributes the way drift paths do.
+func joinKey(parent, key string) string { return string(appendKey([]byte(parent), key)) }
+
 // appendIndex appends the path segment of a list index: [i].
 func appendIndex(path []byte, i int) []byte {
 	path = append(path, '[')

@@ -9,6 +9,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"plumb/internal/jsonpos"
 	"plumb/internal/model"
 )
 
@@ -154,11 +155,11 @@ func jsonError(name string, data []byte, err error) error {
 			off = len(data)
 		}
 		off = min(max(off, 0), len(data))
-		line, col := position(data, off)
+		line, col := jsonpos.LineCol(data, int64(off))
 		return fmt.Errorf("read plan %s: invalid JSON at line %d, column %d (byte offset %d): %w", name, line, col, off, err)
 	case errors.As(err, &typ):
-		path, start := valueEndingAt(data, typ.Offset)
-		line, col := position(data, int(start))
+		path, start := jsonpos.ValueAt(data, typ.Offset, joinKey)
+		line, col := jsonpos.LineCol(data, start)
 		if path == "" {
 			path = "the document"
 		}

@@ -18,11 +18,11 @@ func jsonError(name string, data []byte, err error) error {
 		// encoding/json counts the offending byte as read; step back
 		// onto it, except at the end of input, where nothing is there.
 		if strings.Contains(se.Error(), "unexpected end") {
-			line, col := lineCol(data, int64(len(data)))
+			line, col := jsonpos.LineCol(data, int64(len(data)))
 			return fmt.Errorf("%s:%d:%d (byte %d): malformed JSON: %v (is the file truncated?)", name, line, col, len(data), se)
 		}
 		off := max(se.Offset-1, 0)
-		line, col := lineCol(data, off)
+		line, col := jsonpos.LineCol(data, off)
 		return fmt.Errorf("%s:%d:%d (byte %d): malformed JSON: %v", name, line, col, off, se)
 	}
 	var te *json.UnmarshalTypeError
@@ -30,7 +30,7 @@ func jsonError(name string, data []byte, err error) error {
 		// encoding/json reports the offset just after the offending
 		// value; step back onto it.
 		off := max(te.Offset-1, 0)
-		line, col := lineCol(data, off)
+		line, col := jsonpos.LineCol(data, off)
 		field := te.Field
 		if field == "" {
 			field = "the document"
@@ -39,12 +39,6 @@ func jsonError(name string, data []byte, err error) error {
 			name, line, col, off, field, te.Value, jsonKind(te.Type))
 	}
 	return fmt.Errorf("%s: reading what-if JSON: %w", name, err)
-}
-
-// lineCol converts a byte offset into a 1-based line and column; the column
-// counts characters, as editors do.
-func lineCol(data []byte, off int64) (line, col int) {
-	return jsonpos.LineCol(data, off)
 }
 
 // jsonKind names the JSON type a Go type decodes from, so errors speak the
