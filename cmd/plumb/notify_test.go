@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,7 +17,6 @@ import (
 	"plumb/internal/config"
 	"plumb/internal/receivers/github/githubtest"
 	"plumb/internal/report"
-	"plumb/internal/server"
 	"plumb/internal/testenv"
 )
 
@@ -331,58 +328,7 @@ func notifyServe(t *testing.T, cfgPath string, env map[string]string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var logs syncLog
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(&logs, nil)), ShutdownTimeout: 10 * time.Second,
-			OnListen: func(a string) { addr <- a }})
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case err := <-done:
-		cancel()
-		t.Fatalf("server.Run returned before listening: %v", err)
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatal("server did not listen within 60s")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server.Run: %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Error("server.Run did not return within 30s")
-		}
-		if t.Failed() {
-			t.Logf("plumb serve log:\n%s", logs.String())
-		}
-	})
-	return "http://" + a
-}
-
-// syncLog is a goroutine-safe log buffer.
-type syncLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
+	return runServer(t, cfg)
 }
 
 // nsgWrite is an Event Grid write of network security group nsg by

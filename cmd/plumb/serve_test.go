@@ -46,12 +46,21 @@ func startServe(t *testing.T, runbookDir string) string {
 			cfg.Subscriptions[i].Handlers[j].Dir = runbookDir
 		}
 	}
+	return runServer(t, cfg)
+}
+
+// runServer runs plumb serve in-process (server.Run, as the serve command
+// does) with cfg and a temporary data directory, and returns its base URL.
+// It stops when the test ends, and its log is printed if the test failed.
+func runServer(t *testing.T, cfg *config.Config) string {
+	t.Helper()
+	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
 		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 10 * time.Second,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil)), ShutdownTimeout: 10 * time.Second,
 			OnListen: func(a string) { addr <- a }})
 	}()
 	var a string
@@ -59,7 +68,7 @@ func startServe(t *testing.T, runbookDir string) string {
 	case a = <-addr:
 	case err := <-done:
 		cancel()
-		t.Fatalf("server.Run returned before listening: %v", err)
+		t.Fatalf("server.Run returned before listening: %v\n%s", err, logs.String())
 	case <-time.After(60 * time.Second):
 		cancel()
 		t.Fatal("server did not listen within 60s")
@@ -73,6 +82,9 @@ func startServe(t *testing.T, runbookDir string) string {
 			}
 		case <-time.After(30 * time.Second):
 			t.Error("server.Run did not return within 30s")
+		}
+		if t.Failed() {
+			t.Logf("plumb serve log:\n%s", logs.String())
 		}
 	})
 	return "http://" + a

@@ -2,11 +2,9 @@ package server
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,88 +14,11 @@ import (
 	"testing"
 	"time"
 
-	"plumb/internal/config"
 	"plumb/internal/receivers"
 	"plumb/internal/receivers/github/githubtest"
 )
 
 const notifyHookSecret = "notify-hook-secret"
-
-// notifyLog is a goroutine-safe log buffer.
-type notifyLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *notifyLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *notifyLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
-// runNotifyServer runs plumb serve (Run) with yaml on a free port and
-// returns its base URL; it stops when the test ends.
-func runNotifyServer(t *testing.T, yaml string, env map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	path := filepath.Join(dir, "plumb.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path, func(k string) string {
-		if v, ok := env[k]; ok {
-			return v
-		}
-		return map[string]string{"TOKEN": testToken, "KEY": testKey, "HOOK_SECRET": notifyHookSecret}[k]
-	})
-	if err != nil {
-		t.Fatalf("load config: %v", err)
-	}
-	logs := &notifyLog{}
-	addr := make(chan string, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, DataDir: filepath.Join(dir, "data"), Listen: "127.0.0.1:0",
-			Logger:          slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
-			ShutdownTimeout: 10 * time.Second, OnListen: func(a string) { addr <- a }})
-	}()
-	var a string
-	select {
-	case a = <-addr:
-	case err := <-done:
-		cancel()
-		t.Fatalf("Run returned before listening: %v\n%s", err, logs.String())
-	case <-time.After(60 * time.Second):
-		cancel()
-		t.Fatalf("Run did not listen within 60s\n%s", logs.String())
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run = %v", err)
-			}
-		case <-time.After(30 * time.Second):
-			t.Errorf("Run did not return within 30s of cancel")
-		}
-		if t.Failed() {
-			l := logs.String()
-			if len(l) > 8000 {
-				l = l[len(l)-8000:]
-			}
-			t.Logf("plumb serve log (tail):\n%s", l)
-		}
-	})
-	return "http://" + a
-}
 
 // notifyAPI calls the API with the bearer token and decodes the answer
 // into out (when not nil); it returns the status.
@@ -143,18 +64,6 @@ func postGrid(t *testing.T, base string, events ...map[string]any) {
 	}
 }
 
-// pollFor polls cond every 50ms until it holds, failing after limit.
-func pollFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // notificationEvents lists the queue's notification events in state.
 func notificationEvents(t *testing.T, base, state string) []eventView {
 	t.Helper()
@@ -171,17 +80,6 @@ func notificationEvents(t *testing.T, base, state string) []eventView {
 		}
 	}
 	return n
-}
-
-func openFindings(t *testing.T, base, query string) []findingView {
-	t.Helper()
-	var out struct {
-		Findings []findingView `json:"findings"`
-	}
-	if code := notifyAPI(t, base, "GET", "/v1/findings?"+query, nil, &out); code != 200 {
-		t.Fatalf("list findings: status %d", code)
-	}
-	return out.Findings
 }
 
 // hookRecorder is a webhook endpoint that fails the first failFirst
@@ -310,24 +208,24 @@ const intruderID = "99999999-9999-9999-9999-999999999999"
 func TestNotifyWebhookOutage(t *testing.T) {
 	const failFirst = 4
 	hook, hookURL := newHookRecorder(t, failFirst)
-	base := runNotifyServer(t, notifyServeConfig+fmt.Sprintf(hookRoute, hookURL), nil)
+	base := runE2E(t, notifyServeConfig+fmt.Sprintf(hookRoute, hookURL), nil, nil).url
 
 	postGrid(t, base, eventGridEvent("prod-1", "Microsoft.Resources.ResourceWriteSuccess", intruderID),
 		eventGridEvent("prod-2", "Microsoft.Resources.ResourceWriteSuccess", intruderID),
 		eventGridEvent("prod-3", "Microsoft.Resources.ResourceWriteSuccess", intruderID))
 	// More findings once the outage has begun.
-	pollFor(t, 30*time.Second, "the webhook's first failed request", func() bool { _, failed, _ := hook.counts(); return failed >= 1 })
+	waitForDeadline(t, 30*time.Second, "the webhook's first failed request", func() bool { _, failed, _ := hook.counts(); return failed >= 1 })
 	postGrid(t, base, eventGridEvent("prod-4", "Microsoft.Resources.ResourceWriteSuccess", intruderID),
 		eventGridEvent("stg-5", "Microsoft.Resources.ResourceWriteSuccess", intruderID))
 
 	const want = 5
 	var stored []findingView
-	pollFor(t, 30*time.Second, "5 audit findings", func() bool {
-		stored = openFindings(t, base, "kind=audit.unexpected_write&status=open")
+	waitForDeadline(t, 30*time.Second, "5 audit findings", func() bool {
+		stored = apiServer(t, base).findings("kind=audit.unexpected_write&status=open")
 		return len(stored) == want
 	})
-	pollFor(t, 60*time.Second, "every finding delivered", func() bool { return len(hook.fingerprints("open")) == want })
-	pollFor(t, 30*time.Second, "no notification pending or retrying", func() bool {
+	waitForDeadline(t, 60*time.Second, "every finding delivered", func() bool { return len(hook.fingerprints("open")) == want })
+	waitForDeadline(t, 30*time.Second, "no notification pending or retrying", func() bool {
 		return len(notificationEvents(t, base, "pending"))+len(notificationEvents(t, base, "retry")) == 0
 	})
 
@@ -374,7 +272,7 @@ func TestNotifyWebhookOutage(t *testing.T) {
 // they are sent, once.
 func TestNotifySilence(t *testing.T) {
 	hook, hookURL := newHookRecorder(t, 0)
-	base := runNotifyServer(t, notifyServeConfig+fmt.Sprintf(hookRoute, hookURL), nil)
+	base := runE2E(t, notifyServeConfig+fmt.Sprintf(hookRoute, hookURL), nil, nil).url
 
 	var sl silenceView
 	if code := notifyAPI(t, base, "POST", "/v1/silences", map[string]any{
@@ -384,10 +282,10 @@ func TestNotifySilence(t *testing.T) {
 	}
 
 	postGrid(t, base, eventGridEvent("prod-1", "Microsoft.Resources.ResourceWriteSuccess", intruderID))
-	pollFor(t, 30*time.Second, "the prod finding", func() bool { return len(openFindings(t, base, "environment=prod&status=open")) == 1 })
-	prodFP := openFindings(t, base, "environment=prod")[0].Finding.Fingerprint
+	waitForDeadline(t, 30*time.Second, "the prod finding", func() bool { return len(apiServer(t, base).findings("environment=prod&status=open")) == 1 })
+	prodFP := apiServer(t, base).findings("environment=prod")[0].Finding.Fingerprint
 	postGrid(t, base, eventGridEvent("stg-1", "Microsoft.Resources.ResourceWriteSuccess", intruderID))
-	pollFor(t, 30*time.Second, "the staging finding to be sent", func() bool { return len(hook.fingerprints("open")) >= 1 })
+	waitForDeadline(t, 30*time.Second, "the staging finding to be sent", func() bool { return len(hook.fingerprints("open")) >= 1 })
 	// Two more routing passes after the staging finding went out.
 	time.Sleep(500 * time.Millisecond)
 	sent := hook.fingerprints("open")
@@ -398,7 +296,7 @@ func TestNotifySilence(t *testing.T) {
 	if code := notifyAPI(t, base, "POST", "/v1/silences/"+sl.ID+"/expire", nil, nil); code != http.StatusOK {
 		t.Fatalf("expire silence: status %d", code)
 	}
-	pollFor(t, 30*time.Second, "the prod finding to be sent after the silence", func() bool { return hook.fingerprints("open")[prodFP] == 1 })
+	waitForDeadline(t, 30*time.Second, "the prod finding to be sent after the silence", func() bool { return hook.fingerprints("open")[prodFP] == 1 })
 	time.Sleep(500 * time.Millisecond)
 	if got := hook.fingerprints("open"); len(got) != 2 || got[prodFP] != 1 {
 		t.Errorf("after the silence: sent %v, want each finding once", got)
@@ -424,7 +322,7 @@ func TestNotifyAdvisoryAppAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	hook, hookURL := newHookRecorder(t, 0)
-	base := runNotifyServer(t, notifyServeConfig+fmt.Sprintf(`
+	base := runE2E(t, notifyServeConfig+fmt.Sprintf(`
 route:
   receiver: hook
   group_wait: 0s
@@ -445,13 +343,13 @@ receivers:
         app_id: %d
         installation_id: %d
         private_key: {file: %s}
-`, hookURL, fake.BaseURL(), appID, installationID, keyPath), nil)
+`, hookURL, fake.BaseURL(), appID, installationID, keyPath), nil, nil).url
 
 	postGrid(t, base, eventGridEvent("prod-adv", "Microsoft.Resources.ResourceWriteSuccess", intruderID))
-	pollFor(t, 30*time.Second, "a draft advisory", func() bool { return len(fake.Advisories()) >= 1 })
-	pollFor(t, 30*time.Second, "the notification to succeed", func() bool { return len(notificationEvents(t, base, "succeeded")) == 1 })
+	waitForDeadline(t, 30*time.Second, "a draft advisory", func() bool { return len(fake.Advisories()) >= 1 })
+	waitForDeadline(t, 30*time.Second, "the notification to succeed", func() bool { return len(notificationEvents(t, base, "succeeded")) == 1 })
 
-	fs := openFindings(t, base, "kind=audit.unexpected_write")
+	fs := apiServer(t, base).findings("kind=audit.unexpected_write")
 	if len(fs) != 1 || fs[0].Finding.Severity != "high" {
 		t.Fatalf("findings %+v", fs)
 	}

@@ -51,7 +51,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // runE2E writes yaml to a plumb.yaml, loads it as plumb serve does
-// (secrets from env, then TOKEN and KEY), and runs Run on a free port
+// (secrets from env, then TOKEN, KEY and HOOK_SECRET), and runs Run on a free port
 // until the test ends. tweak adjusts the options (database, alert
 // interval) before the start.
 func runE2E(t *testing.T, yaml string, env map[string]string, tweak func(*Options)) *testServer {
@@ -65,7 +65,7 @@ func runE2E(t *testing.T, yaml string, env map[string]string, tweak func(*Option
 		if v, ok := env[k]; ok {
 			return v
 		}
-		return map[string]string{"TOKEN": testToken, "KEY": testKey}[k]
+		return map[string]string{"TOKEN": testToken, "KEY": testKey, "HOOK_SECRET": notifyHookSecret}[k]
 	})
 	if err != nil {
 		t.Fatalf("load config: %v", err)
@@ -155,6 +155,9 @@ func (ts *testServer) eventIDsIn(state string) []string {
 	sort.Strings(ids)
 	return ids
 }
+
+// apiServer addresses the API of a server a test started by URL.
+func apiServer(t *testing.T, base string) *testServer { return &testServer{t: t, url: base} }
 
 func (ts *testServer) findings(query string) []findingView {
 	ts.t.Helper()
