@@ -181,9 +181,6 @@ func (v *validator) routing(c *Config) {
 		}
 		return
 	}
-	d := DefaultGroupWait
-	gi := DefaultGroupInterval
-	ri := DefaultRepeatInterval
 	root := c.Route
 	if root.Receiver == "" {
 		v.errf("route.receiver", "the root route needs a receiver (the default for findings no child matches)")
@@ -191,37 +188,43 @@ func (v *validator) routing(c *Config) {
 	if len(root.Matchers) > 0 {
 		v.errf("route.matchers", "the root route matches every finding; put matchers on child routes")
 	}
-	if root.GroupWait == nil {
-		root.GroupWait = &d
-	}
-	if root.GroupInterval == nil {
-		root.GroupInterval = &gi
-	}
-	if root.RepeatInterval == nil {
-		root.RepeatInterval = &ri
-	}
-	v.route("route", root, nil, names)
+	root.Inherit(nil)
+	v.route("route", root, names)
 }
 
-// route validates a node and fills unset fields from its parent.
-func (v *validator) route(f string, r *Route, parent *Route, receivers map[string]bool) {
-	if parent != nil {
-		if r.Receiver == "" {
-			r.Receiver = parent.Receiver
-		}
-		if r.GroupBy == nil {
-			r.GroupBy = parent.GroupBy
-		}
-		if r.GroupWait == nil {
-			r.GroupWait = parent.GroupWait
-		}
-		if r.GroupInterval == nil {
-			r.GroupInterval = parent.GroupInterval
-		}
-		if r.RepeatInterval == nil {
-			r.RepeatInterval = parent.RepeatInterval
-		}
+// Inherit fills what a node leaves unset: from its parent (receiver,
+// group_by and the three intervals), or, for the root (parent nil), from
+// Alertmanager's defaults. The loader and the router both call it, so a
+// tree behaves the same whether it came from plumb.yaml or was built by
+// hand.
+func (r *Route) Inherit(parent *Route) {
+	if parent == nil {
+		r.GroupWait = orDefault(r.GroupWait, DefaultGroupWait)
+		r.GroupInterval = orDefault(r.GroupInterval, DefaultGroupInterval)
+		r.RepeatInterval = orDefault(r.RepeatInterval, DefaultRepeatInterval)
+		return
 	}
+	if r.Receiver == "" {
+		r.Receiver = parent.Receiver
+	}
+	if r.GroupBy == nil {
+		r.GroupBy = parent.GroupBy
+	}
+	r.GroupWait = orDefault(r.GroupWait, *parent.GroupWait)
+	r.GroupInterval = orDefault(r.GroupInterval, *parent.GroupInterval)
+	r.RepeatInterval = orDefault(r.RepeatInterval, *parent.RepeatInterval)
+}
+
+func orDefault(p *time.Duration, d time.Duration) *time.Duration {
+	if p != nil {
+		return p
+	}
+	return &d
+}
+
+// route validates a node whose fields are already inherited, then its
+// children after they inherit from it.
+func (v *validator) route(f string, r *Route, receivers map[string]bool) {
 	if r.Receiver != "" && !receivers[r.Receiver] {
 		v.errf(f+".receiver", "unknown receiver %q", r.Receiver)
 	}
@@ -239,7 +242,8 @@ func (v *validator) route(f string, r *Route, parent *Route, receivers map[strin
 		}
 	}
 	for i := range r.Routes {
-		v.route(fmt.Sprintf("%s.routes[%d]", f, i), &r.Routes[i], r, receivers)
+		r.Routes[i].Inherit(r)
+		v.route(fmt.Sprintf("%s.routes[%d]", f, i), &r.Routes[i], receivers)
 	}
 }
 

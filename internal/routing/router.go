@@ -58,27 +58,7 @@ func NewRouter(root *config.Route) *Router {
 func build(r *config.Route, parent *config.Route, id string) *node {
 	eff := *r
 	eff.Routes = nil
-	if parent != nil {
-		if eff.Receiver == "" {
-			eff.Receiver = parent.Receiver
-		}
-		if eff.GroupBy == nil {
-			eff.GroupBy = parent.GroupBy
-		}
-		if eff.GroupWait == nil {
-			eff.GroupWait = parent.GroupWait
-		}
-		if eff.GroupInterval == nil {
-			eff.GroupInterval = parent.GroupInterval
-		}
-		if eff.RepeatInterval == nil {
-			eff.RepeatInterval = parent.RepeatInterval
-		}
-	} else {
-		eff.GroupWait = orDefault(eff.GroupWait, config.DefaultGroupWait)
-		eff.GroupInterval = orDefault(eff.GroupInterval, config.DefaultGroupInterval)
-		eff.RepeatInterval = orDefault(eff.RepeatInterval, config.DefaultRepeatInterval)
-	}
+	eff.Inherit(parent)
 	n := &node{route: &eff, id: id, matchers: r.Compiled}
 	if len(r.Compiled) != len(r.Matchers) {
 		ms, err := findings.ParseMatchers(r.Matchers)
@@ -88,13 +68,6 @@ func build(r *config.Route, parent *config.Route, id string) *node {
 		n.children = append(n.children, build(&r.Routes[i], &eff, id+"."+strconv.Itoa(i)))
 	}
 	return n
-}
-
-func orDefault[T any](p *T, d T) *T {
-	if p != nil {
-		return p
-	}
-	return &d
 }
 
 // Match returns where a finding with these labels goes: down the first
