@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"sync"
 
 	"plumb/internal/jsonscan"
@@ -42,6 +43,11 @@ type lazyTree struct {
 	once sync.Once
 	raw  []byte // valid JSON object, dropped once decoded
 	root map[string]any
+	// dotted is set when some object key in the envelope contains a dot;
+	// only then do patterns need the split view (see dotted.go).
+	dotted    bool
+	splitOnce sync.Once
+	split     map[string]any
 }
 
 // root returns the decoded envelope, nil for a zero Doc.
@@ -52,20 +58,29 @@ func (d Doc) root() map[string]any {
 	}
 	t.once.Do(func() {
 		// raw was validated by NewDoc, so decoding cannot fail.
-		if v, err := decodeJSON(t.raw); err == nil {
+		if v, dotted, err := decodeJSONDotted(t.raw); err == nil {
 			t.root, _ = v.(map[string]any)
+			t.dotted = dotted
 		}
 		t.raw = nil
 	})
 	return t.root
 }
 
-// number keeps a JSON number's value for numeric comparisons and its text for
-// string operators, which Event Grid applies to the literal spelling of a
-// number (a StringBeginsWith "5" matches the number 5).
-type number struct {
-	f float64
-	s string
+// patternRoot is the envelope as EventBridge patterns see it: keys with dots
+// split into nested objects, so that "a.b": 1 and "a": {"b": 1} are the
+// same field. Envelopes without such keys (nearly all) are not copied.
+func (d Doc) patternRoot() map[string]any {
+	root := d.root()
+	t := d.tree
+	if t == nil || !t.dotted {
+		return root
+	}
+	t.splitOnce.Do(func() {
+		v, _ := splitDotted(root)
+		t.split, _ = v.(map[string]any)
+	})
+	return t.split
 }
 
 // NewDoc decodes ev.Raw. It fails when Raw is not a single JSON object,
@@ -106,7 +121,7 @@ func NewDoc(ev model.Event) (Doc, error) {
 // reference behaviour, used for what the top-level reader does not handle
 // and for every error.
 func newDocDecoded(ev model.Event) (Doc, error) {
-	v, err := decodeJSON(ev.Raw)
+	v, dotted, err := decodeJSONDotted(ev.Raw)
 	if err != nil {
 		return Doc{}, fmt.Errorf("filter: decode event %s: %w", ev.Key(), err)
 	}
@@ -114,7 +129,7 @@ func newDocDecoded(ev model.Event) (Doc, error) {
 	if !ok {
 		return Doc{}, fmt.Errorf("filter: decode event %s: envelope is not a JSON object", ev.Key())
 	}
-	t := &lazyTree{root: root}
+	t := &lazyTree{root: root, dotted: dotted}
 	t.once.Do(func() {})
 	d := Doc{tree: t}
 	if _, ok := root["specversion"]; ok {
@@ -140,6 +155,13 @@ func newDocDecoded(ev model.Event) (Doc, error) {
 // decodeJSON parses exactly one JSON value and converts numbers to number, so
 // that matching never re-parses numeric text.
 func decodeJSON(b []byte) (any, error) {
+	v, _, err := decodeJSONDotted(b)
+	return v, err
+}
+
+// decodeJSONDotted is decodeJSON that also reports whether any object key
+// contains a dot.
+func decodeJSONDotted(b []byte) (any, bool, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -147,30 +169,34 @@ func decodeJSON(b []byte) (any, error) {
 		var syn *json.SyntaxError
 		switch {
 		case errors.As(err, &syn):
-			return nil, fmt.Errorf("at byte %d: %w", syn.Offset, err)
+			return nil, false, fmt.Errorf("at byte %d: %w", syn.Offset, err)
 		case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			return nil, fmt.Errorf("truncated at byte %d: %w", len(b), err)
+			return nil, false, fmt.Errorf("truncated at byte %d: %w", len(b), err)
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("at byte %d: trailing data after the JSON value", dec.InputOffset())
+		return nil, false, fmt.Errorf("at byte %d: trailing data after the JSON value", dec.InputOffset())
 	}
-	return convertNumbers(v), nil
+	dotted := false
+	return convertNumbers(v, &dotted), dotted, nil
 }
 
-func convertNumbers(v any) any {
+func convertNumbers(v any, dotted *bool) any {
 	switch t := v.(type) {
 	case json.Number:
 		f, _ := strconv.ParseFloat(string(t), 64) // out of range: ±Inf, still ordered
 		return number{f: f, s: string(t)}
 	case map[string]any:
 		for k, e := range t {
-			t[k] = convertNumbers(e)
+			if !*dotted && strings.IndexByte(k, '.') >= 0 {
+				*dotted = true
+			}
+			t[k] = convertNumbers(e, dotted)
 		}
 	case []any:
 		for i, e := range t {
-			t[i] = convertNumbers(e)
+			t[i] = convertNumbers(e, dotted)
 		}
 	}
 	return v

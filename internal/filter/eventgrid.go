@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -50,6 +51,9 @@ type EventGridMatcher struct {
 	caseSensitive bool
 	arrays        bool
 	filters       []egFilter
+	// As written, for explanations.
+	typeNames                   []string
+	beginsWithRaw, endsWithRaw string
 }
 
 type egOp int
@@ -129,6 +133,8 @@ func lookupOp(name string) (egOpInfo, bool) {
 
 type egFilter struct {
 	info   egOpInfo
+	key    string // as written
+	desc   string // the operands as written, for explanations
 	path   []string
 	num    float64
 	b      bool
@@ -147,6 +153,9 @@ func (f EventGrid) Compile() (*EventGridMatcher, error) {
 		endsWith:      f.SubjectEndsWith,
 		caseSensitive: f.IsSubjectCaseSensitive,
 		arrays:        f.EnableAdvancedFilteringOnArrays,
+		typeNames:     f.IncludedEventTypes,
+		beginsWithRaw: f.SubjectBeginsWith,
+		endsWithRaw:   f.SubjectEndsWith,
 	}
 	if !m.caseSensitive {
 		m.beginsWith = strings.ToLower(m.beginsWith)
@@ -194,7 +203,7 @@ func compileAdvanced(af AdvancedFilter) (egFilter, int, error) {
 	if strings.TrimSpace(af.Key) == "" {
 		return egFilter{}, 0, errors.New("key: missing")
 	}
-	cf := egFilter{info: info, path: strings.Split(af.Key, ".")}
+	cf := egFilter{info: info, key: af.Key, path: strings.Split(af.Key, ".")}
 	for _, seg := range cf.path {
 		if seg == "" {
 			return egFilter{}, 0, fmt.Errorf("key: %q has an empty segment", af.Key)
@@ -219,6 +228,7 @@ func compileAdvanced(af AdvancedFilter) (egFilter, int, error) {
 				return egFilter{}, 0, fmt.Errorf("value: %s needs a boolean, got %s", info.name, describe(af.Value))
 			}
 			cf.b = b
+			cf.desc = fmt.Sprint(b)
 			return cf, 1, nil
 		}
 		f, err := toFloat(af.Value)
@@ -226,6 +236,7 @@ func compileAdvanced(af AdvancedFilter) (egFilter, int, error) {
 			return egFilter{}, 0, fmt.Errorf("value: %s: %w", info.name, err)
 		}
 		cf.num = f
+		cf.desc = formatFloat(f)
 		return cf, 1, nil
 	}
 	if af.Value != nil {
@@ -234,6 +245,7 @@ func compileAdvanced(af AdvancedFilter) (egFilter, int, error) {
 	if len(af.Values) == 0 {
 		return egFilter{}, 0, fmt.Errorf("values: missing for %s", info.name)
 	}
+	descs := make([]string, 0, len(af.Values))
 	for j, v := range af.Values {
 		switch info.operand {
 		case operandNumbers:
@@ -242,6 +254,7 @@ func compileAdvanced(af AdvancedFilter) (egFilter, int, error) {
 				return egFilter{}, 0, fmt.Errorf("values[%d]: %s: %w", j, info.name, err)
 			}
 			cf.nums = append(cf.nums, f)
+			descs = append(descs, formatFloat(f))
 		case operandStrings:
 			s, ok := v.(string)
 			if !ok {
@@ -251,14 +264,17 @@ func compileAdvanced(af AdvancedFilter) (egFilter, int, error) {
 				return egFilter{}, 0, fmt.Errorf("values[%d]: string of %d characters, Event Grid allows at most %d", j, n, maxStringValueLen)
 			}
 			cf.strs = append(cf.strs, strings.ToLower(s))
+			descs = append(descs, fmt.Sprintf("%q", s))
 		case operandRanges:
 			r, err := toRange(v)
 			if err != nil {
 				return egFilter{}, 0, fmt.Errorf("values[%d]: %s: %w", j, info.name, err)
 			}
 			cf.ranges = append(cf.ranges, r)
+			descs = append(descs, "["+formatFloat(r[0])+", "+formatFloat(r[1])+"]")
 		}
 	}
+	cf.desc = shorten("["+strings.Join(descs, ", ")+"]", 200)
 	return cf, len(af.Values), nil
 }
 
@@ -349,26 +365,11 @@ func describe(v any) string {
 // subscription: event type, subject prefix/suffix and every advanced filter
 // must all match.
 func (m *EventGridMatcher) Match(d Doc) bool {
-	if !m.allTypes {
-		ok := false
-		for _, t := range m.types {
-			if strings.EqualFold(t, d.eventType) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
+	if !m.typeMatch(d) {
+		return false
 	}
-	if m.beginsWith != "" || m.endsWith != "" {
-		if m.caseSensitive {
-			if !strings.HasPrefix(d.subject, m.beginsWith) || !strings.HasSuffix(d.subject, m.endsWith) {
-				return false
-			}
-		} else if !foldHasPrefix(d.subject, m.beginsWith) || !foldHasSuffix(d.subject, m.endsWith) {
-			return false
-		}
+	if (m.beginsWith != "" || m.endsWith != "") && !(m.subjectBegins(d) && m.subjectEnds(d)) {
+		return false
 	}
 	for i := range m.filters {
 		if !m.filters[i].match(d, m.arrays) {
@@ -376,6 +377,66 @@ func (m *EventGridMatcher) Match(d Doc) bool {
 		}
 	}
 	return true
+}
+
+func (m *EventGridMatcher) typeMatch(d Doc) bool {
+	if m.allTypes {
+		return true
+	}
+	for _, t := range m.types {
+		if strings.EqualFold(t, d.eventType) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *EventGridMatcher) subjectBegins(d Doc) bool {
+	if m.caseSensitive {
+		return strings.HasPrefix(d.subject, m.beginsWith)
+	}
+	return foldHasPrefix(d.subject, m.beginsWith)
+}
+
+func (m *EventGridMatcher) subjectEnds(d Doc) bool {
+	if m.caseSensitive {
+		return strings.HasSuffix(d.subject, m.endsWith)
+	}
+	return foldHasSuffix(d.subject, m.endsWith)
+}
+
+// formatFloat writes a filter operand as JSON would.
+func formatFloat(f float64) string {
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}
+
+// typeFits reports whether a value has the type the operator compares
+// (string operators also read numbers and booleans as their text).
+func (f *egFilter) typeFits(v any) bool {
+	switch f.info.operand {
+	case operandNumber, operandNumbers, operandRanges:
+		_, ok := v.(number)
+		return ok
+	case operandBool:
+		_, ok := v.(bool)
+		return ok
+	case operandStrings:
+		switch v.(type) {
+		case string, number, bool:
+			return true
+		}
+	}
+	return false
+}
+
+func (f *egFilter) operandType() string {
+	switch f.info.operand {
+	case operandNumber, operandNumbers, operandRanges:
+		return "number"
+	case operandBool:
+		return "boolean"
+	}
+	return "string"
 }
 
 // cloudEventAlias maps the key names of the older CloudEvents 0.1 schema,

@@ -9,6 +9,19 @@ import (
 	"strings"
 )
 
+// Limits on one event pattern. MaxPatternChars is EventBridge's default
+// "Event pattern size" quota (Amazon EventBridge quotas, 2,048 characters);
+// MaxOrCombinations is the $or limit AWS documents for PutRule and
+// TestEventPattern ("over 1000 rule combinations" is refused). AWS states
+// no nesting limit; MaxPatternDepth is plumb's, far above what events
+// nest (a CloudTrail record is about eight levels deep), so that a pattern
+// accepted here is never deep enough to matter.
+const (
+	MaxPatternChars   = 2048
+	MaxPatternDepth   = 32
+	MaxOrCombinations = 1000
+)
+
 // Pattern is a compiled EventBridge event pattern. It is compiled once from
 // the JSON an operator copied from an EventBridge rule, so matching walks a
 // typed tree instead of re-interpreting the pattern JSON for every event.
@@ -23,15 +36,18 @@ type patObj struct {
 	or     []*patObj
 }
 
-// patField is a pattern field: either a nested object or a leaf list of
-// matchers, of which any may match (OR).
+// patField is a pattern field: a nested object, a leaf list of matchers of
+// which any may match (OR), or both (only dotted keys make both).
 type patField struct {
 	name     string
 	child    *patObj
+	leaf     bool
 	matchers []matcher
 	// exists is set when the leaf list holds an exists test, which is
 	// decided on presence rather than on a value.
 	existsTrue, existsFalse bool
+	// desc is the leaf list as JSON, for explanations.
+	desc string
 }
 
 type matchKind int
@@ -55,8 +71,10 @@ const (
 type matcher struct {
 	kind matchKind
 	s    string // literal, prefix, suffix; lower-cased for the *Fold kinds
-	f    float64
-	b    bool
+	num  number // exact number
+	// exact: num denotes a float64 exactly (see number.go)
+	exact bool
+	b     bool
 	// wildcard: literal pieces between unescaped '*'
 	parts []string
 	// numeric bounds
@@ -69,7 +87,8 @@ type matcher struct {
 
 // CompilePattern parses and validates an EventBridge event pattern. Errors
 // name the JSON path of the offending element, e.g. `detail.state[0]`, so an
-// operator can find it in a long rule.
+// operator can find it in a long rule, and say which limit a pattern
+// exceeds.
 func CompilePattern(pattern []byte) (*Pattern, error) {
 	v, err := decodeJSON(pattern)
 	if err != nil {
@@ -79,11 +98,37 @@ func CompilePattern(pattern []byte) (*Pattern, error) {
 	if !ok {
 		return nil, errors.New("event pattern: $: must be a JSON object")
 	}
-	root, err := compileObj(obj, "")
+	if n := patternChars(obj); n > MaxPatternChars {
+		return nil, fmt.Errorf("event pattern: %d characters as compact JSON, above EventBridge's event pattern size quota of %d characters", n, MaxPatternChars)
+	}
+	split, err := splitPatternKeys(obj, "")
 	if err != nil {
 		return nil, fmt.Errorf("event pattern: %w", err)
 	}
+	c := &compiler{combos: 1}
+	root, err := c.obj(split, "", 1)
+	if err != nil {
+		return nil, fmt.Errorf("event pattern: %w", err)
+	}
+	if c.combos > MaxOrCombinations {
+		return nil, fmt.Errorf("event pattern: $or: %d rule combinations (the product of the number of alternatives of every $or), above EventBridge's limit of %d", c.combos, MaxOrCombinations)
+	}
 	return &Pattern{root: root}, nil
+}
+
+// patternChars is the size of the pattern as EventBridge's quota counts
+// it: characters of the pattern written as compact JSON. plumb.yaml
+// patterns are YAML, so measuring the compact form (rather than whatever
+// whitespace a file has) gives the same answer for every spelling.
+func patternChars(obj map[string]any) int {
+	var b strings.Builder
+	writeJSON(&b, obj)
+	return len([]rune(b.String()))
+}
+
+// compiler carries what CompilePattern counts across the whole pattern.
+type compiler struct {
+	combos int // product of $or alternative counts, saturated
 }
 
 func joinPath(parent, name string) string {
@@ -100,7 +145,10 @@ func showPath(p string) string {
 	return p
 }
 
-func compileObj(obj map[string]any, path string) (*patObj, error) {
+func (c *compiler) obj(obj map[string]any, path string, depth int) (*patObj, error) {
+	if depth > MaxPatternDepth {
+		return nil, fmt.Errorf("%s: nested deeper than %d levels (each object, $or alternative and part of a dotted key is a level), plumb's limit", showPath(path), MaxPatternDepth)
+	}
 	if len(obj) == 0 {
 		return nil, fmt.Errorf("%s: empty object matches nothing useful; remove it or add fields", showPath(path))
 	}
@@ -118,17 +166,21 @@ func compileObj(obj map[string]any, path string) (*patObj, error) {
 				if len(alts) < 2 {
 					return nil, fmt.Errorf("%s: needs at least 2 alternatives", p)
 				}
+				c.combos *= len(alts)
+				if c.combos > MaxOrCombinations*MaxOrCombinations {
+					c.combos = MaxOrCombinations * MaxOrCombinations // saturate; already refused
+				}
 				for i, a := range alts {
 					ap := fmt.Sprintf("%s[%d]", p, i)
 					ao, ok := a.(map[string]any)
 					if !ok {
 						return nil, fmt.Errorf("%s: $or alternative must be an object, got %s", ap, describe(a))
 					}
-					c, err := compileObj(ao, ap)
+					alt, err := c.obj(ao, ap, depth+1)
 					if err != nil {
 						return nil, err
 					}
-					o.or = append(o.or, c)
+					o.or = append(o.or, alt)
 				}
 				continue
 			}
@@ -137,14 +189,23 @@ func compileObj(obj map[string]any, path string) (*patObj, error) {
 		}
 		switch t := v.(type) {
 		case map[string]any:
-			c, err := compileObj(t, p)
+			child, err := c.obj(t, p, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			o.fields = append(o.fields, patField{name: name, child: c})
+			o.fields = append(o.fields, patField{name: name, child: child})
 		case []any:
 			f, err := compileLeaf(name, t, p)
 			if err != nil {
+				return nil, err
+			}
+			o.fields = append(o.fields, f)
+		case *leafAndObject:
+			f, err := compileLeaf(name, t.list, p)
+			if err != nil {
+				return nil, err
+			}
+			if f.child, err = c.obj(t.obj, p, depth+1); err != nil {
 				return nil, err
 			}
 			o.fields = append(o.fields, f)
@@ -156,7 +217,7 @@ func compileObj(obj map[string]any, path string) (*patObj, error) {
 }
 
 func compileLeaf(name string, list []any, path string) (patField, error) {
-	f := patField{name: name}
+	f := patField{name: name, leaf: true, desc: renderJSON(list, 200)}
 	if len(list) == 0 {
 		return f, fmt.Errorf("%s: empty array matches no event", path)
 	}
@@ -166,7 +227,7 @@ func compileLeaf(name string, list []any, path string) (patField, error) {
 		case string:
 			f.matchers = append(f.matchers, matcher{kind: mExactString, s: t})
 		case number:
-			f.matchers = append(f.matchers, matcher{kind: mExactNumber, f: t.f})
+			f.matchers = append(f.matchers, exactNumber(t))
 		case bool:
 			f.matchers = append(f.matchers, matcher{kind: mExactBool, b: t})
 		case nil:
@@ -201,6 +262,10 @@ func compileLeaf(name string, list []any, path string) (patField, error) {
 		}
 	}
 	return f, nil
+}
+
+func exactNumber(n number) matcher {
+	return matcher{kind: mExactNumber, num: n, exact: exactFloat(n.s, n.f)}
 }
 
 func compileOperator(op string, arg any, path string) (matcher, error) {
@@ -261,7 +326,7 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 	case string:
 		m.not = []matcher{{kind: mExactString, s: a}}
 	case number:
-		m.not = []matcher{{kind: mExactNumber, f: a.f}}
+		m.not = []matcher{exactNumber(a)}
 	case []any:
 		if len(a) == 0 {
 			return m, fmt.Errorf("%s: empty list", path)
@@ -274,7 +339,7 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 				m.not = append(m.not, matcher{kind: mExactString, s: t})
 			case number:
 				nums++
-				m.not = append(m.not, matcher{kind: mExactNumber, f: t.f})
+				m.not = append(m.not, exactNumber(t))
 			default:
 				return m, fmt.Errorf("%s[%d]: needs a string or number, got %s", path, i, describe(e))
 			}
@@ -289,36 +354,37 @@ func compileAnythingBut(arg any, path string) (matcher, error) {
 		for op, v := range a {
 			p := path + "." + op
 			switch op {
-			case "prefix", "suffix", "wildcard":
-				in, err := compileOperator(op, v, p)
-				if err != nil {
-					return m, err
-				}
-				if in.kind == mPrefixFold || in.kind == mSuffixFold {
-					return m, fmt.Errorf("%s: equals-ignore-case cannot be nested here", p)
-				}
-				m.not = []matcher{in}
-			case "equals-ignore-case":
-				if list, ok := v.([]any); ok {
-					if len(list) == 0 {
-						return m, fmt.Errorf("%s: empty list", p)
-					}
-					for i, e := range list {
-						s, ok := e.(string)
-						if !ok {
-							return m, fmt.Errorf("%s[%d]: needs a string, got %s", p, i, describe(e))
-						}
-						m.not = append(m.not, matcher{kind: mEqualsFold, s: s})
-					}
-					continue
-				}
-				in, err := compileOperator(op, v, p)
-				if err != nil {
-					return m, err
-				}
-				m.not = []matcher{in}
+			case "prefix", "suffix", "wildcard", "equals-ignore-case":
 			default:
 				return m, fmt.Errorf("%s: unknown operator %q inside anything-but", p, op)
+			}
+			// Each takes one string or a list of strings; the value is
+			// excluded if any of them matches it.
+			vals := []any{v}
+			single := true
+			if list, ok := v.([]any); ok {
+				if len(list) == 0 {
+					return m, fmt.Errorf("%s: empty list", p)
+				}
+				vals, single = list, false
+			}
+			for i, e := range vals {
+				ep := p
+				if !single {
+					ep = fmt.Sprintf("%s[%d]", p, i)
+				}
+				s, ok := e.(string)
+				if !ok {
+					return m, fmt.Errorf("%s: needs a string, got %s", ep, describe(e))
+				}
+				if s == "" && (op == "prefix" || op == "suffix") {
+					return m, fmt.Errorf("%s: an empty %s would exclude every value", ep, op)
+				}
+				in, err := compileOperator(op, s, ep)
+				if err != nil {
+					return m, err
+				}
+				m.not = append(m.not, in)
 			}
 		}
 	default:
@@ -410,7 +476,7 @@ func parseWildcard(s string) ([]string, error) {
 // Match reports whether EventBridge would deliver the event to a rule with
 // this pattern.
 func (p *Pattern) Match(d Doc) bool {
-	return p.root.match(d.root())
+	return p.root.match(d.patternRoot())
 }
 
 // match evaluates an object level against v; a missing or non-object value
@@ -420,13 +486,10 @@ func (o *patObj) match(v any) bool {
 	for i := range o.fields {
 		f := &o.fields[i]
 		val, present := obj[f.name]
-		if f.child != nil {
-			if !f.child.matchNested(val, present) {
-				return false
-			}
-			continue
+		if f.leaf && !f.matchLeaf(val, present) {
+			return false
 		}
-		if !f.matchLeaf(val, present) {
+		if f.child != nil && !f.child.matchNested(val, present) {
 			return false
 		}
 	}
@@ -538,7 +601,7 @@ func (m *matcher) match(v any) bool {
 	switch m.kind {
 	case mExactNumber:
 		n, ok := v.(number)
-		return ok && n.f == m.f
+		return ok && sameNumber(m.num, m.exact, n)
 	case mExactBool:
 		b, ok := v.(bool)
 		return ok && b == m.b
@@ -546,7 +609,10 @@ func (m *matcher) match(v any) bool {
 		return v == nil
 	case mNumeric:
 		n, ok := v.(number)
-		if !ok {
+		// Numeric matching works on float64 values, so a number float64
+		// cannot hold exactly (a 20-digit id) is never in a range, as in
+		// EventBridge's engine, rather than compared after rounding.
+		if !ok || !exactFloat(n.s, n.f) {
 			return false
 		}
 		x := n.f
