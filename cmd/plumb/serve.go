@@ -263,7 +263,7 @@ func newEventsCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.AddCommand(list, show, retry)
+	cmd.AddCommand(list, show, retry, newTestPatternCmd(stdout), newTestFilterCmd(stdout))
 	return cmd
 }
 

@@ -52,7 +52,7 @@ type EventGridMatcher struct {
 	arrays        bool
 	filters       []egFilter
 	// As written, for explanations.
-	typeNames                   []string
+	typeNames                  []string
 	beginsWithRaw, endsWithRaw string
 }
 

@@ -9,12 +9,15 @@ import (
 
 // FuzzCompilePattern feeds arbitrary pattern and event bytes: compiling must
 // never panic, and a pattern that compiles must match any decodable event
-// without panicking, deterministically.
+// without panicking, deterministically; Explain must agree with Match and
+// give a reason for every non-match.
 func FuzzCompilePattern(f *testing.F) {
 	f.Add([]byte(`{"source":["aws.ec2"],"detail":{"state":[{"anything-but":"running"}]}}`), []byte(ebEvent))
 	f.Add([]byte(`{"$or":[{"a":[{"numeric":[">",0,"<=",5]}]},{"b":[{"cidr":"10.0.0.0/8"}]}]}`), []byte(`{"a":[1,2],"b":"10.1.1.1"}`))
 	f.Add([]byte(`{"a":[{"wildcard":"x*\\*y*"}],"b":[{"exists":false}]}`), []byte(`{"a":"x1*y2"}`))
 	f.Add([]byte(`{"a":{"b":[{"prefix":{"equals-ignore-case":"A"}}]}}`), []byte(`{"a":[{"b":"abc"},{"b":null}]}`))
+	f.Add([]byte(`{"a.b":[12345678901234567890],"a":{"c":[{"anything-but":{"suffix":["x","y"]}}]}}`), []byte(`{"a":{"b":12345678901234567890,"c":"z"},"a.b":1}`))
+	f.Add([]byte(`{"n":[300,{"numeric":[">=",-5e9]}],"s":[{"anything-but":{"wildcard":["*a*","b\*"]}}]}`), []byte(`{"n":3.0e2,"s":"b*"}`))
 	f.Fuzz(func(t *testing.T, pattern, event []byte) {
 		p, err := CompilePattern(pattern)
 		if err != nil {
@@ -27,6 +30,10 @@ func FuzzCompilePattern(f *testing.F) {
 		first := p.Match(d)
 		if again := p.Match(d); again != first {
 			t.Fatalf("Match is not deterministic: %v then %v", first, again)
+		}
+		v := p.Explain(d)
+		if v.Match != first || (!first && len(v.Reasons) == 0) || (first && len(v.Reasons) != 0) {
+			t.Fatalf("Explain %+v disagrees with Match %v", v, first)
 		}
 	})
 }
@@ -54,6 +61,10 @@ func FuzzEventGridMatch(f *testing.F) {
 		first := m.Match(d)
 		if again := m.Match(d); again != first {
 			t.Fatalf("Match is not deterministic: %v then %v", first, again)
+		}
+		v := m.Explain(d)
+		if v.Match != first || (!first && len(v.Reasons) == 0) || (first && len(v.Reasons) != 0) {
+			t.Fatalf("Explain %+v disagrees with Match %v", v, first)
 		}
 	})
 }
