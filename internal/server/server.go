@@ -82,6 +82,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/silences", s.api(s.addSilence))
 	mux.Handle("POST /v1/silences/{id}/expire", s.api(s.expireSilence))
 	mux.Handle("DELETE /v1/silences/{id}", s.api(s.expireSilence))
+	mux.Handle("POST /v1/filters/test", s.api(s.testFilter))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
