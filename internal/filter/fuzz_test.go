@@ -2,6 +2,7 @@ package filter
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 
 	"plumb/internal/model"
@@ -65,6 +66,35 @@ func FuzzEventGridMatch(f *testing.F) {
 		v := m.Explain(d)
 		if v.Match != first || (!first && len(v.Reasons) == 0) || (first && len(v.Reasons) != 0) {
 			t.Fatalf("Explain %+v disagrees with Match %v", v, first)
+		}
+	})
+}
+
+// FuzzParseEventGridFilter feeds arbitrary filter JSON, in any of the
+// shapes plumb events test-filter reads, and an event: parsing and
+// TestEventGrid must not panic; a filter that parses and compiles must
+// give a verdict with reasons exactly when it does not match.
+func FuzzParseEventGridFilter(f *testing.F) {
+	f.Add([]byte(`{"filter":{"includedEventTypes":["Microsoft.Storage.BlobCreated"],"subjectEndsWith":".jpg"}}`), []byte(egEvent))
+	f.Add([]byte(`{"properties":{"filter":{"advancedFilters":[{"operatorType":"NumberIn","key":"data.counter","values":[5]}]}}}`), []byte(egEvent))
+	f.Fuzz(func(t *testing.T, filter, event []byte) {
+		eg, err := ParseEventGridFilter(filter)
+		if err != nil {
+			return
+		}
+		if _, err := eg.Compile(); err != nil {
+			return
+		}
+		v, err := TestEventGrid(filter, event)
+		if err != nil {
+			var ie *InputError
+			if !errors.As(err, &ie) || ie.Input != "event" {
+				t.Fatalf("a filter that compiles failed in TestEventGrid: %v", err)
+			}
+			return
+		}
+		if v.Match == (len(v.Reasons) != 0) {
+			t.Fatalf("verdict %+v", v)
 		}
 	})
 }
