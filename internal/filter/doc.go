@@ -3,6 +3,11 @@
 // AWS EventBridge event patterns into plumb.yaml, so both dialects are
 // evaluated with the clouds' documented semantics rather than a plumb-specific
 // language: a filter that routes an event in Azure or AWS routes it here too.
+// Where the documentation is silent plumb follows AWS's engine (event-ruler)
+// or decides, and docs/filters.md says which. The same code answers
+// "would this filter deliver this event, and why not?" for plumb events
+// test-pattern and test-filter and POST /v1/filters/test (tester.go), so
+// what operators try is what intake does.
 package filter
 
 import (
