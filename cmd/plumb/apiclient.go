@@ -103,10 +103,14 @@ type listing struct {
 	total int
 }
 
+// cliPageSize bounds the pages the CLI asks for: a thousand findings are
+// a few megabytes, and a list of any length is read in such steps.
+const cliPageSize = 1000
+
 // list reads a list endpoint page after page, following next_cursor,
 // until the end or until max items (0: no maximum). Pages are asked for at
-// the endpoint's maximum size (or fewer when max is near), so no page is
-// refused for its size.
+// cliPageSize or the endpoint's maximum if smaller (and fewer when max is
+// near), so no page is refused for its size.
 func (c *apiClient) list(cmd *cobra.Command, path string, filters url.Values, key string, page paging.Limits, max int) (listing, error) {
 	var out listing
 	cursor := ""
@@ -117,7 +121,7 @@ func (c *apiClient) list(cmd *cobra.Command, path string, filters url.Values, ke
 				v.Set(k, vals[0])
 			}
 		}
-		size := page.Max
+		size := min(page.Max, cliPageSize)
 		if max > 0 {
 			size = min(size, max-len(out.items))
 		}
