@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"plumb/internal/config"
+	"plumb/internal/findings"
 	"plumb/internal/model"
 	"plumb/internal/server"
 )
@@ -144,5 +145,53 @@ func TestCLIEventsListLimit(t *testing.T) {
 	code, out, errOut = cli(append([]string{"events", "list", "--limit", "2"}, api...)...)
 	if _, rows := tableRows(t, out); code != 0 || len(rows) != 2 || errOut != "showing 2 of 3 events: 1 not shown (--limit 2; --limit 0 shows all)\n" {
 		t.Errorf("events list --limit 2: exit %d, %d rows, stderr %q", code, len(rows), errOut)
+	}
+}
+
+// TestCLIFindingsShowCountsHistory: findings show prints the latest 200
+// transitions and says on stderr how many earlier ones it left out.
+func TestCLIFindingsShowCountsHistory(t *testing.T) {
+	dataDir := t.TempDir()
+	seedStore(t, dataDir, 1)
+	ctx := context.Background()
+	store, closeStore, err := server.OpenLocalStore(ctx, dataDir, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, err := store.List(ctx, findings.Query{})
+	if err != nil || len(page.Records) != 1 {
+		t.Fatalf("seeded store: %v, %+v", err, page)
+	}
+	f := page.Records[0].Finding
+	at := time.Now().Add(-30 * time.Minute)
+	for i := 0; i < 110; i++ { // opened + 220 transitions
+		at = at.Add(time.Second)
+		if err := store.Resolve(ctx, at, []string{f.Fingerprint}); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second)
+		if err := store.Upsert(ctx, at, []model.Finding{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := closeStore(); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load("testdata/serve/plumb.yaml", serveEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := runServerOn(t, cfg, dataDir)
+	code, out, errOut := cli("findings", "show", f.Fingerprint, "--server", base, "--token", serveToken)
+	var v struct {
+		History      []any `json:"history"`
+		HistoryTotal int   `json:"history_total"`
+	}
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil {
+		t.Fatalf("findings show: exit %d, %v, stderr %q", code, err, errOut)
+	}
+	if len(v.History) != 200 || v.HistoryTotal != 221 ||
+		errOut != "showing the latest 200 of 221 history entries: 21 earlier ones not shown\n" {
+		t.Errorf("history %d of %d, stderr %q", len(v.History), v.HistoryTotal, errOut)
 	}
 }

@@ -106,13 +106,14 @@ func Encode(list string, filters Filters, pos any) (string, error) {
 // Decode reads a cursor made by Encode for the same list and filters into
 // pos. Any other cursor is ErrCursor with a reason a person can act on.
 func Decode(token, list string, filters Filters, pos any) error {
+	notOurs := fmt.Errorf("%w: not a cursor plumb made (use next_cursor exactly as it was returned)", ErrCursor)
 	raw, err := base64.RawURLEncoding.DecodeString(strings.TrimSpace(token))
 	if err != nil {
-		return fmt.Errorf("%w: not a cursor plumb made (use next_cursor exactly as it was returned)", ErrCursor)
+		return notOurs
 	}
 	var c cursor
 	if err := json.Unmarshal(raw, &c); err != nil || c.V == 0 || len(c.Pos) == 0 {
-		return fmt.Errorf("%w: not a cursor plumb made (use next_cursor exactly as it was returned)", ErrCursor)
+		return notOurs
 	}
 	if c.V != cursorVersion {
 		return fmt.Errorf("%w: version %d is not understood by this plumb; start again without a cursor", ErrCursor, c.V)
@@ -124,7 +125,7 @@ func Decode(token, list string, filters Filters, pos any) error {
 		return fmt.Errorf("%w: it was made with other filters; repeat the first page's filters with it, or start again without a cursor", ErrCursor)
 	}
 	if err := json.Unmarshal(c.Pos, pos); err != nil {
-		return fmt.Errorf("%w: not a cursor plumb made (use next_cursor exactly as it was returned)", ErrCursor)
+		return notOurs
 	}
 	return nil
 }

@@ -478,3 +478,41 @@ func TestSilencesPaging(t *testing.T) {
 		t.Errorf("all silences %v (totals %v), want %v, totals [5 5 5]", all, totals, ids)
 	}
 }
+
+// TestFindingHistoryTotal: a finding with more transitions than the 200
+// GET /v1/findings/{fingerprint} shows says how many it has in all.
+func TestFindingHistoryTotal(t *testing.T) {
+	ts, store := pagingBackend(t, "sqlite")
+	ctx := context.Background()
+	f := pagingFinding("prod", 1)
+	at := time.Now().Add(-time.Hour)
+	// Opened, then 102 times resolved and reopened: 205 transitions.
+	if err := store.Upsert(ctx, at, []model.Finding{f}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 102; i++ {
+		at = at.Add(time.Second)
+		if err := store.Resolve(ctx, at, []string{f.Fingerprint}); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Second)
+		if err := store.Upsert(ctx, at, []model.Finding{f}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var show struct {
+		History []struct {
+			Action string `json:"action"`
+		} `json:"history"`
+		HistoryTotal int `json:"history_total"`
+	}
+	if code := ts.apiGet("/v1/findings/"+f.Fingerprint, &show); code != 200 {
+		t.Fatalf("show: %d", code)
+	}
+	if len(show.History) != 200 || show.HistoryTotal != 205 {
+		t.Errorf("history: %d entries, history_total %d; want the latest 200 of 205", len(show.History), show.HistoryTotal)
+	}
+	if last := show.History[len(show.History)-1].Action; last != "reopened" {
+		t.Errorf("last entry %s, want the latest (reopened)", last)
+	}
+}
