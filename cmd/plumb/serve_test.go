@@ -54,12 +54,18 @@ func startServe(t *testing.T, runbookDir string) string {
 // It stops when the test ends, and its log is printed if the test failed.
 func runServer(t *testing.T, cfg *config.Config) string {
 	t.Helper()
+	return runServerOn(t, cfg, t.TempDir())
+}
+
+// runServerOn is runServer on a data directory the test prepared.
+func runServerOn(t *testing.T, cfg *config.Config, dataDir string) string {
+	t.Helper()
 	var logs syncBuffer
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: t.TempDir(), Listen: "127.0.0.1:0",
+		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: dataDir, Listen: "127.0.0.1:0",
 			Logger: slog.New(slog.NewTextHandler(&logs, nil)), ShutdownTimeout: 10 * time.Second,
 			OnListen: func(a string) { addr <- a }})
 	}()

@@ -394,6 +394,16 @@ func (s *Store) History(ctx context.Context, fingerprint string, limit int) ([]H
 	return out, nil
 }
 
+// HistoryLen counts all transitions of a finding, so a caller shown only
+// the latest History entries can say how many it left out.
+func (s *Store) HistoryLen(ctx context.Context, fingerprint string) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM plumb_finding_history WHERE fingerprint = ?`), fingerprint).Scan(&n); err != nil {
+		return 0, fmt.Errorf("finding %s: count history: %w", fingerprint, err)
+	}
+	return n, nil
+}
+
 // Routable returns what the router may have to tell receivers about: every
 // open finding, and findings resolved or suppressed at or after
 // resolvedSince (so a receiver that was told about them can close them).

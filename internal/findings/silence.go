@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type Silence struct {
 	EndsAt    time.Time
 	CreatedBy string
 	Comment   string
+	// CreatedAt is when the silence was added; it never changes, which
+	// makes it the order silences are paged in.
+	CreatedAt time.Time
 	// ExpiredAt is set when an operator ended the silence early.
 	ExpiredAt *time.Time
 }
@@ -73,6 +77,7 @@ func (s *Store) AddSilence(ctx context.Context, now time.Time, sl Silence) (Sile
 	}
 	sl.ID = hex.EncodeToString(id[:])
 	sl.ExpiredAt = nil
+	sl.CreatedAt = time.Unix(0, now.UnixNano()).UTC()
 	sl.StartsAt = sl.StartsAt.UTC()
 	sl.EndsAt = sl.EndsAt.UTC()
 	ms, err := json.Marshal(sl.Matchers)
@@ -87,7 +92,7 @@ func (s *Store) AddSilence(ctx context.Context, now time.Time, sl Silence) (Sile
 	return sl, nil
 }
 
-const silenceColumns = `SELECT id, matchers, starts_at, ends_at, created_by, comment, expired_at FROM plumb_silence`
+const silenceColumns = `SELECT id, matchers, starts_at, ends_at, created_by, comment, created_at, expired_at FROM plumb_silence`
 
 // ListSilences returns silences by start time: only those in force at now
 // when activeOnly, otherwise all (pending, active and ended).
@@ -118,12 +123,104 @@ func (s *Store) ListSilences(ctx context.Context, now time.Time, activeOnly bool
 	return out, nil
 }
 
+// Page sizes of PageSilences.
+const (
+	DefaultSilenceLimit = 100
+	MaxSilenceLimit     = 1000
+)
+
+// SilenceQuery selects a page of silences.
+type SilenceQuery struct {
+	// ActiveOnly keeps the silences in force at Now.
+	ActiveOnly bool
+	Now        time.Time
+	// Limit is the page size: DefaultSilenceLimit when 0, at most
+	// MaxSilenceLimit.
+	Limit int
+	// After continues after this position (SilencePage.Next).
+	After *SilencePosition
+}
+
+// SilencePosition is where a page of silences ended: the last silence's
+// creation time and id, neither of which ever changes.
+type SilencePosition struct {
+	CreatedAt int64  `json:"t"`
+	ID        string `json:"id"`
+}
+
+// SilencePage is one page of PageSilences.
+type SilencePage struct {
+	Silences []Silence
+	// Total counts every silence the query selects, on this page or not.
+	Total int
+	// Next is where the next page starts; nil on the last page.
+	Next *SilencePosition
+}
+
+// PageSilences lists silences oldest first (by creation, then id), a page
+// at a time. A silence expired between two pages keeps its place; one
+// added meanwhile comes at the end.
+func (s *Store) PageSilences(ctx context.Context, q SilenceQuery) (SilencePage, error) {
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultSilenceLimit
+	}
+	if limit < 0 || limit > MaxSilenceLimit {
+		return SilencePage{}, fmt.Errorf("list silences: limit %d: want 1 to %d", limit, MaxSilenceLimit)
+	}
+	var where []string
+	var args []any
+	if q.ActiveOnly {
+		where = append(where, `starts_at <= ? AND ends_at > ?`)
+		args = append(args, q.Now.UnixNano(), q.Now.UnixNano())
+	}
+	count := `SELECT COUNT(*) FROM plumb_silence`
+	if len(where) > 0 {
+		count += " WHERE " + strings.Join(where, " AND ")
+	}
+	var page SilencePage
+	if err := s.db.QueryRowContext(ctx, s.rebind(count), args...).Scan(&page.Total); err != nil {
+		return SilencePage{}, fmt.Errorf("list silences: count: %w", err)
+	}
+	if q.After != nil {
+		where = append(where, `(created_at > ? OR (created_at = ? AND id > ?))`)
+		args = append(args, q.After.CreatedAt, q.After.CreatedAt, q.After.ID)
+	}
+	query := silenceColumns
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += ` ORDER BY created_at, id LIMIT ?`
+	args = append(args, limit+1)
+	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
+	if err != nil {
+		return SilencePage{}, fmt.Errorf("list silences: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		sl, err := scanSilence(rows)
+		if err != nil {
+			return SilencePage{}, fmt.Errorf("list silences: %w", err)
+		}
+		page.Silences = append(page.Silences, sl)
+	}
+	if err := rows.Err(); err != nil {
+		return SilencePage{}, fmt.Errorf("list silences: %w", err)
+	}
+	if len(page.Silences) > limit {
+		page.Silences = page.Silences[:limit]
+		last := page.Silences[limit-1]
+		page.Next = &SilencePosition{CreatedAt: last.CreatedAt.UnixNano(), ID: last.ID}
+	}
+	return page, nil
+}
+
 func scanSilence(sc scanner) (Silence, error) {
 	var sl Silence
 	var ms string
-	var start, end int64
+	var start, end, created int64
 	var expired sql.NullInt64
-	if err := sc.Scan(&sl.ID, &ms, &start, &end, &sl.CreatedBy, &sl.Comment, &expired); err != nil {
+	if err := sc.Scan(&sl.ID, &ms, &start, &end, &sl.CreatedBy, &sl.Comment, &created, &expired); err != nil {
 		return sl, err
 	}
 	if err := json.Unmarshal([]byte(ms), &sl.Matchers); err != nil {
@@ -131,6 +228,7 @@ func scanSilence(sc scanner) (Silence, error) {
 	}
 	sl.StartsAt = time.Unix(0, start).UTC()
 	sl.EndsAt = time.Unix(0, end).UTC()
+	sl.CreatedAt = time.Unix(0, created).UTC()
 	if expired.Valid {
 		t := time.Unix(0, expired.Int64).UTC()
 		sl.ExpiredAt = &t

@@ -54,8 +54,38 @@ type Query struct {
 	Status      string
 	Kind        string
 	Environment string
-	// Limit defaults to 100 and is capped at 10000.
+	// Limit is the page size: DefaultListLimit when 0, at most
+	// MaxListLimit (a larger one is an error, never a silent cut).
 	Limit int
+	// After continues a listing after this position (Page.Next of the
+	// previous page); nil starts at the newest finding.
+	After *Position
+}
+
+// Page sizes of List.
+const (
+	DefaultListLimit = 500
+	MaxListLimit     = 10000
+)
+
+// Position is where a page of List ended: the last finding's first
+// sighting and fingerprint. Both never change for a finding, so a finding
+// seen again, resolved or reopened between two pages keeps its place, and
+// findings opened meanwhile sort before the position: walking the pages
+// returns every finding that existed at the start exactly once.
+type Position struct {
+	FirstSeen   int64  `json:"t"`
+	Fingerprint string `json:"fp"`
+}
+
+// Page is one page of List.
+type Page struct {
+	Records []Record
+	// Total counts every finding matching the filters at the time of the
+	// call, on this page or not.
+	Total int
+	// Next is where the next page starts; nil when this page is the last.
+	Next *Position
 }
 
 // NewStore creates the table if missing. dialect is "sqlite" or
@@ -78,6 +108,8 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 			body TEXT NOT NULL
 		)`,
 		`CREATE INDEX IF NOT EXISTS plumb_finding_last_seen ON plumb_finding (last_seen)`,
+		// The order of List, so a page is an index range, not a sort.
+		`CREATE INDEX IF NOT EXISTS plumb_finding_first_seen ON plumb_finding (first_seen, fingerprint)`,
 		// One row per (finding, occurrence) already counted, so a
 		// delivery that runs again after a crash does not count twice.
 		`CREATE TABLE IF NOT EXISTS plumb_finding_occurrence (
@@ -238,8 +270,19 @@ func (s *Store) resolveChunk(ctx context.Context, now time.Time, part []string) 
 
 const selectColumns = `SELECT fingerprint, status, first_seen, last_seen, seen_count, resolved_at, body FROM plumb_finding`
 
-// List returns findings matching q, most recently seen first.
-func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
+// List returns a page of the findings matching q, newest first: by first
+// sighting, latest first, then by fingerprint. The order is stable (see
+// Position), so following Page.Next until it is nil lists each matching
+// finding once. The page and Total are read in two statements, so a
+// finding stored in between may be counted and not listed, or the reverse.
+func (s *Store) List(ctx context.Context, q Query) (Page, error) {
+	limit := q.Limit
+	if limit == 0 {
+		limit = DefaultListLimit
+	}
+	if limit < 0 || limit > MaxListLimit {
+		return Page{}, fmt.Errorf("list findings: limit %d: want 1 to %d", limit, MaxListLimit)
+	}
 	var where []string
 	var args []any
 	for _, f := range []struct{ col, val string }{
@@ -250,34 +293,40 @@ func (s *Store) List(ctx context.Context, q Query) ([]Record, error) {
 			args = append(args, f.val)
 		}
 	}
+	filter := ""
+	if len(where) > 0 {
+		filter = " WHERE " + strings.Join(where, " AND ")
+	}
+	var page Page
+	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM plumb_finding`+filter), args...).Scan(&page.Total); err != nil {
+		return Page{}, fmt.Errorf("list findings: count: %w", err)
+	}
+	if q.After != nil {
+		where = append(where, "(first_seen < ? OR (first_seen = ? AND fingerprint < ?))")
+		args = append(args, q.After.FirstSeen, q.After.FirstSeen, q.After.Fingerprint)
+	}
 	query := selectColumns
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 10000)
-	query += " ORDER BY last_seen DESC, fingerprint LIMIT ?"
-	args = append(args, limit)
+	// One more than asked tells whether another page follows.
+	query += " ORDER BY first_seen DESC, fingerprint DESC LIMIT ?"
+	args = append(args, limit+1)
 	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list findings: %w", err)
+		return Page{}, fmt.Errorf("list findings: %w", err)
 	}
-	defer rows.Close()
-	var out []Record
-	for rows.Next() {
-		r, err := scanRecord(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list findings: %w", err)
-		}
-		out = append(out, r)
+	recs, err := collectRecords(rows, "list findings")
+	if err != nil {
+		return Page{}, err
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list findings: %w", err)
+	if len(recs) > limit {
+		recs = recs[:limit]
+		last := recs[limit-1]
+		page.Next = &Position{FirstSeen: last.FirstSeen.UnixNano(), Fingerprint: last.Finding.Fingerprint}
 	}
-	return out, nil
+	page.Records = recs
+	return page, nil
 }
 
 // Get returns one finding by fingerprint, or ErrNotFound.

@@ -95,15 +95,16 @@ func TestStore(t *testing.T) {
 				{"resolved", Query{Status: StatusResolved}, []string{a.Fingerprint}},
 				{"open prod", Query{Status: StatusOpen, Environment: "prod"}, []string{b.Fingerprint}},
 				{"kind", Query{Kind: "drift.changed"}, []string{a.Fingerprint, c.Fingerprint}},
-				{"limit", Query{Limit: 1}, []string{a.Fingerprint}},
+				// First seen at the same time: the highest fingerprint first.
+				{"limit", Query{Limit: 1}, []string{maxString(a.Fingerprint, b.Fingerprint, c.Fingerprint)}},
 			}
 			for _, tc := range cases {
 				got, err := s.List(ctx, tc.q)
 				if err != nil {
 					t.Fatalf("%s: %v", tc.name, err)
 				}
-				if !sameSet(fingerprints(got), tc.want) {
-					t.Errorf("%s: got %v, want %v", tc.name, fingerprints(got), tc.want)
+				if !sameSet(fingerprints(got.Records), tc.want) {
+					t.Errorf("%s: got %v, want %v", tc.name, fingerprints(got.Records), tc.want)
 				}
 			}
 
@@ -124,6 +125,14 @@ func TestStore(t *testing.T) {
 			}
 		})
 	}
+}
+
+func maxString(s ...string) string {
+	m := s[0]
+	for _, x := range s[1:] {
+		m = max(m, x)
+	}
+	return m
 }
 
 func fingerprints(rs []Record) []string {

@@ -7,6 +7,8 @@ package handler
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 
 	"plumb/internal/model"
@@ -20,6 +22,15 @@ type Delivery struct {
 	Environment  string
 	Subscription string
 	Attempt      int
+}
+
+// ID identifies the delivery the same way on every attempt, after a retry
+// by the operator and after a crash: a hash of the event's key (source,
+// id, topic) and the subscription, so it never depends on a database row
+// id that could be reused. A runbook that must act once records it.
+func (d Delivery) ID() string {
+	h := sha256.Sum256([]byte(d.Event.Key() + "\x00" + d.Subscription))
+	return hex.EncodeToString(h[:16])
 }
 
 // Handler is one step a subscription runs. Handle must be safe to call

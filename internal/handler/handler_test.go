@@ -256,6 +256,30 @@ func writeScript(t *testing.T, body string) string {
 	return path
 }
 
+// TestDeliveryID: one delivery has one id whatever the attempt; another
+// subscription or another event (or the same id from another topic) has
+// another.
+func TestDeliveryID(t *testing.T) {
+	ev := runInstances(userBob, "i-1")
+	base := Delivery{Event: ev, Environment: "prod", Subscription: "ec2-writes", Attempt: 1}
+	retry := base
+	retry.Attempt = 5
+	otherSub := base
+	otherSub.Subscription = "ec2-all"
+	otherTopic := base
+	otherTopic.Event.Topic = "another-topic"
+	otherEvent := Delivery{Event: runInstances(userBob, "i-2"), Subscription: "ec2-writes", Attempt: 1}
+	otherEvent.Event.ID = "ev-2"
+	if base.ID() != retry.ID() {
+		t.Errorf("attempt 1 id %s, attempt 5 id %s: want the same", base.ID(), retry.ID())
+	}
+	for name, d := range map[string]Delivery{"subscription": otherSub, "topic": otherTopic, "event": otherEvent} {
+		if d.ID() == base.ID() {
+			t.Errorf("another %s has the same delivery id %s", name, d.ID())
+		}
+	}
+}
+
 func TestRunbook(t *testing.T) {
 	if _, err := exec.LookPath("sh"); err != nil {
 		t.Fatal("sh is needed for runbook tests")
@@ -267,7 +291,7 @@ func TestRunbook(t *testing.T) {
 	t.Run("stdin and env", func(t *testing.T) {
 		dir := t.TempDir()
 		script := writeScript(t, `cat > "$OUT/event.json"
-printf '%s|%s|%s|%s|%s' "$PLUMB_EVENT_ID" "$PLUMB_EVENT_TYPE" "$PLUMB_SUBSCRIPTION" "$PLUMB_ATTEMPT" "$EXTRA" > "$OUT/env.txt"
+printf '%s|%s|%s|%s|%s|%s' "$PLUMB_EVENT_ID" "$PLUMB_EVENT_TYPE" "$PLUMB_SUBSCRIPTION" "$PLUMB_ATTEMPT" "$EXTRA" "$PLUMB_DELIVERY_ID" > "$OUT/env.txt"
 echo done`)
 		var got RunbookResult
 		r := Runbook{Command: []string{script}, Timeout: 10 * time.Second, Env: []string{"OUT=" + dir, "EXTRA=yes"},
@@ -293,8 +317,14 @@ echo done`)
 		if back.ID != ev.ID || back.Operation != ev.Operation || back.Principal != ev.Principal || string(back.Raw) != compactJSON(t, ev.Raw) {
 			t.Errorf("stdin event = %+v", back)
 		}
+		var withID struct {
+			DeliveryID string `json:"delivery_id"`
+		}
+		if err := jsonUnmarshal(data, &withID); err != nil || len(withID.DeliveryID) != 32 || withID.DeliveryID != d.ID() {
+			t.Errorf("stdin delivery_id = %q (%v), want %q", withID.DeliveryID, err, d.ID())
+		}
 		env, _ := os.ReadFile(filepath.Join(dir, "env.txt"))
-		if want := "ev-1|AWS API Call via CloudTrail|ec2-writes|3|yes"; string(env) != want {
+		if want := "ev-1|AWS API Call via CloudTrail|ec2-writes|3|yes|" + d.ID(); string(env) != want {
 			t.Errorf("env = %q, want %q", env, want)
 		}
 	})

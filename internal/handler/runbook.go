@@ -32,9 +32,15 @@ const (
 )
 
 // Runbook runs an operator's command for an event: the event (model.Event
-// as JSON) on stdin, and PLUMB_EVENT_ID, PLUMB_EVENT_TYPE,
-// PLUMB_SUBSCRIPTION and PLUMB_ATTEMPT in the environment. A non-zero exit
-// or a timeout is an error, so the queue retries the runbook.
+// as JSON, plus "delivery_id") on stdin, and PLUMB_EVENT_ID,
+// PLUMB_EVENT_TYPE, PLUMB_SUBSCRIPTION, PLUMB_ATTEMPT and
+// PLUMB_DELIVERY_ID in the environment. A non-zero exit or a timeout is an
+// error, so the queue retries the runbook.
+//
+// Runbooks run at least once, not exactly once: a crash after the command
+// finished but before the queue recorded it runs the command again. The
+// delivery id (Delivery.ID) is the same on every run of one delivery, so
+// a command that must act once can remember the ids it has handled.
 //
 // The command does not inherit plumb's whole environment, which may hold
 // tokens for GitHub and the clouds; only PATH, HOME, LANG, TZ and TMPDIR
@@ -85,6 +91,14 @@ func (r Runbook) Handle(ctx context.Context, d Delivery) ([]model.Finding, error
 	return nil, err
 }
 
+// runbookInput is a runbook's stdin: the event's own fields, then
+// delivery_id (Delivery.ID), so the document still decodes as a
+// model.Event.
+type runbookInput struct {
+	model.Event
+	DeliveryID string `json:"delivery_id"`
+}
+
 // inheritedEnv are the variables a runbook gets from plumb's environment.
 var inheritedEnv = [...]string{"PATH", "HOME", "LANG", "TZ", "TMPDIR"}
 
@@ -93,7 +107,7 @@ func (r Runbook) Run(ctx context.Context, d Delivery) (RunbookResult, error) {
 	if len(r.Command) == 0 || r.Command[0] == "" {
 		return RunbookResult{}, Permanent(errors.New("runbook: no command configured"))
 	}
-	input, err := json.Marshal(d.Event)
+	input, err := json.Marshal(runbookInput{Event: d.Event, DeliveryID: d.ID()})
 	if err != nil {
 		return RunbookResult{}, Permanent(fmt.Errorf("runbook: encode event %s: %w", d.Event.ID, err))
 	}
@@ -127,6 +141,7 @@ func (r Runbook) Run(ctx context.Context, d Delivery) (RunbookResult, error) {
 		"PLUMB_EVENT_TYPE="+d.Event.Type,
 		"PLUMB_SUBSCRIPTION="+d.Subscription,
 		"PLUMB_ATTEMPT="+strconv.Itoa(d.Attempt),
+		"PLUMB_DELIVERY_ID="+d.ID(),
 	)
 	cmd.Env = env
 

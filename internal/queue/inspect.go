@@ -73,43 +73,91 @@ func jobRank(j *rivertype.JobRow) int {
 	return rankPending
 }
 
-// ListEvents pages through events in id order (afterID is the last id of
-// the previous page, 0 for the first). state "" lists all; otherwise one of
-// pending, retry, succeeded, dead, filtered. limit defaults to 100, at most
-// 1000.
+// Page sizes of PageEvents (and ListEvents).
+const (
+	DefaultEventLimit = 100
+	MaxEventLimit     = 1000
+)
+
+// EventPage is one page of PageEvents.
+type EventPage struct {
+	Events []EventRecord
+	// Total counts every event in the state asked for (all events for
+	// ""), on this page or not, at the time of the call.
+	Total int
+	// More says another page follows, after the last event's id.
+	More bool
+}
+
+// ListEvents is PageEvents without the total: one page of events in id
+// order.
 func (q *Queue) ListEvents(ctx context.Context, state string, limit int, afterID int64) ([]EventRecord, error) {
 	if limit <= 0 {
-		limit = 100
+		limit = DefaultEventLimit
 	}
-	limit = min(limit, 1000)
-	query := `SELECT e.id, e.key, e.body, e.received_at, MAX(` + rankSQL + `)
+	p, err := q.PageEvents(ctx, state, min(limit, MaxEventLimit), afterID)
+	return p.Events, err
+}
+
+// PageEvents pages through events in id order (afterID is the last id of
+// the previous page, 0 for the first). Ids only grow, so events received
+// between two pages come after the ones already listed. state "" lists
+// all; otherwise one of pending, retry, succeeded, dead, filtered; an
+// event whose state changes between two pages may leave the listing or
+// join it, as it no longer or now matches. limit is 1 to MaxEventLimit;
+// 0 means DefaultEventLimit.
+func (q *Queue) PageEvents(ctx context.Context, state string, limit int, afterID int64) (EventPage, error) {
+	if limit == 0 {
+		limit = DefaultEventLimit
+	}
+	if limit < 0 || limit > MaxEventLimit {
+		return EventPage{}, fmt.Errorf("list events: limit %d: want 1 to %d", limit, MaxEventLimit)
+	}
+	grouped := `SELECT e.id, e.key, e.body, e.received_at, MAX(` + rankSQL + `)
 		FROM plumb_event e
 		LEFT JOIN plumb_delivery d ON d.event_id = e.id
 		LEFT JOIN river_job j ON j.id = d.job_id
 		WHERE e.id > ?
 		GROUP BY e.id, e.key, e.body, e.received_at`
-	args := []any{afterID}
+	var (
+		having string
+		extra  []any
+		page   EventPage
+	)
 	if state != "" {
 		rank, ok := stateRanks[state]
 		if !ok {
-			return nil, fmt.Errorf("list events: %w: %q", ErrInvalidState, state)
+			return EventPage{}, fmt.Errorf("list events: %w: %q", ErrInvalidState, state)
 		}
-		query += ` HAVING MAX(` + rankSQL + `) = ?`
-		args = append(args, rank)
+		having = ` HAVING MAX(` + rankSQL + `) = ?`
+		extra = []any{rank}
 	}
-	query += ` ORDER BY e.id LIMIT ?`
-	args = append(args, limit)
+	count := `SELECT COUNT(*) FROM plumb_event`
+	countArgs := []any{}
+	if state != "" {
+		count = `SELECT COUNT(*) FROM (SELECT e.id FROM plumb_event e
+			LEFT JOIN plumb_delivery d ON d.event_id = e.id
+			LEFT JOIN river_job j ON j.id = d.job_id
+			GROUP BY e.id` + having + `) t`
+		countArgs = extra
+	}
+	if err := q.db.QueryRowContext(ctx, q.rebind(count), countArgs...).Scan(&page.Total); err != nil {
+		return EventPage{}, fmt.Errorf("list events: count: %w", err)
+	}
+	// One more than asked tells whether another page follows.
+	query := grouped + having + ` ORDER BY e.id LIMIT ?`
+	args := append(append([]any{afterID}, extra...), limit+1)
 
 	rows, err := q.db.QueryContext(ctx, q.rebind(query), args...)
 	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+		return EventPage{}, fmt.Errorf("list events: %w", err)
 	}
 	var out []EventRecord
 	for rows.Next() {
 		rec, rank, err := scanEvent(rows)
 		if err != nil {
 			_ = rows.Close()
-			return nil, fmt.Errorf("list events: %w", err)
+			return EventPage{}, fmt.Errorf("list events: %w", err)
 		}
 		rec.State = rankNames[rank]
 		out = append(out, rec)
@@ -117,12 +165,17 @@ func (q *Queue) ListEvents(ctx context.Context, state string, limit int, afterID
 	err = rows.Err()
 	_ = rows.Close()
 	if err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+		return EventPage{}, fmt.Errorf("list events: %w", err)
+	}
+	if len(out) > limit {
+		out = out[:limit]
+		page.More = true
 	}
 	if err := q.attachDeliveries(ctx, out); err != nil {
-		return nil, fmt.Errorf("list events: %w", err)
+		return EventPage{}, fmt.Errorf("list events: %w", err)
 	}
-	return out, nil
+	page.Events = out
+	return page, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }

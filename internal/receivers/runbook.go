@@ -31,17 +31,19 @@ const defaultRunbookTimeout = 5 * time.Minute
 //
 // The command runs with:
 //
-//	stdin            the JSON document
-//	PLUMB_RECEIVER   the receiver name
-//	PLUMB_GROUP_KEY  the notification's group key
-//	PLUMB_DELIVERY   the delivery id (DeliveryID), the same on retries
+//	stdin              the JSON document
+//	PLUMB_RECEIVER     the receiver name
+//	PLUMB_GROUP_KEY    the notification's group key
+//	PLUMB_DELIVERY_ID  the delivery id (DeliveryID), the same on retries;
+//	                   also "delivery_id" in the JSON
+//	PLUMB_DELIVERY     the same id, under its first name
 //	PATH HOME LANG TZ TMPDIR from plumb, then the config's env
 //
 // in its own process group, which is killed as a whole when the timeout
 // expires. Exit status 0 is success; anything else is retried by the
 // queue. The queue may run the command again for a notification it
 // already ran (a crash after the command finished), so the command must
-// be idempotent; PLUMB_DELIVERY lets it remember what it has done.
+// be idempotent; PLUMB_DELIVERY_ID lets it remember what it has done.
 type Runbook struct {
 	name    string
 	command []string
@@ -181,6 +183,7 @@ func (r *Runbook) environ(n Notification, delivery string) []string {
 	env = append(env,
 		"PLUMB_RECEIVER="+r.name,
 		"PLUMB_GROUP_KEY="+n.GroupKey,
+		"PLUMB_DELIVERY_ID="+delivery,
 		"PLUMB_DELIVERY="+delivery,
 	)
 	return dedupEnv(env)

@@ -84,12 +84,13 @@ func TestRunbookSuccess(t *testing.T) {
 
 	env := readEnv(t, filepath.Join(out, "env.txt"))
 	for k, want := range map[string]string{
-		"PLUMB_RECEIVER":  "fixit", // the config cannot override it
-		"PLUMB_GROUP_KEY": n.GroupKey,
-		"PLUMB_DELIVERY":  DeliveryID(n),
-		"RUNBOOK_CUSTOM":  "from-config",
-		"LANG":            "C.UTF-8",
-		"PATH":            os.Getenv("PATH"),
+		"PLUMB_RECEIVER":    "fixit", // the config cannot override it
+		"PLUMB_GROUP_KEY":   n.GroupKey,
+		"PLUMB_DELIVERY":    DeliveryID(n),
+		"PLUMB_DELIVERY_ID": DeliveryID(n),
+		"RUNBOOK_CUSTOM":    "from-config",
+		"LANG":              "C.UTF-8",
+		"PATH":              os.Getenv("PATH"),
 	} {
 		if env[k] != want {
 			t.Errorf("env %s = %q, want %q", k, env[k], want)
@@ -101,7 +102,7 @@ func TestRunbookSuccess(t *testing.T) {
 		}
 	}
 	allowed := map[string]bool{"PATH": true, "HOME": true, "LANG": true, "TZ": true, "TMPDIR": true, "OUT": true,
-		"RUNBOOK_CUSTOM": true, "PLUMB_RECEIVER": true, "PLUMB_GROUP_KEY": true, "PLUMB_DELIVERY": true,
+		"RUNBOOK_CUSTOM": true, "PLUMB_RECEIVER": true, "PLUMB_GROUP_KEY": true, "PLUMB_DELIVERY": true, "PLUMB_DELIVERY_ID": true,
 		// set by the shell itself
 		"PWD": true, "SHLVL": true, "_": true, "OLDPWD": true}
 	for k := range env {

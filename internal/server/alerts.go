@@ -71,18 +71,61 @@ func (q *queueAlerter) check(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// run checks every interval until ctx ends.
+// Bounds of the queue alert evaluation interval: half the shortest
+// `for`, so a short `for` is honoured closely, but at least once a second
+// (a depth query is not free) and at most every 10 seconds (a long `for`
+// should not notice the crossing late either).
+const (
+	minAlertInterval = time.Second
+	maxAlertInterval = 10 * time.Second
+)
+
+// QueueAlertInterval is how often queue alerts are evaluated:
+// min(for/2, 10s) over the alerts, but not under 1s. An alert opens at
+// most `for` plus this interval after its state first exceeded the
+// threshold: the crossing is seen within one interval, and the alert is
+// evaluated again exactly `for` after that.
+func QueueAlertInterval(alerts []config.QueueAlert) time.Duration {
+	every := maxAlertInterval
+	for _, a := range alerts {
+		every = min(every, a.For/2)
+	}
+	return max(every, minAlertInterval)
+}
+
+// run checks every interval until ctx ends, and also exactly when an
+// alert that is over its threshold has been so for its `for`, so the
+// alert does not wait for the next tick to open. interval <= 0 is
+// QueueAlertInterval.
 func (q *queueAlerter) run(ctx context.Context, interval time.Duration, onErr func(error)) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	if interval <= 0 {
+		interval = QueueAlertInterval(q.alerts)
+	}
+	timer := time.NewTimer(interval)
+	defer timer.Stop()
 	for {
 		if err := q.check(ctx, time.Now()); err != nil && ctx.Err() == nil {
 			onErr(err)
 		}
+		timer.Reset(q.nextWait(time.Now(), interval))
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-timer.C:
 		}
 	}
+}
+
+// nextWait is the time to the next check: the interval, or less when an
+// alert's `for` runs out sooner.
+func (q *queueAlerter) nextWait(now time.Time, interval time.Duration) time.Duration {
+	wait := interval
+	for _, a := range q.alerts {
+		since, over := q.over[a.Name]
+		if !over || q.firing[a.Name] {
+			continue
+		}
+		wait = min(wait, max(since.Add(a.For).Sub(now), 0))
+	}
+	return wait
 }

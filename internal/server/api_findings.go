@@ -31,6 +31,11 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 	return true
 }
 
+// findingHistoryShown is how many of a finding's latest transitions
+// GET /v1/findings/{fingerprint} shows; history_total says how many there
+// are in all.
+const findingHistoryShown = 200
+
 func (s *Server) getFinding(w http.ResponseWriter, r *http.Request) {
 	fp := r.PathValue("fingerprint")
 	rec, err := s.store.Get(r.Context(), fp)
@@ -43,7 +48,13 @@ func (s *Server) getFinding(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "get finding failed")
 		return
 	}
-	hist, err := s.store.History(r.Context(), fp, 200)
+	hist, err := s.store.History(r.Context(), fp, findingHistoryShown)
+	if err != nil {
+		s.logger.Error("finding history", "error", err)
+		writeError(w, http.StatusInternalServerError, "get finding failed")
+		return
+	}
+	total, err := s.store.HistoryLen(r.Context(), fp)
 	if err != nil {
 		s.logger.Error("finding history", "error", err)
 		writeError(w, http.StatusInternalServerError, "get finding failed")
@@ -53,7 +64,7 @@ func (s *Server) getFinding(w http.ResponseWriter, r *http.Request) {
 	for _, h := range hist {
 		hv = append(hv, historyView{At: h.At, Action: h.Action, Detail: h.Detail})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"finding": viewFinding(rec), "history": hv})
+	writeJSON(w, http.StatusOK, map[string]any{"finding": viewFinding(rec), "history": hv, "history_total": max(total, len(hv))})
 }
 
 // findingAction changes a finding's status by hand: resolve (the operator
@@ -107,33 +118,20 @@ type silenceView struct {
 	EndsAt    time.Time  `json:"ends_at"`
 	CreatedBy string     `json:"created_by,omitempty"`
 	Comment   string     `json:"comment,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
 	ExpiredAt *time.Time `json:"expired_at,omitempty"`
 	Active    bool       `json:"active"`
 }
 
 func viewSilence(sl findings.Silence, now time.Time) silenceView {
 	return silenceView{ID: sl.ID, Matchers: sl.Matchers, StartsAt: sl.StartsAt, EndsAt: sl.EndsAt,
-		CreatedBy: sl.CreatedBy, Comment: sl.Comment, ExpiredAt: sl.ExpiredAt, Active: sl.Active(now)}
+		CreatedBy: sl.CreatedBy, Comment: sl.Comment, CreatedAt: sl.CreatedAt, ExpiredAt: sl.ExpiredAt, Active: sl.Active(now)}
 }
 
-func (s *Server) listSilences(w http.ResponseWriter, r *http.Request) {
-	now := s.now()
-	all := r.URL.Query().Get("all") == "true"
-	sls, err := s.store.ListSilences(r.Context(), now, !all)
-	if err != nil {
-		s.logger.Error("list silences", "error", err)
-		writeError(w, http.StatusInternalServerError, "list silences failed")
-		return
-	}
-	out := make([]silenceView, 0, len(sls))
-	for _, sl := range sls {
-		out = append(out, viewSilence(sl, now))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"silences": out})
-}
-
-// silenceRequest creates a silence: ends_at, or a duration from now.
-type silenceRequest struct {
+// SilenceRequest is a silence as a person asks for one (the body of POST
+// /v1/silences, the flags of plumb silence add): an end time, or a
+// duration from the start.
+type SilenceRequest struct {
 	Matchers  []string  `json:"matchers"`
 	StartsAt  time.Time `json:"starts_at"`
 	EndsAt    time.Time `json:"ends_at"`
@@ -142,28 +140,40 @@ type silenceRequest struct {
 	Comment   string    `json:"comment"`
 }
 
+// Silence is the silence the request asks for at now; the store checks the
+// rest (matchers, a window that ends in the future). The API and
+// `plumb silence add --data-dir` both go through it, so a silence means the
+// same whichever way it was added.
+func (req SilenceRequest) Silence(now time.Time) (findings.Silence, error) {
+	sl := findings.Silence{Matchers: req.Matchers, StartsAt: req.StartsAt, EndsAt: req.EndsAt, CreatedBy: req.CreatedBy, Comment: req.Comment}
+	if req.Duration == "" {
+		return sl, nil
+	}
+	if !req.EndsAt.IsZero() {
+		return sl, fmt.Errorf("give ends_at or duration, not both")
+	}
+	d, err := time.ParseDuration(req.Duration)
+	if err != nil || d <= 0 {
+		return sl, fmt.Errorf("duration %q: want a positive Go duration like 2h", req.Duration)
+	}
+	start := req.StartsAt
+	if start.IsZero() {
+		start = now
+	}
+	sl.EndsAt = start.Add(d)
+	return sl, nil
+}
+
 func (s *Server) addSilence(w http.ResponseWriter, r *http.Request) {
-	var req silenceRequest
+	var req SilenceRequest
 	if !decodeBody(w, r, &req) {
 		return
 	}
 	now := s.now()
-	sl := findings.Silence{Matchers: req.Matchers, StartsAt: req.StartsAt, EndsAt: req.EndsAt, CreatedBy: req.CreatedBy, Comment: req.Comment}
-	if req.Duration != "" {
-		if !req.EndsAt.IsZero() {
-			writeError(w, http.StatusBadRequest, "give ends_at or duration, not both")
-			return
-		}
-		d, err := time.ParseDuration(req.Duration)
-		if err != nil || d <= 0 {
-			writeError(w, http.StatusBadRequest, "duration %q: want a positive Go duration like 2h", req.Duration)
-			return
-		}
-		start := req.StartsAt
-		if start.IsZero() {
-			start = now
-		}
-		sl.EndsAt = start.Add(d)
+	sl, err := req.Silence(now)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "%v", err)
+		return
 	}
 	out, err := s.store.AddSilence(r.Context(), now, sl)
 	if err != nil {

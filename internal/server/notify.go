@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -134,15 +137,18 @@ func (p *Pipeline) deliverNotification(ctx context.Context, d queue.Delivery) er
 }
 
 // newNotifier builds the routing pass that turns stored findings into
-// queued notifications. Nil when no route is configured.
+// queued notifications. Nil when no route is configured. plumb serve and
+// `plumb scan --notify` both build it here, so a receiver gets the same
+// body from either (external_url included).
 func newNotifier(cfg *config.Config, store *findings.Store, q *queue.Queue) *routing.Notifier {
 	if cfg.Route == nil {
 		return nil
 	}
 	return &routing.Notifier{
-		Store:  store,
-		Router: routing.NewRouter(cfg.Route),
-		Now:    time.Now,
+		Store:       store,
+		Router:      routing.NewRouter(cfg.Route),
+		Now:         time.Now,
+		ExternalURL: cfg.Server.ExternalURL,
 		Send: func(ctx context.Context, n receivers.Notification) error {
 			item, err := notificationItem(n, time.Now(), cfg.Server.NotifyRetry)
 			if err != nil {
@@ -152,6 +158,35 @@ func newNotifier(cfg *config.Config, store *findings.Store, q *queue.Queue) *rou
 			return err
 		},
 	}
+}
+
+// OpenLocalStore opens the findings store in dataDir (plumb.db, the
+// SQLite file `plumb scan --notify` keeps) without running any work, for
+// commands that read or change it directly, such as
+// `plumb silence --data-dir`. Unless create is set, a directory without
+// plumb.db is an error rather than a new, empty store that nothing else
+// would ever read. closeStore releases the database.
+func OpenLocalStore(ctx context.Context, dataDir string, create bool, logger *slog.Logger) (store *findings.Store, closeStore func() error, err error) {
+	if dataDir == "" {
+		return nil, nil, fmt.Errorf("open store: no data directory given")
+	}
+	db := filepath.Join(dataDir, "plumb.db")
+	if _, err := os.Stat(db); err != nil && !create {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("no plumb store in %s (%s does not exist): check the path, or run plumb scan --notify --data-dir %s first", dataDir, db, dataDir)
+		}
+		return nil, nil, fmt.Errorf("open store: %w", err)
+	}
+	q, err := queue.Open(ctx, queue.Options{DataDir: dataDir, Logger: logger})
+	if err != nil {
+		return nil, nil, fmt.Errorf("open store in %s: %w", dataDir, err)
+	}
+	store, err = findings.NewStore(ctx, q.DB(), q.Dialect())
+	if err != nil {
+		_ = q.Close()
+		return nil, nil, fmt.Errorf("open store in %s: %w", dataDir, err)
+	}
+	return store, q.Close, nil
 }
 
 // NotifyResult says what a one-shot notification run did.

@@ -39,7 +39,8 @@ type Options struct {
 	// ShutdownTimeout bounds the drain of in-flight requests and
 	// deliveries after the stop signal.
 	ShutdownTimeout time.Duration
-	// AlertInterval is how often queue alerts are evaluated.
+	// AlertInterval is how often queue alerts are evaluated; 0 derives
+	// it from their `for` (QueueAlertInterval).
 	AlertInterval time.Duration
 	// OnListen is called with the bound address once the server accepts
 	// connections (tests and the CLI print it).
@@ -58,9 +59,6 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
-	}
-	if o.AlertInterval == 0 {
-		o.AlertInterval = 15 * time.Second
 	}
 	listen := o.Listen
 	if listen == "" {
@@ -113,7 +111,6 @@ func Run(ctx context.Context, o Options) error {
 		// A periodic job, so that with several replicas on PostgreSQL one
 		// routing pass runs at a time (River's leader) and a group is not
 		// sent twice.
-		notifier.ExternalURL = cfg.Server.ExternalURL
 		every := fmt.Sprintf("@every %s", cfg.Server.NotifyInterval)
 		err := q.Periodic("route-findings", every, func(ctx context.Context) error {
 			if _, err := notifier.Flush(ctx, routing.FlushOptions{}); err != nil {

@@ -116,51 +116,6 @@ func (s *Server) api(fn http.HandlerFunc) http.Handler {
 	})
 }
 
-// eventStates are the states the API lists, named as operators name the
-// queues of an event pipeline.
-var eventStates = map[string]bool{"pending": true, "retry": true, "succeeded": true, "dead": true, "filtered": true, "": true}
-
-func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	state := q.Get("state")
-	if !eventStates[state] {
-		writeError(w, http.StatusBadRequest, "state %q: want pending, retry, succeeded, dead or filtered", state)
-		return
-	}
-	limit, err := intParam(q.Get("limit"), 100)
-	if err != nil || limit < 1 || limit > 1000 {
-		writeError(w, http.StatusBadRequest, "limit: want 1 to 1000")
-		return
-	}
-	after, err := intParam(q.Get("after"), 0)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "after: want an event id")
-		return
-	}
-	recs, err := s.queue.ListEvents(r.Context(), state, limit, int64(after))
-	if err != nil {
-		s.logger.Error("list events", "error", err)
-		writeError(w, http.StatusInternalServerError, "list events failed")
-		return
-	}
-	views := make([]eventView, 0, len(recs))
-	for _, rec := range recs {
-		views = append(views, viewEvent(rec))
-	}
-	out := map[string]any{"events": views}
-	if len(recs) == limit {
-		out["next_after"] = recs[len(recs)-1].ID
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-func intParam(v string, def int) (int, error) {
-	if v == "" {
-		return def, nil
-	}
-	return strconv.Atoi(v)
-}
-
 func (s *Server) eventID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id < 1 {
@@ -206,33 +161,6 @@ func (s *Server) retryEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": id, "retried": n})
-}
-
-func (s *Server) listFindings(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	limit, err := intParam(q.Get("limit"), 500)
-	if err != nil || limit < 1 || limit > 10000 {
-		writeError(w, http.StatusBadRequest, "limit: want 1 to 10000")
-		return
-	}
-	status := q.Get("status")
-	switch status {
-	case "", findings.StatusOpen, findings.StatusResolved, findings.StatusSuppressed:
-	default:
-		writeError(w, http.StatusBadRequest, "status %q: want open, resolved or suppressed", status)
-		return
-	}
-	recs, err := s.store.List(r.Context(), findings.Query{Status: status, Kind: q.Get("kind"), Environment: q.Get("environment"), Limit: limit})
-	if err != nil {
-		s.logger.Error("list findings", "error", err)
-		writeError(w, http.StatusInternalServerError, "list findings failed")
-		return
-	}
-	views := make([]findingView, 0, len(recs))
-	for _, rec := range recs {
-		views = append(views, viewFinding(rec))
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"findings": views})
 }
 
 // eventView is the API's JSON for an event: a stable contract of its own
