@@ -1,6 +1,7 @@
 package whatif
 
 import (
+	"reflect"
 	"bytes"
 	"encoding/json"
 	"flag"
@@ -146,7 +147,7 @@ func TestFindingsNotEvaluated(t *testing.T) {
 		t.Fatalf("errors = %+v\nwant %+v", errs, want)
 	}
 	for i := range want {
-		if errs[i] != want[i] {
+		if !reflect.DeepEqual(errs[i], want[i]) {
 			t.Errorf("error %d = %+v\nwant %+v", i, errs[i], want[i])
 		}
 	}
