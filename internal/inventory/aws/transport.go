@@ -116,8 +116,9 @@ func isTransport(err error) bool {
 	if err == nil {
 		return false
 	}
+	// The SDK wraps send failures in a ResponseError too, with status 0.
 	var resp *awshttp.ResponseError
-	if errors.As(err, &resp) {
+	if errors.As(err, &resp) && resp.HTTPStatusCode() != 0 {
 		return false
 	}
 	var apiErr smithy.APIError
