@@ -1,12 +1,12 @@
 package whatif
 
 import (
-	"reflect"
 	"bytes"
 	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 

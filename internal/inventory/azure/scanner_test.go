@@ -3,10 +3,10 @@ package azure
 import (
 	"context"
 	"fmt"
-	"slices"
-	"sync"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
