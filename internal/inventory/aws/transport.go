@@ -160,12 +160,19 @@ func shortCause(err error) string {
 		return "cannot resolve " + dns.Name
 	case errors.Is(err, context.DeadlineExceeded):
 		return "no answer in time"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed),
+		errors.Is(err, syscall.EPIPE):
 		return "connection closed without an answer"
 	}
 	var netErr net.Error
 	if errors.As(err, &netErr) && netErr.Timeout() {
 		return "no answer in time"
+	}
+	// Other failures on the wire: the innermost network error, without
+	// the SDK's request wrapping.
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Err != nil {
+		return opErr.Op + ": " + opErr.Err.Error()
 	}
 	return err.Error()
 }
@@ -276,12 +283,11 @@ func describeErr(err error) error {
 		return fmt.Errorf("%s: %s", apiErr.ErrorCode(), apiErr.ErrorMessage())
 	}
 	if isTransport(err) {
-		msg := shortCause(err)
 		var g *gaveUpError
 		if errors.As(err, &g) {
-			msg += fmt.Sprintf(" (after %d attempts)", g.attempts)
+			return fmt.Errorf("%s (after %d attempts)", shortCause(g.err), g.attempts)
 		}
-		return errors.New(msg)
+		return errors.New(shortCause(err))
 	}
 	return err
 }
