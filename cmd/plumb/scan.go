@@ -82,7 +82,16 @@ Credentials, profile, region and endpoint come from the standard AWS SDK
 chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...); Azure credentials
 from DefaultAzureCredential (environment, workload identity, managed
 identity, az login). Clouds are chosen from the state's resources and the
-cloud flags, or with --cloud.
+cloud flags, or with --cloud. Before listing anything the scan checks the
+credentials (STS GetCallerIdentity, an Azure token): an unreachable
+endpoint, missing or refused credentials stop it within seconds with one
+message. Connection failures are retried 3 times, throttling up to 8;
+--timeout bounds the whole scan, which then reports what it read.
+
+A scan in which declared resources were not evaluated (a scope could not
+be read, --cloud none, another region or type) is partial: its report
+leads with "N of M declared resources not evaluated" and never says
+"No drift".
 
 With --pack and/or --policy, the compliance rules 'plumb check' runs on a
 plan are also evaluated on the live resources (declared or not), and each

@@ -2,6 +2,8 @@ package aws
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"reflect"
 	"testing"
 
@@ -9,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"plumb/internal/inventory"
 	"plumb/internal/model"
 	"plumb/internal/testenv"
 )
