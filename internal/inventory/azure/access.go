@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -54,9 +55,13 @@ func tokenError(err error, timedOut bool, timeout fmt.Stringer) error {
 	case errors.As(err, &failed) && failed.RawResponse != nil:
 		return &inventory.AccessError{Provider: "azure", Reason: inventory.AccessRefused, Err: err,
 			Message: "Azure refused the credentials: " + tokenRefusal(failed.RawResponse)}
-	case unreachableText(err.Error()):
+	case unreachableText(err.Error()) != "":
+		msg := "cannot reach Azure to sign in"
+		if host := hostIn.FindString(err.Error()); host != "" {
+			msg += " at " + host
+		}
 		return &inventory.AccessError{Provider: "azure", Reason: inventory.AccessUnreachable, Err: err,
-			Message: "cannot reach Azure to sign in: " + firstLine(err.Error())}
+			Message: msg + ": " + unreachableText(err.Error())}
 	case errors.As(err, &failed):
 		return &inventory.AccessError{Provider: "azure", Reason: inventory.AccessRefused, Err: err,
 			Message: "Azure sign-in failed: " + firstLine(err.Error())}
@@ -97,16 +102,19 @@ func firstLine(s string) string {
 	return s
 }
 
-// unreachableText recognises network failures in a credential's message
-// (MSAL reports them as text, not as wrapped errors).
-func unreachableText(msg string) bool {
+// unreachableText finds a network failure in a credential's message (MSAL
+// reports them as text, not as wrapped errors) and returns it, or "".
+func unreachableText(msg string) string {
 	for _, sign := range []string{"connection refused", "connection reset", "no such host", "i/o timeout", "no route to host", "context deadline exceeded"} {
 		if strings.Contains(msg, sign) {
-			return true
+			return sign
 		}
 	}
-	return false
+	return ""
 }
+
+// hostIn finds the first URL's scheme and host in an error text.
+var hostIn = regexp.MustCompile(`https?://[^/\s"']+`)
 
 type unitKey struct{}
 
