@@ -73,7 +73,8 @@ behind the gap are listed under "Not evaluated" with the attributes
 missing.
 
 Exit codes: 0 every evaluated control passes, 2 some control fails,
-1 error (live: also when part of the estate could not be read, unless
+1 error (live: also when part of the estate could not be read or a
+declared resource was not evaluated, as with --cloud none, unless
 --allow-partial).`,
 		Example: `  terraform show -json tfplan > plan.json
   plumb report compliance --pack pci-dss-4.0 --plan plan.json -o html=pci.html -o markdown
@@ -197,7 +198,7 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 		// The report is still written: what was read is evidence. But a
 		// control judged on part of its resources must not exit 0
 		// unnoticed.
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%d part(s) of the estate could not be read, so controls over them are judged on what was read; pass --allow-partial to accept a partial report:\n  %s",
+		return &exitCodeError{code: exitError, err: fmt.Errorf("the live scan is incomplete (%d problem(s)), so controls are judged on what was read; pass --allow-partial to accept a partial report:\n  %s",
 			len(unread), strings.Join(unread, "\n  "))}
 	}
 	if summary.Counts()[policy.StatusFail] > 0 {
@@ -258,6 +259,11 @@ func liveCompliance(ctx context.Context, f complianceFlags, set *policy.Set) (*p
 		if !strings.HasPrefix(e.Scope, "policy/") {
 			unread = append(unread, e.Scope+": "+e.Message)
 		}
+	}
+	// Declared resources no inventory read (--cloud none, a region or
+	// type left out) are as unknown as an unreadable scope.
+	if line := out.Report.NotEvaluatedLine(); line != "" && len(out.Report.Errors) == 0 {
+		unread = append(unread, line)
 	}
 	return policy.SummarizeLive(f.pack, set, res), unread, nil
 }

@@ -47,6 +47,7 @@ type scanFlags struct {
 	notify       bool
 	dataDir      string
 	notifyWait   time.Duration
+	timeout      time.Duration
 }
 
 func newScanCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -81,7 +82,16 @@ Credentials, profile, region and endpoint come from the standard AWS SDK
 chain (AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, ...); Azure credentials
 from DefaultAzureCredential (environment, workload identity, managed
 identity, az login). Clouds are chosen from the state's resources and the
-cloud flags, or with --cloud.
+cloud flags, or with --cloud. Before listing anything the scan checks the
+credentials (STS GetCallerIdentity, an Azure token): an unreachable
+endpoint, missing or refused credentials stop it within seconds with one
+message. Connection failures are retried 3 times, throttling up to 8;
+--timeout bounds the whole scan, which then reports what it read.
+
+A scan in which declared resources were not evaluated (a scope could not
+be read, --cloud none, another region or type) is partial: its report
+leads with "N of M declared resources not evaluated" and never says
+"No drift".
 
 With --pack and/or --policy, the compliance rules 'plumb check' runs on a
 plan are also evaluated on the live resources (declared or not), and each
@@ -138,6 +148,7 @@ scan (unless --allow-partial).`,
 	fl.StringVar(&f.configPath, "config", "", "plumb.yaml with routes and receivers (for --notify)")
 	fl.BoolVar(&f.notify, "notify", false, "update the findings store in --data-dir (open, resolve, reopen) and send what changed to the receivers of --config, as plumb serve does")
 	fl.StringVar(&f.dataDir, "data-dir", envOr("PLUMB_DATA_DIR", ".plumb"), "directory of the SQLite store used by --notify (keep it between runs: it remembers which issues exist)")
+	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "stop the scan after this long and report what was read (exit 1); 0 means no limit")
 	fl.DurationVar(&f.notifyWait, "notify-wait", 2*time.Minute, "how long --notify waits for receivers; undelivered notifications are retried by the next run")
 	return cmd
 }
@@ -147,6 +158,9 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	outs, err := report.ParseOutputs(f.outputs)
 	if err != nil {
 		return usageErr(err)
+	}
+	if f.timeout < 0 {
+		return usageErr(fmt.Errorf("--timeout must not be negative, got %s", f.timeout))
 	}
 	if f.concurrency < 1 {
 		return usageErr(fmt.Errorf("--concurrency must be at least 1, got %d", f.concurrency))
@@ -167,7 +181,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	}
 	var prog *progress.Reporter
 	if tty || f.progress {
-		prog = progress.New(stderr, tty, time.Second, "plumb scan")
+		prog = progress.New(stderr, tty, time.Second, 5*time.Second, "plumb scan")
 		defer prog.Stop()
 	}
 	for _, c := range f.clouds {
@@ -208,9 +222,10 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 
 		AllowEmptyState: f.allowEmpty,
 		Policy:          set,
+		Timeout:         f.timeout,
 	}
 	if prog != nil {
-		opts.Progress = prog.Update
+		opts.Observer = prog
 	}
 	out, err := scan.Run(ctx, opts)
 	if prog != nil {
@@ -228,12 +243,26 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		}
 	}
 	switch {
+	case out.TimedOut:
+		return &exitCodeError{code: exitError, err: fmt.Errorf("the scan stopped after --timeout %s; the report shows what was read and which parts were still running", f.timeout)}
 	case out.Partial() && !f.allowPartial:
-		return &exitCodeError{code: exitError, err: fmt.Errorf("%d part(s) of the estate could not be read (see errors in the report); pass --allow-partial to accept a partial scan", len(out.Report.Errors))}
+		return &exitCodeError{code: exitError, err: partialErr(out.Report)}
 	case len(out.Report.Findings) > 0:
 		return &exitCodeError{code: exitFindings}
 	}
 	return nil
+}
+
+// partialErr explains why a partial scan exits 1.
+func partialErr(rep *report.Report) error {
+	var what []string
+	if n := rep.Summary.NotEvaluated; n > 0 {
+		what = append(what, fmt.Sprintf("%d of %d declared resources not evaluated", n, rep.Summary.Managed))
+	}
+	if n := len(rep.Errors); n > 0 {
+		what = append(what, fmt.Sprintf("%d part(s) of the estate could not be read", n))
+	}
+	return fmt.Errorf("incomplete scan: %s (see the report); pass --allow-partial to accept a partial scan", strings.Join(what, ", "))
 }
 
 // usageErr marks a mistake in the command line itself.

@@ -190,11 +190,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		res.Findings = append(res.Findings, finding(model.KindUnmanaged, opts, a.r, nil, nil))
 	}
 
-	if sum.Managed+sum.Unmanaged > 0 {
-		sum.Coverage = float64(sum.Managed) / float64(sum.Managed+sum.Unmanaged)
-	} else {
-		sum.Coverage = 1
-	}
+	sum.SetCoverage()
 	SortFindings(res.Findings)
 	return res
 }

@@ -129,19 +129,19 @@ func TestDiff(t *testing.T) {
 			name:    "failed scope never reports missing",
 			desired: []model.DesiredResource{desired("box", "b-1", map[string]any{"region": "us-east-1"})},
 			inv:     inv(east, []scopeFail{{"acct", ""}}),
-			sum:     model.Summary{Managed: 1, NotEvaluated: 1, Coverage: 1},
+			sum:     model.Summary{Managed: 1, NotEvaluated: 1, Coverage: 0}, // nothing read: no coverage established
 		},
 		{
 			name:    "region outside the scan is not evaluated",
 			desired: []model.DesiredResource{desired("box", "b-1", map[string]any{"region": "eu-west-1"})},
 			inv:     inv(east, all),
-			sum:     model.Summary{Managed: 1, NotEvaluated: 1, Coverage: 1},
+			sum:     model.Summary{Managed: 1, NotEvaluated: 1, Coverage: 0},
 		},
 		{
 			name:    "unknown region is missing only when every region was read",
 			desired: []model.DesiredResource{desired("box", "b-1", nil)},
 			inv:     inv([]string{"us-east-1", "eu-west-1"}, all),
-			sum:     model.Summary{Managed: 1, NotEvaluated: 1, Coverage: 1},
+			sum:     model.Summary{Managed: 1, NotEvaluated: 1, Coverage: 0},
 		},
 		{
 			name:    "unknown region, all regions read",

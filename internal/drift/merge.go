@@ -26,10 +26,12 @@ type External struct {
 // a resource only the external source saw drift on gets its own finding
 // and moves from in sync to changed (or missing) in the summary.
 //
-// covered lists desired resources the external source evaluated whose
-// types the inventory does not list (local_file, random_password): they
+// covered lists desired resources the external source evaluated. Those
+// of types the inventory does not list (local_file, random_password)
 // count as managed and in sync unless the external source reports drift
-// on them.
+// on them; those the inventory could not evaluate (its scope was not
+// read, or no inventory ran) move from not evaluated to in sync, since
+// Terraform's refresh did judge them.
 //
 // The result must come from Diff with Options.Mergeable set; without it
 // the summary cannot be corrected and the engine's verdicts are unknown.
@@ -60,7 +62,16 @@ func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper 
 	// Resources only the external source can evaluate start in sync.
 	for _, d := range covered {
 		r, t, known := identity(d)
-		if known || d.Mode == "data" || d.Deposed != "" || opts.Ignore.Resource(d.Type, d.ID) {
+		if d.Mode == "data" || d.Deposed != "" || opts.Ignore.Resource(d.Type, d.ID) {
+			continue
+		}
+		if known {
+			k := matchKey(t, r.Type, r.ID)
+			if res.status[k] == statusNotEvaluated {
+				res.Summary.NotEvaluated--
+				res.Summary.InSync++
+				res.status[k] = statusInSync
+			}
 			continue
 		}
 		res.Summary.Managed++
@@ -130,9 +141,7 @@ func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper 
 			res.Findings = append(res.Findings[:i], res.Findings[i+1:]...)
 		}
 	}
-	if res.Summary.Managed+res.Summary.Unmanaged > 0 {
-		res.Summary.Coverage = float64(res.Summary.Managed) / float64(res.Summary.Managed+res.Summary.Unmanaged)
-	}
+	res.Summary.SetCoverage()
 	SortFindings(res.Findings)
 }
 

@@ -6,6 +6,7 @@ package inventory
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 
 	"plumb/internal/model"
@@ -96,8 +97,22 @@ func (s Scope) String() string { return fmt.Sprintf("%s/%s/%s", s.Provider, s.Re
 
 // ScopeError records a part of the estate that could not be read.
 type ScopeError struct {
-	Scope   string `json:"scope"`
+	Scope string `json:"scope"`
+	// Message is the cause, short: the cloud's error code and message, or
+	// what went wrong on the way (connection refused, time limit). When
+	// the types of a scope failed for different causes it is
+	// "TYPE: cause; TYPE: cause".
 	Message string `json:"message"`
+	// Types are the Terraform types of the scope that could not be read,
+	// when the failure is tied to listers (empty for a scope that failed
+	// as a whole).
+	Types []string `json:"types,omitempty"`
+}
+
+// typeFailure is one lister's failure inside a scope, kept so a scope's
+// error can be rewritten as more of its types fail.
+type typeFailure struct {
+	typ, cause string
 }
 
 // Result is what one inventory run produced. It is safe for concurrent use
@@ -106,6 +121,9 @@ type Result struct {
 	mu        sync.Mutex
 	Resources []model.Resource
 	Errors    []ScopeError
+	// failures holds, per scope, the types that failed and why, from
+	// which FailType composes the scope's one ScopeError.
+	failures map[string][]typeFailure
 	// complete holds "type|region" for every type listed without error in a
 	// region ("" region for global types). Desired resources of a type and
 	// region not in here are never reported missing.
@@ -137,11 +155,50 @@ func (r *Result) Add(typ, region string, res []model.Resource) {
 	r.complete[typ+"|"+region] = true
 }
 
-// Fail records a scope that could not be read.
+// Fail records a scope that could not be read as a whole.
 func (r *Result) Fail(scope Scope, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Errors = append(r.Errors, ScopeError{Scope: scope.String(), Message: err.Error()})
+}
+
+// FailType records that one type of a scope could not be read. A scope
+// keeps one ScopeError however many of its types fail: its message is the
+// cause when they all failed alike (the usual case: a denied or
+// unreachable service), and "TYPE: cause; ..." otherwise, so a report
+// says each distinct problem once.
+func (r *Result) FailType(scope Scope, typ string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := scope.String()
+	if r.failures == nil {
+		r.failures = map[string][]typeFailure{}
+	}
+	r.failures[key] = append(r.failures[key], typeFailure{typ: typ, cause: err.Error()})
+	fs := r.failures[key]
+	e := ScopeError{Scope: key}
+	same := true
+	for _, f := range fs {
+		e.Types = append(e.Types, f.typ)
+		same = same && f.cause == fs[0].cause
+	}
+	if same {
+		e.Message = fs[0].cause
+	} else {
+		parts := make([]string, 0, len(fs))
+		for _, f := range fs {
+			parts = append(parts, f.typ+": "+f.cause)
+		}
+		e.Message = strings.Join(parts, "; ")
+	}
+	sort.Strings(e.Types)
+	for i := range r.Errors {
+		if r.Errors[i].Scope == key && len(r.Errors[i].Types) > 0 {
+			r.Errors[i] = e
+			return
+		}
+	}
+	r.Errors = append(r.Errors, e)
 }
 
 // Complete reports whether a type was fully listed in a region. For global

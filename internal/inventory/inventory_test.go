@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 
 	"plumb/internal/model"
@@ -45,5 +46,26 @@ func TestCompleteness(t *testing.T) {
 	}
 	if len(all.Resources) != 1 || len(all.Errors) != 1 || all.Errors[0].Scope != "aws/eu-west-1/sqs" {
 		t.Errorf("absorbed resources %d, errors %+v", len(all.Resources), all.Errors)
+	}
+}
+
+// TestFailTypeKeepsOneErrorPerScope: types of one scope failing alike give
+// one error whose message is the cause; different causes are each named
+// with their type; a whole-scope failure stays apart.
+func TestFailTypeKeepsOneErrorPerScope(t *testing.T) {
+	r := NewResult([]string{"us-east-1"})
+	ec2 := Scope{Provider: "aws", Region: "us-east-1", Service: "ec2"}
+	rds := Scope{Provider: "aws", Region: "us-east-1", Service: "rds"}
+	r.FailType(ec2, "aws_vpc", errors.New("connection refused (after 3 attempts)"))
+	r.FailType(ec2, "aws_subnet", errors.New("connection refused (after 3 attempts)"))
+	r.FailType(rds, "aws_db_instance", errors.New("AccessDenied: no"))
+	r.FailType(rds, "aws_db_subnet_group", errors.New("Throttling: slow down"))
+	r.Sort()
+	want := []ScopeError{
+		{Scope: "aws/us-east-1/ec2", Message: "connection refused (after 3 attempts)", Types: []string{"aws_subnet", "aws_vpc"}},
+		{Scope: "aws/us-east-1/rds", Message: "aws_db_instance: AccessDenied: no; aws_db_subnet_group: Throttling: slow down", Types: []string{"aws_db_instance", "aws_db_subnet_group"}},
+	}
+	if !reflect.DeepEqual(r.Errors, want) {
+		t.Errorf("errors = %+v\nwant %+v", r.Errors, want)
 	}
 }

@@ -152,7 +152,8 @@ func Fingerprint(kind Kind, environment, provider, typ, region, id, rule string)
 }
 
 // Summary counts a drift comparison. Managed counts desired resources of
-// the types that were scanned; coverage is managed / (managed + unmanaged).
+// the types plumb can compare (in sync, changed, missing or not
+// evaluated); coverage is computed over what was read (see SetCoverage).
 type Summary struct {
 	Managed   int     `json:"managed"`
 	InSync    int     `json:"in_sync"`
@@ -167,4 +168,29 @@ type Summary struct {
 	Unsupported int `json:"unsupported"`
 	// Ignored counts resources left out by ignore rules.
 	Ignored int `json:"ignored"`
+}
+
+// Evaluated is the number of declared resources whose state was
+// established: in sync, changed or missing.
+func (s Summary) Evaluated() int { return s.Managed - s.NotEvaluated }
+
+// CoverageKnown reports whether anything was read that coverage could be
+// computed over: an evaluated declared resource or an unmanaged one.
+func (s Summary) CoverageKnown() bool { return s.Evaluated()+s.Unmanaged > 0 }
+
+// SetCoverage computes Coverage over what was read: evaluated / (evaluated
+// + unmanaged). Declared resources that were not evaluated count on
+// neither side, so a scan never claims coverage of what it did not read.
+// When nothing was read, Coverage is 0 if some declared resource was not
+// evaluated (nothing is known to be covered), and 1 when nothing was
+// declared and nothing found (an empty estate is trivially covered).
+func (s *Summary) SetCoverage() {
+	switch {
+	case s.CoverageKnown():
+		s.Coverage = float64(s.Evaluated()) / float64(s.Evaluated()+s.Unmanaged)
+	case s.NotEvaluated > 0:
+		s.Coverage = 0
+	default:
+		s.Coverage = 1
+	}
 }

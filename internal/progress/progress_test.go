@@ -2,6 +2,8 @@ package progress
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -27,10 +29,11 @@ func (s *syncBuf) String() string {
 
 func TestSilentWhenFast(t *testing.T) {
 	var buf syncBuf
-	r := New(&buf, false, time.Hour, "scan")
-	r.SetTotal(3)
-	for i := 1; i <= 3; i++ {
-		r.Update(i, 3, "ec2/us-east-1")
+	r := New(&buf, false, time.Hour, time.Hour, "scan")
+	r.Planned([]string{"ec2/us-east-1", "s3/global", "iam/global"})
+	for _, u := range []string{"ec2/us-east-1", "s3/global", "iam/global"} {
+		r.Attempt(u, "List", 1, "")
+		r.Finished(u)
 	}
 	r.Stop()
 	if buf.String() != "" {
@@ -44,15 +47,17 @@ func TestPrintsAfterDelay(t *testing.T) {
 		tty  bool
 		want string
 	}{
-		{"plain", false, "scan: 1/4 services and regions done (last: s3/global)"},
-		{"tty", true, "\r\033[Kscan: 1/4 services and regions done (last: s3/global)"},
+		{"plain", false, "scan: 1/4 services and regions done; waiting: ec2/us-east-1 (DescribeInstances, retry 2: connection refused)"},
+		{"tty", true, "\r\033[Kscan: 1/4 services and regions done; waiting: ec2/us-east-1 (DescribeInstances, retry 2: connection refused)"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf syncBuf
-			r := New(&buf, tc.tty, 0, "scan")
-			r.SetTotal(4)
-			r.Update(1, 4, "s3/global")
+			r := New(&buf, tc.tty, 0, time.Hour, "scan")
+			r.Planned([]string{"ec2/us-east-1", "s3/global", "iam/global", "sqs/us-east-1"})
+			r.Attempt("ec2/us-east-1", "DescribeInstances", 3, "connection refused")
+			r.Attempt("s3/global", "ListBuckets", 1, "")
+			r.Finished("s3/global")
 			r.Stop()
 			if !strings.HasPrefix(buf.String(), tc.want) {
 				t.Fatalf("got %q, want prefix %q", buf.String(), tc.want)
@@ -64,16 +69,46 @@ func TestPrintsAfterDelay(t *testing.T) {
 	}
 }
 
-func TestTimerDrawsWithoutUpdates(t *testing.T) {
+// TestHeartbeatNamesWaitingUnits: with nothing finishing, a non-terminal
+// writer still gets a line per heartbeat naming what each running unit
+// waits on, so a stuck scan is never silent.
+func TestHeartbeatNamesWaitingUnits(t *testing.T) {
 	var buf syncBuf
-	r := New(&buf, false, 20*time.Millisecond, "scan")
-	r.SetTotal(5)
-	deadline := time.Now().Add(2 * time.Second)
-	for buf.String() == "" && time.Now().Before(deadline) {
+	r := New(&buf, false, 20*time.Millisecond, 30*time.Millisecond, "scan")
+	r.Planned([]string{"ec2/us-east-1", "iam/global"})
+	r.Attempt("ec2/us-east-1", "DescribeInstances", 2, "connection refused")
+	r.Attempt("iam/global", "GetAccountAuthorizationDetails", 1, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(buf.String(), "\n") < 2 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	r.Stop()
-	if !strings.Contains(buf.String(), "0/5") {
-		t.Fatalf("got %q, want a 0/5 line from the timer", buf.String())
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("got %q, want at least two heartbeat lines", buf.String())
+	}
+	want := "scan: 0/2 services and regions done; waiting: ec2/us-east-1 (DescribeInstances, retry 1: connection refused), iam/global (GetAccountAuthorizationDetails); "
+	for _, l := range lines {
+		if !strings.HasPrefix(l, want) {
+			t.Errorf("line %q, want prefix %q", l, want)
+		}
+	}
+}
+
+// TestWaitingListIsCapped keeps a line readable with many units waiting.
+func TestWaitingListIsCapped(t *testing.T) {
+	r := New(io.Discard, false, time.Hour, time.Hour, "scan")
+	defer r.Stop()
+	var units []string
+	for i := range 7 {
+		units = append(units, fmt.Sprintf("svc%d/us-east-1", i))
+	}
+	r.Planned(units)
+	for _, u := range units {
+		r.Attempt(u, "List", 1, "")
+	}
+	got := r.Line()
+	if !strings.HasSuffix(got, "svc3/us-east-1 (List), 3 more") || strings.Contains(got, "svc4") {
+		t.Errorf("line = %q", got)
 	}
 }

@@ -57,8 +57,9 @@ func kindsReport() *Report {
 		DurationMS: 12345,
 		Summary: model.Summary{
 			Managed: 120, InSync: 115, Changed: 2, Missing: 1, Unmanaged: 1,
-			Coverage: 120.0 / 121.0, NotEvaluated: 2, Unsupported: 3, Ignored: 4,
+			Coverage: 118.0 / 119.0, NotEvaluated: 2, Unsupported: 3, Ignored: 4,
 		},
+		NotEvaluatedReasons: []string{"2 parts of the estate could not be read (listed under errors)"},
 		// Deliberately out of order: renderers sort.
 		Findings: []model.Finding{
 			finding(model.KindUnmanaged, model.SeverityMedium, env, model.Resource{
@@ -88,8 +89,9 @@ func kindsReport() *Report {
 			),
 		},
 		Errors: []inventory.ScopeError{
-			{Scope: "aws/us-east-1/sns", Message: "RequestError: send request failed"},
-			{Scope: "aws/eu-west-1/rds", Message: "AccessDenied: User: arn:aws:iam::123456789012:user/plumb is not authorized to perform: rds:DescribeDBInstances"},
+			{Scope: "aws/us-east-1/sns", Message: "connection reset (after 3 attempts)", Types: []string{"aws_sns_topic"}},
+			{Scope: "aws/eu-west-1/rds", Message: "AccessDenied: User: arn:aws:iam::123456789012:user/plumb is not authorized to perform: rds:DescribeDBInstances",
+				Types: []string{"aws_db_instance", "aws_db_subnet_group"}},
 		},
 		Notes: []string{
 			"Drift is measured against the state files, not against unapplied code.",

@@ -78,8 +78,9 @@ type jsonChange struct {
 }
 
 type jsonError struct {
-	Scope   string `json:"scope"`
-	Message string `json:"message"`
+	Scope   string   `json:"scope"`
+	Message string   `json:"message"`
+	Types   []string `json:"types,omitempty"`
 }
 
 // renderJSON writes the contract document: two-space indent, a trailing
@@ -124,6 +125,9 @@ func toJSON(r *Report) (*jsonReport, error) {
 		Findings: []jsonFinding{},
 		Errors:   []jsonError{},
 		Notes:    r.Notes,
+	}
+	if line := r.NotEvaluatedLine(); line != "" {
+		doc.Notes = append([]string{line}, r.Notes...)
 	}
 	for _, f := range sortedFindings(r.Findings) {
 		jf := jsonFinding{

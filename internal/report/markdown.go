@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"plumb/internal/model"
@@ -34,6 +35,10 @@ func renderMarkdown(w io.Writer, r *Report) error {
 		fmt.Fprintf(bw, "Started %s, took %s.\n\n", r.StartedAt.UTC().Format(time.RFC3339), took)
 	}
 
+	if line := r.NotEvaluatedLine(); line != "" {
+		fmt.Fprintf(bw, "**%s**\n\n", mdText(line))
+	}
+
 	s := r.Summary
 	fmt.Fprintln(bw, "| Managed | In sync | Changed | Missing | Unmanaged | Coverage | Not evaluated | Unsupported | Ignored |")
 	fmt.Fprintln(bw, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -46,7 +51,7 @@ func renderMarkdown(w io.Writer, r *Report) error {
 		n := s.InSync
 		res := plural(n, "resource", "resources")
 		if r.Partial() {
-			fmt.Fprintf(bw, "No drift in the parts that could be scanned: %d managed %s in sync.\n", n, res)
+			fmt.Fprintf(bw, "No findings in what could be read (%d managed %s in sync); the scan is incomplete.\n", n, res)
 		} else {
 			fmt.Fprintf(bw, "No drift: %d managed %s in sync.\n", n, res)
 		}
@@ -63,12 +68,16 @@ func renderMarkdown(w io.Writer, r *Report) error {
 		writeMarkdownChanges(bw, findings)
 	}
 
-	if errs := sortedErrors(r.Errors); len(errs) > 0 {
-		fmt.Fprintf(bw, "\n### Not scanned (%d)\n\n", len(errs))
+	if groups := groupErrors(r.Errors); len(groups) > 0 {
+		fmt.Fprintf(bw, "\n### Not scanned (%d)\n\n", len(r.Errors))
 		fmt.Fprintln(bw, "Findings do not cover these scopes; resources in them were neither confirmed nor reported missing.")
 		fmt.Fprintln(bw)
-		for _, e := range errs {
-			fmt.Fprintf(bw, "- %s: %s\n", mdCode(e.Scope), mdText(e.Message))
+		for _, g := range groups {
+			scopes := make([]string, 0, len(g.scopes))
+			for _, sc := range g.scopes {
+				scopes = append(scopes, mdCode(sc))
+			}
+			fmt.Fprintf(bw, "- %s: %s\n", strings.Join(scopes, ", "), mdText(g.message))
 		}
 	}
 	if len(r.Notes) > 0 {

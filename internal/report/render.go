@@ -122,6 +122,31 @@ func sortedErrors(es []inventory.ScopeError) []inventory.ScopeError {
 	return out
 }
 
+// errorGroup is one cause and the scopes that failed with it.
+type errorGroup struct {
+	scopes  []string
+	message string
+}
+
+// groupErrors merges scope errors with the same message into one group,
+// in the order of the sorted errors, so a cause shared by every scope
+// (an unreachable endpoint, a denied role) is said once with the list of
+// scopes it hit.
+func groupErrors(es []inventory.ScopeError) []errorGroup {
+	var out []errorGroup
+	index := map[string]int{}
+	for _, e := range sortedErrors(es) {
+		i, ok := index[e.Message]
+		if !ok {
+			i = len(out)
+			index[e.Message] = i
+			out = append(out, errorGroup{message: e.Message})
+		}
+		out[i].scopes = append(out[i].scopes, e.Scope)
+	}
+	return out
+}
+
 // address returns the finding's Terraform address, "" when it has none.
 func address(f model.Finding) string {
 	if f.Address == nil {
@@ -148,10 +173,11 @@ func formatValue(v any) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
-// coverageText shows coverage as a percentage, or "-" when nothing of a
-// scanned type existed on either side and the ratio says nothing.
+// coverageText shows coverage as a percentage, or "-" when nothing was
+// read (no evaluated declared resource, no unmanaged one) and the ratio
+// says nothing.
 func coverageText(s model.Summary) string {
-	if s.Managed+s.Unmanaged == 0 {
+	if !s.CoverageKnown() {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f%%", s.Coverage*100)

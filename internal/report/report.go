@@ -4,6 +4,8 @@
 package report
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"plumb/internal/inventory"
@@ -36,6 +38,11 @@ type Report struct {
 	// ToolVersion is the plumb version that produced the report, for
 	// formats that record their producer (SARIF tool.driver.version).
 	ToolVersion string `json:"-"`
+	// NotEvaluatedReasons say why declared resources were not evaluated
+	// (no inventory ran, parts of the estate could not be read, the time
+	// limit). The human formats lead with them; JSON carries them in the
+	// first note.
+	NotEvaluatedReasons []string `json:"-"`
 }
 
 // RuleInfo is what a report needs to know about a policy rule. It is a
@@ -63,9 +70,25 @@ const (
 	ExitFindings = 2
 )
 
-// Partial reports whether part of the estate could not be read, so that
-// "no findings" must not be read as "no drift".
-func (r *Report) Partial() bool { return len(r.Errors) > 0 }
+// Partial reports whether part of the estate could not be read or some
+// declared resource was not evaluated, so that "no findings" must not be
+// read as "no drift".
+func (r *Report) Partial() bool { return len(r.Errors) > 0 || r.Summary.NotEvaluated > 0 }
+
+// NotEvaluatedLine is the sentence the human formats lead with when
+// declared resources were not evaluated: "N of M declared resources not
+// evaluated: REASONS." It is "" when everything declared was evaluated.
+func (r *Report) NotEvaluatedLine() string {
+	s := r.Summary
+	if s.NotEvaluated <= 0 {
+		return ""
+	}
+	line := fmt.Sprintf("%d of %d declared %s not evaluated", s.NotEvaluated, s.Managed, plural(s.Managed, "resource", "resources"))
+	if len(r.NotEvaluatedReasons) > 0 {
+		line += ": " + strings.Join(r.NotEvaluatedReasons, "; ")
+	}
+	return line + ". Nothing is known about them: they are neither in sync nor missing."
+}
 
 // ExitCode maps the report to the process exit code of plumb scan and
 // plumb check, so every command applies the same rule: a partial scan is

@@ -24,6 +24,10 @@ func renderTable(w io.Writer, r *Report) error {
 	bw := bufio.NewWriter(w)
 	writeTableHeader(bw, r)
 	fmt.Fprintln(bw)
+	if line := r.NotEvaluatedLine(); line != "" {
+		fmt.Fprintln(bw, visible(line))
+		fmt.Fprintln(bw)
+	}
 
 	findings := sortedFindings(r.Findings)
 	if len(findings) == 0 && r.PlanCheck {
@@ -32,7 +36,7 @@ func renderTable(w io.Writer, r *Report) error {
 		n := r.Summary.InSync
 		res := plural(n, "resource", "resources")
 		if r.Partial() {
-			fmt.Fprintf(bw, "No drift in the parts that could be scanned: %d managed %s in sync.\n", n, res)
+			fmt.Fprintf(bw, "No findings in what could be read (%d managed %s in sync); the scan is incomplete.\n", n, res)
 		} else {
 			fmt.Fprintf(bw, "No drift: %d managed %s in sync.\n", n, res)
 		}
@@ -54,10 +58,10 @@ func renderTable(w io.Writer, r *Report) error {
 		}
 	}
 
-	if errs := sortedErrors(r.Errors); len(errs) > 0 {
+	if groups := groupErrors(r.Errors); len(groups) > 0 {
 		fmt.Fprintln(bw)
-		for _, e := range errs {
-			fmt.Fprintf(bw, "Not scanned: %s: %s\n", visible(e.Scope), visible(e.Message))
+		for _, g := range groups {
+			fmt.Fprintf(bw, "Not scanned: %s: %s\n", visible(strings.Join(g.scopes, ", ")), visible(g.message))
 		}
 	}
 	if len(r.Notes) > 0 {

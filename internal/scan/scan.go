@@ -66,8 +66,15 @@ type Options struct {
 	// AllowEmptyState accepts state files without resources (a workspace
 	// that was initialised but never applied) instead of failing.
 	AllowEmptyState bool
-	// Progress is called as inventory units finish.
-	Progress func(done, total int, unit string)
+	// Observer, when set, follows the inventory's units (service/region,
+	// subscription) and what they wait on, for progress displays.
+	Observer inventory.Observer
+	// Timeout bounds the whole scan (0: no bound but the context's). When
+	// it expires the scan stops listing and reports what it read: the
+	// units still running become errors naming what they were waiting
+	// for, their declared resources are not evaluated, and
+	// Outcome.TimedOut is set.
+	Timeout time.Duration
 	// Policy, when set, is evaluated on the live inventory after the
 	// drift comparison: the same rules `plumb check` runs on a plan, so a
 	// control broken after the apply (by hand, or by a resource no code
@@ -93,10 +100,15 @@ type Outcome struct {
 	// passes and skipped evaluations too, which findings do not carry and
 	// a per-control compliance report needs.
 	Policy *policy.LiveResult
+	// TimedOut is set when Options.Timeout expired before the inventory
+	// (or Terraform's refresh) finished; the report holds what was read.
+	TimedOut bool
 }
 
-// Partial reports whether some part of the estate could not be read.
-func (o *Outcome) Partial() bool { return len(o.Report.Errors) > 0 }
+// Partial reports whether some part of the estate could not be read or
+// some declared resource was not evaluated: such a scan must not be taken
+// for a clean one.
+func (o *Outcome) Partial() bool { return o.Report.Partial() }
 
 // Notes the report carries so readers know what each source can see.
 const (
@@ -107,8 +119,26 @@ const (
 // Run performs the scan. Errors are returned only when nothing useful can
 // be reported (unreadable state, no cloud configuration); failures of
 // single services, regions or subscriptions end up in the report's errors.
+//
+// An *inventory.AccessError is returned when a cloud cannot be used at all
+// (unreachable, no credentials, credentials refused): the identity check
+// before any listing says so in one sentence.
 func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	start := time.Now()
+	outer := ctx
+	if opts.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, opts.Timeout)
+		defer cancel()
+	}
+	// limited reports whether ctx ended because of Options.Timeout.
+	limited := func() bool { return ctx.Err() != nil && outer.Err() == nil }
+	limitErr := func(err error) error {
+		if limited() && !inventory.IsAccessError(err) {
+			return fmt.Errorf("the scan's time limit (%s) was reached: %w", opts.Timeout, err)
+		}
+		return err
+	}
 	if len(opts.States)+len(opts.TerraformDirs)+len(opts.Plans)+len(opts.WhatIfs) == 0 {
 		return nil, errors.New("no desired state: pass --state PATH (a file, a glob with **, or s3://bucket/key), --terraform-dir DIR, --plan FILE or --whatif FILE")
 	}
@@ -116,7 +146,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if len(opts.States) > 0 {
 		d, err := state.Load(ctx, opts.States, state.Options{Environment: opts.Environment})
 		if err != nil && (!opts.AllowEmptyState || !onlyEmptyStates(err)) {
-			return nil, err
+			return nil, limitErr(err)
 		}
 		desired = append(desired, d...)
 	}
@@ -125,7 +155,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	for _, dir := range opts.TerraformDirs {
 		d, err := pullState(ctx, dir, tfOpts)
 		if err != nil && (!opts.AllowEmptyState || !errors.Is(err, state.ErrNoResources)) {
-			return nil, err
+			return nil, limitErr(err)
 		}
 		fromDirs = append(fromDirs, d...)
 	}
@@ -136,15 +166,16 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	clouds := chooseClouds(opts, desired)
 	if slices.Contains(clouds, CloudAWS) {
 		if err := scanAWS(ctx, opts, desired, mapper, inv); err != nil {
-			return nil, err
+			return nil, limitErr(err)
 		}
 	}
 	if slices.Contains(clouds, CloudAzure) {
 		if err := scanAzure(ctx, opts, inv); err != nil {
-			return nil, err
+			return nil, limitErr(err)
 		}
 	}
 	inv.Sort()
+	timedOut := limited()
 
 	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore, Mergeable: len(opts.TerraformDirs)+len(opts.Plans) > 0}
 	res := drift.Diff(desired, inv, mapper, dopts)
@@ -152,11 +183,21 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	// Terraform's own view: every attribute of every resource type.
 	var notes []string
 	var ext []drift.External
+	// judged marks the desired resources Terraform's refresh evaluated.
+	judged := make([]bool, len(desired))
 	for _, dir := range opts.TerraformDirs {
 		r, err := tfdrift.Run(ctx, dir, tfOpts)
 		if err != nil {
+			if limited() {
+				// Stop, but report what the inventory read.
+				timedOut = true
+				res.Errors = append(res.Errors, inventory.ScopeError{Scope: "terraform/" + dir,
+					Message: "the scan's time limit was reached before Terraform's refresh-only plan finished"})
+				continue
+			}
 			return nil, err
 		}
+		markJudged(judged, desired, r.Refreshed, dir)
 		ext = append(ext, external(r)...)
 	}
 	for _, p := range opts.Plans {
@@ -168,10 +209,17 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
+		markJudged(judged, desired, r.Refreshed, "")
 		ext = append(ext, external(r)...)
 	}
 	if len(opts.TerraformDirs)+len(opts.Plans) > 0 {
-		drift.Merge(res, ext, fromDirs, mapper, dopts)
+		var covered []model.DesiredResource
+		for i, d := range desired {
+			if judged[i] {
+				covered = append(covered, d)
+			}
+		}
+		drift.Merge(res, ext, covered, mapper, dopts)
 		notes = append(notes, noteRefreshOnly)
 	}
 
@@ -203,7 +251,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 
 	var live *liveEvaluation
 	if opts.Policy != nil {
-		ev, err := evaluateLive(ctx, opts.Policy, inv.Resources, opts.Environment)
+		// On the caller's context: rules run on what was read even when
+		// the time limit stopped the listing.
+		ev, err := evaluateLive(outer, opts.Policy, inv.Resources, opts.Environment)
 		if err != nil {
 			return nil, err
 		}
@@ -218,6 +268,8 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 
 	out := assemble(start, opts, res, inv)
 	out.Report.Notes = append(notes, out.Report.Notes...)
+	out.TimedOut = timedOut
+	out.Report.NotEvaluatedReasons = notEvaluatedReasons(opts, clouds, desired, res.Errors, timedOut)
 	// Terraform's refresh and ARM what-if either run whole or fail the
 	// scan, so whatever they evaluate is covered.
 	whole := map[string]bool{}
@@ -311,7 +363,7 @@ func scanAWS(ctx context.Context, opts Options, desired []model.DesiredResource,
 		Regions:     opts.Regions,
 		Types:       types,
 		Concurrency: opts.Concurrency,
-		Progress:    opts.Progress,
+		Observer:    opts.Observer,
 		Declared:    declaredSet(desired, mapper),
 		// Encryption and rotation settings cost a call per resource;
 		// read them only when rules will check them.
@@ -322,6 +374,9 @@ func scanAWS(ctx context.Context, opts Options, desired []model.DesiredResource,
 	}
 	r, err := scanner.Scan(ctx)
 	if err != nil {
+		if inventory.IsAccessError(err) {
+			return err
+		}
 		return fmt.Errorf("scan AWS: %w", err)
 	}
 	inv.Absorb(r)
@@ -336,7 +391,7 @@ func scanAzure(ctx context.Context, opts Options, inv *inventory.Result) error {
 		Subscriptions:  opts.AzureSubscriptions,
 		ResourceGroups: opts.AzureResourceGroups,
 		Concurrency:    opts.Concurrency,
-		Progress:       opts.Progress,
+		Observer:       opts.Observer,
 	})
 	if err != nil {
 		return err
@@ -381,11 +436,7 @@ func addSummary(dst *model.Summary, s model.Summary) {
 	dst.NotEvaluated += s.NotEvaluated
 	dst.Unsupported += s.Unsupported
 	dst.Ignored += s.Ignored
-	if dst.Managed+dst.Unmanaged > 0 {
-		dst.Coverage = float64(dst.Managed) / float64(dst.Managed+dst.Unmanaged)
-	} else {
-		dst.Coverage = 1
-	}
+	dst.SetCoverage()
 }
 
 // Assemble compares an already loaded state and inventory. It is separate

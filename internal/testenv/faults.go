@@ -17,6 +17,9 @@ type Fault struct {
 	Status  int
 	Headers map[string]string
 	Body    string
+	// Hangup closes the connection without any answer, as a proxy or a
+	// crashing server does.
+	Hangup bool
 }
 
 // FaultFunc decides, for the nth request (1-based) to an AWS service, whether
@@ -49,7 +52,16 @@ func FaultProxy(t testing.TB, target string, fn FaultFunc) string {
 		counts[service]++
 		n := counts[service]
 		mu.Unlock()
-		if f := fn(service, n); f != nil {
+		if f := fn(service, n); f != nil && f.Hangup {
+			if hj, ok := w.(http.Hijacker); ok {
+				if conn, _, err := hj.Hijack(); err == nil {
+					conn.Close()
+					return
+				}
+			}
+			t.Errorf("fault proxy: cannot hang up on %s", r.URL)
+			return
+		} else if f != nil {
 			for k, v := range f.Headers {
 				w.Header().Set(k, v)
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	tfjson "github.com/hashicorp/terraform-json"
@@ -24,6 +25,34 @@ type planDoc struct {
 	ResourceDrift    []*tfjson.ResourceChange `json:"resource_drift"`
 	PlannedValues    presence                 `json:"planned_values"`
 	Values           presence                 `json:"values"`
+	PriorState       *struct {
+		Values *struct {
+			RootModule addressModule `json:"root_module"`
+		} `json:"values"`
+	} `json:"prior_state"`
+}
+
+// addressModule is a module of prior_state, read for its resource
+// addresses only (values are skipped).
+type addressModule struct {
+	Resources []struct {
+		Address string `json:"address"`
+		Mode    string `json:"mode"`
+	} `json:"resources"`
+	ChildModules []addressModule `json:"child_modules"`
+}
+
+// addresses appends the managed resource addresses of a module tree.
+func (m *addressModule) addresses(out []string) []string {
+	for _, r := range m.Resources {
+		if r.Mode == string(tfjson.ManagedResourceMode) && r.Address != "" {
+			out = append(out, r.Address)
+		}
+	}
+	for i := range m.ChildModules {
+		out = m.ChildModules[i].addresses(out)
+	}
+	return out
 }
 
 // presence records that a member exists and is not null without
@@ -71,7 +100,15 @@ func ReadPlan(name string, data []byte) (*Result, error) {
 		if ok {
 			res.Drift = append(res.Drift, d)
 		}
+		if rc.DeposedKey == "" {
+			res.Refreshed = append(res.Refreshed, rc.Address)
+		}
 	}
+	if doc.PriorState != nil && doc.PriorState.Values != nil {
+		res.Refreshed = doc.PriorState.Values.RootModule.addresses(res.Refreshed)
+	}
+	slices.Sort(res.Refreshed)
+	res.Refreshed = slices.Compact(res.Refreshed)
 	return res, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"reflect"
 	"strings"
 	"testing"
@@ -218,5 +219,38 @@ func TestDiffValues(t *testing.T) {
 				t.Errorf("\n got %#v\nwant %#v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestReadPlanRefreshed: the addresses Terraform judged are the managed
+// resources of the prior (refreshed) state, in nested modules too, plus
+// those the refresh found deleted; data sources are not resources.
+func TestReadPlanRefreshed(t *testing.T) {
+	tests := []struct {
+		file string
+		want []string
+	}{
+		{"aws-drift.json", []string{"aws_cloudwatch_log_group.app", "aws_security_group.web", "aws_vpc.main"}},
+		{"local-deleted.json", []string{"local_file.a", "local_file.b", "random_password.db"}},
+	}
+	for _, tc := range tests {
+		res, err := ReadPlan(tc.file, readFixture(t, tc.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(res.Refreshed, tc.want) {
+			t.Errorf("%s: refreshed = %v, want %v", tc.file, res.Refreshed, tc.want)
+		}
+	}
+	nested := []byte(`{"format_version":"1.2","planned_values":{"root_module":{}},"resource_drift":[],
+"prior_state":{"values":{"root_module":{"resources":[{"address":"data.aws_region.r","mode":"data"},{"address":"aws_vpc.a","mode":"managed"}],
+ "child_modules":[{"resources":[{"address":"module.net.aws_subnet.b","mode":"managed"}],
+  "child_modules":[{"resources":[{"address":"module.net.module.x.aws_eip.c","mode":"managed"}]}]}]}}}}`)
+	res, err := ReadPlan("nested", nested)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"aws_vpc.a", "module.net.aws_subnet.b", "module.net.module.x.aws_eip.c"}; !slices.Equal(res.Refreshed, want) {
+		t.Errorf("refreshed = %v, want %v", res.Refreshed, want)
 	}
 }

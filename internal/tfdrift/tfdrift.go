@@ -64,6 +64,11 @@ type Result struct {
 	// Drift holds the drifted resources in the plan's order (Terraform
 	// sorts them by address).
 	Drift []Drifted
+	// Refreshed lists, sorted, the addresses of the managed resources
+	// Terraform evaluated: those of the plan's prior state (the refreshed
+	// state) and those it found deleted. A declared resource named here
+	// was judged by Terraform, drifted or not.
+	Refreshed []string
 }
 
 // Redacted replaces every sensitive value plumb reports, in changes and in

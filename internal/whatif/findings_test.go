@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -146,7 +147,7 @@ func TestFindingsNotEvaluated(t *testing.T) {
 		t.Fatalf("errors = %+v\nwant %+v", errs, want)
 	}
 	for i := range want {
-		if errs[i] != want[i] {
+		if !reflect.DeepEqual(errs[i], want[i]) {
 			t.Errorf("error %d = %+v\nwant %+v", i, errs[i], want[i])
 		}
 	}

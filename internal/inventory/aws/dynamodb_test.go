@@ -2,13 +2,16 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"plumb/internal/inventory"
 	"plumb/internal/model"
 	"plumb/internal/testenv"
 )
@@ -117,7 +120,6 @@ func TestDynamoDBList(t *testing.T) {
 		deny string
 	}{
 		{"tag index failure leaves tags unknown", "Resource Groups Tagging API"},
-		{"unknown account leaves tags unknown", "STS"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res, _ := storageIAMScan(t, ctx, []string{"us-east-1"}, []string{"aws_dynamodb_table"}, storageIAMDenyService(tc.deny))
@@ -130,6 +132,19 @@ func TestDynamoDBList(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// STS refusing the caller is the identity gate failing: nothing is
+	// listed, and the one error says so (an unknown account no longer
+	// reaches the listers).
+	sc, err := New(ctx, Options{Regions: []string{"us-east-1"}, Types: []string{"aws_dynamodb_table"}}, storageIAMDenyService("STS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inv, err := sc.Scan(ctx)
+	var ae *inventory.AccessError
+	if !errors.As(err, &ae) || ae.Reason != inventory.AccessRefused || !strings.Contains(ae.Error(), "AccessDenied: denied by test") {
+		t.Errorf("scan with STS denied = %v, %v; want a refused AccessError", inv, err)
 	}
 }
 

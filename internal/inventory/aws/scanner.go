@@ -17,10 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"plumb/internal/inventory"
@@ -76,10 +73,25 @@ type Options struct {
 	Concurrency int
 	// PerUnitConcurrency bounds per-resource detail calls inside one unit.
 	PerUnitConcurrency int
-	// MaxAttempts is the retry budget per API call (adaptive mode).
+	// MaxAttempts is the retry budget per API call for throttling and
+	// other retryable answers (adaptive mode). Default 8.
 	MaxAttempts int
-	// Progress, when set, is called after each unit finishes.
-	Progress func(done, total int, unit string)
+	// TransportAttempts bounds the attempts of a call whose attempts fail
+	// before AWS answers (connection refused or reset, no answer in
+	// time). Default 3, a second apart at most.
+	TransportAttempts int
+	// ConnectTimeout bounds opening a connection (default 5 s);
+	// AttemptTimeout one HTTP request with its answer (default 1 min);
+	// OperationTimeout one API call with all its retries (default 5 min).
+	ConnectTimeout   time.Duration
+	AttemptTimeout   time.Duration
+	OperationTimeout time.Duration
+	// IdentityTimeout bounds the identity check that runs before anything
+	// is listed (default 20 s).
+	IdentityTimeout time.Duration
+	// Observer, when set, follows the units (service/region) as they run
+	// and the calls they wait on.
+	Observer inventory.Observer
 	// Declared, when set, reports whether the code declares a resource
 	// (Terraform type and import id). Details that cost one API call per
 	// resource are then read only for declared resources; the tags of
@@ -109,11 +121,19 @@ type Scanner struct {
 
 	mu        sync.Mutex
 	byService map[string]int64
+
+	// activity is what each unit is waiting on now, to say so when the
+	// scan's time limit stops it.
+	actMu    sync.Mutex
+	activity map[string]activity
 }
 
-// New loads the AWS configuration and prepares a scanner. Throttling is
-// handled by the SDK's adaptive retry mode, which backs off and rate-limits
-// the client itself when AWS answers with throttling errors.
+// New loads the AWS configuration and prepares a scanner; it sends no
+// request. Throttling is handled by the SDK's adaptive retry mode, which
+// backs off and rate-limits the client itself when AWS answers with
+// throttling errors; transport errors get a few quick retries only (see
+// Options.TransportAttempts), and connections, requests and calls are
+// bounded in time.
 func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions) error) (*Scanner, error) {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 8
@@ -122,9 +142,25 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 		opts.PerUnitConcurrency = 4
 	}
 	if opts.MaxAttempts <= 0 {
-		opts.MaxAttempts = 8
+		opts.MaxAttempts = defaultMaxAttempts
 	}
-	s := &Scanner{opts: opts, byService: map[string]int64{}}
+	if opts.TransportAttempts <= 0 {
+		opts.TransportAttempts = defaultTransportAttempts
+	}
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = defaultConnectTimeout
+	}
+	if opts.AttemptTimeout <= 0 {
+		opts.AttemptTimeout = defaultAttemptTimeout
+	}
+	if opts.OperationTimeout <= 0 {
+		opts.OperationTimeout = defaultOperationTimeout
+	}
+	if opts.IdentityTimeout <= 0 {
+		opts.IdentityTimeout = defaultIdentityTimeout
+	}
+	s := &Scanner{opts: opts, byService: map[string]int64{}, activity: map[string]activity{}}
+	perCall, perAttempt := s.callMiddleware()
 	countOps := middleware.InitializeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		s.calls.Add(1)
 		svc := awsmiddleware.GetServiceID(ctx)
@@ -138,21 +174,22 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 		return next.HandleFinalize(ctx, in)
 	})
 	base := []func(*config.LoadOptions) error{
-		config.WithRetryer(func() aws.Retryer {
-			return retry.NewAdaptiveMode(func(o *retry.AdaptiveModeOptions) {
-				o.StandardOptions = append(o.StandardOptions, func(so *retry.StandardOptions) {
-					so.MaxAttempts = opts.MaxAttempts
-					so.MaxBackoff = 20 * time.Second
-				})
-			})
-		}),
+		config.WithRetryer(func() aws.Retryer { return newRetryer(opts.MaxAttempts) }),
+		config.WithHTTPClient(newHTTPClient(opts.ConnectTimeout, opts.AttemptTimeout)),
 		config.WithAPIOptions([]func(*middleware.Stack) error{
 			func(st *middleware.Stack) error {
 				if err := st.Initialize.Add(countOps, middleware.After); err != nil {
 					return err
 				}
-				// After the retry middleware, so every attempt is counted.
-				return st.Finalize.Add(countAttempts, middleware.After)
+				if err := st.Initialize.Add(perCall, middleware.After); err != nil {
+					return err
+				}
+				// After the retry middleware, so every attempt is counted
+				// and seen.
+				if err := st.Finalize.Add(countAttempts, middleware.After); err != nil {
+					return err
+				}
+				return st.Finalize.Add(perAttempt, middleware.After)
 			},
 		}),
 	}
@@ -223,38 +260,69 @@ type unit struct {
 	listers []lister
 }
 
-// Scan lists every supported type in every region. A failing unit is
-// recorded in the result's errors and marks none of its types complete, so
-// the drift engine will not call their desired resources missing.
+// label names a unit as progress and errors do: ec2/us-east-1, iam/global.
+func (u unit) label() string { return u.service + "/" + regionLabel(u.region) }
+
+// Scan lists every supported type in every region. It first checks the
+// identity of the credentials (CheckIdentity): when AWS cannot be reached
+// or refuses them, Scan returns that one *inventory.AccessError and lists
+// nothing. Otherwise a failing unit is recorded in the result's errors
+// and marks none of its types complete, so the drift engine will not call
+// their desired resources missing; when ctx ends (the scan's time limit)
+// the units still running are recorded as errors saying what they were
+// waiting for, and the result holds what was read until then.
 func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
+	account, err := s.CheckIdentity(ctx)
+	if err != nil {
+		return nil, err
+	}
 	res := inventory.NewResult(s.opts.Regions)
 	sess := newSession(s.cfg, s.opts.PerUnitConcurrency)
 	sess.declared = s.opts.Declared
 	sess.policyAttrs = s.opts.PolicyAttributes
-	sess.account = s.account(ctx)
+	sess.account = account
 
 	units := s.units()
+	if s.opts.Observer != nil {
+		labels := make([]string, 0, len(units))
+		for _, u := range units {
+			labels = append(labels, u.label())
+		}
+		s.opts.Observer.Planned(labels)
+	}
 	var (
-		wg   sync.WaitGroup
-		sem  = make(chan struct{}, s.opts.Concurrency)
-		mu   sync.Mutex
-		done int
+		wg  sync.WaitGroup
+		sem = make(chan struct{}, s.opts.Concurrency)
 	)
 	for _, u := range units {
 		wg.Add(1)
 		go func(u unit) {
 			defer wg.Done()
+			scope := inventory.Scope{Provider: "aws", Region: regionLabel(u.region), Service: u.service}
+			if s.opts.Observer != nil {
+				defer s.opts.Observer.Finished(u.label())
+			}
 			select {
 			case sem <- struct{}{}:
 			case <-ctx.Done():
-				res.Fail(inventory.Scope{Provider: "aws", Region: regionLabel(u.region), Service: u.service}, ctx.Err())
+				res.Fail(scope, limitReached(ctx, activity{}))
 				return
 			}
 			defer func() { <-sem }()
+			uctx := withUnit(ctx, u.label())
 			for _, l := range u.listers {
-				out, err := l.list(ctx, sess, u.region)
+				if ctx.Err() != nil {
+					res.FailType(scope, l.Name, limitReached(ctx, s.activityOf(u.label())))
+					continue
+				}
+				out, err := l.list(uctx, sess, u.region)
 				if err != nil {
-					res.Fail(inventory.Scope{Provider: "aws", Region: regionLabel(u.region), Service: u.service}, fmt.Errorf("%s: %w", l.Name, describeErr(err)))
+					if ctx.Err() != nil {
+						err = limitReached(ctx, s.activityOf(u.label()))
+					} else {
+						err = describeErr(err)
+					}
+					res.FailType(scope, l.Name, err)
 					continue
 				}
 				for i := range out {
@@ -268,13 +336,6 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 					}
 				}
 				res.Add(l.Name, u.region, out)
-			}
-			if s.opts.Progress != nil {
-				mu.Lock()
-				done++
-				d := done
-				mu.Unlock()
-				s.opts.Progress(d, len(units), u.service+"/"+regionLabel(u.region))
 			}
 		}(u)
 	}
@@ -314,34 +375,11 @@ func (s *Scanner) units() []unit {
 	return out
 }
 
-// account asks STS who we are; failure only leaves the account blank.
-func (s *Scanner) account(ctx context.Context) string {
-	cfg := s.cfg.Copy()
-	if cfg.Region == "" {
-		cfg.Region = s.opts.Regions[0]
-	}
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil || out.Account == nil {
-		return ""
-	}
-	return *out.Account
-}
-
 func regionLabel(region string) string {
 	if region == "" {
 		return "global"
 	}
 	return region
-}
-
-// describeErr keeps the AWS error code and message, which is what an
-// operator needs to fix permissions, and drops the SDK's long wrapping.
-func describeErr(err error) error {
-	var apiErr smithy.APIError
-	if errors.As(err, &apiErr) {
-		return fmt.Errorf("%s: %s", apiErr.ErrorCode(), apiErr.ErrorMessage())
-	}
-	return err
 }
 
 // Mapper maps Terraform state to the shape live listers produce. It needs

@@ -42,6 +42,8 @@ const (
 	defaultRetryDelay  = time.Second
 	maxRetryDelay      = 2 * time.Minute
 	defaultConcurrency = 8
+	// defaultTokenTimeout bounds the identity check (the first token).
+	defaultTokenTimeout = 20 * time.Second
 )
 
 // Options tune a scan.
@@ -66,8 +68,11 @@ type Options struct {
 	// separately how many per-resource reads (virtual networks) are in
 	// flight at once. Default 8.
 	Concurrency int
-	// Progress, when set, is called after each subscription finishes.
-	Progress func(done, total int, unit string)
+	// Observer, when set, follows the subscriptions as they are read.
+	Observer inventory.Observer
+	// TokenTimeout bounds acquiring the first token, the identity check
+	// that runs before anything is listed (default 20 s).
+	TokenTimeout time.Duration
 }
 
 // Scanner lists Azure resources in one or more subscriptions. It is safe to
@@ -112,6 +117,9 @@ func New(ctx context.Context, opts Options) (*Scanner, error) {
 			return nil, fmt.Errorf("azure credentials: %w", err)
 		}
 		s.cred = cred
+	}
+	if err := s.checkToken(ctx); err != nil {
+		return nil, err
 	}
 
 	s.subs = cleanList(opts.Subscriptions)
@@ -163,7 +171,8 @@ func (s *Scanner) configurePipeline() {
 		c.Retry.MaxRetryDelay = maxRetryDelay
 	}
 	c.PerCallPolicies = append(append([]policy.Policy(nil), c.PerCallPolicies...), hostGuard{host: s.armHost})
-	c.PerRetryPolicies = append(append([]policy.Policy(nil), c.PerRetryPolicies...), callCounter{n: &s.calls})
+	c.PerCallPolicies = append(c.PerCallPolicies, callStart{})
+	c.PerRetryPolicies = append(append([]policy.Policy(nil), c.PerRetryPolicies...), callCounter{n: &s.calls}, attemptObserver{s: s})
 }
 
 // callCounter counts every HTTP attempt, retries included (it runs after
@@ -260,30 +269,29 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	// requests take it, so it cannot deadlock with the unit semaphore.
 	leaf := make(chan struct{}, s.opts.Concurrency)
 	units := make(chan struct{}, s.opts.Concurrency)
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		done int
-	)
+	var wg sync.WaitGroup
+	if s.opts.Observer != nil {
+		labels := make([]string, 0, len(s.subs))
+		for _, sub := range s.subs {
+			labels = append(labels, "subscription/"+sub)
+		}
+		s.opts.Observer.Planned(labels)
+	}
 	for _, sub := range s.subs {
 		wg.Add(1)
 		go func(sub string) {
 			defer wg.Done()
+			if s.opts.Observer != nil {
+				defer s.opts.Observer.Finished("subscription/" + sub)
+			}
 			select {
 			case units <- struct{}{}:
 			case <-ctx.Done():
-				res.Fail(scope(sub, serviceResources), ctx.Err())
+				res.Fail(scope(sub, serviceResources), fmt.Errorf("stopped before it started: %w", ctx.Err()))
 				return
 			}
 			defer func() { <-units }()
-			s.scanSubscription(ctx, sub, res, leaf)
-			if s.opts.Progress != nil {
-				mu.Lock()
-				done++
-				d := done
-				mu.Unlock()
-				s.opts.Progress(d, len(s.subs), "subscription/"+sub)
-			}
+			s.scanSubscription(withUnit(ctx, "subscription/"+sub), sub, res, leaf)
 		}(sub)
 	}
 	wg.Wait()

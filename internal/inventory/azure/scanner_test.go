@@ -2,8 +2,11 @@ package azure
 
 import (
 	"context"
+	"fmt"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,6 +77,30 @@ func scan(t *testing.T, f *fakeARM, opts Options) (*Scanner, *inventory.Result) 
 	return s, res
 }
 
+// recordObserver records what an inventory tells its observer.
+type recordObserver struct {
+	mu                          sync.Mutex
+	planned, attempts, finished []string
+}
+
+func (o *recordObserver) Planned(units []string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.planned = append(o.planned, units...)
+}
+
+func (o *recordObserver) Attempt(unit, op string, attempt int, lastErr string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.attempts = append(o.attempts, fmt.Sprintf("%s %s#%d%s", unit, op, attempt, lastErr))
+}
+
+func (o *recordObserver) Finished(unit string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.finished = append(o.finished, unit)
+}
+
 func byID(res *inventory.Result) map[string]model.Resource {
 	out := map[string]model.Resource{}
 	for _, r := range res.Resources {
@@ -85,9 +112,9 @@ func byID(res *inventory.Result) map[string]model.Resource {
 func TestScanListsEveryTypeAcrossPages(t *testing.T) {
 	f := newFakeARM(t, 3)
 	f.subs[subA] = estate(subA)
-	var progress []string
+	obs := &recordObserver{}
 	opts := f.options(subA)
-	opts.Progress = func(done, total int, unit string) { progress = append(progress, unit) }
+	opts.Observer = obs
 	_, res := scan(t, f, opts)
 
 	if len(res.Errors) != 0 {
@@ -101,8 +128,17 @@ func TestScanListsEveryTypeAcrossPages(t *testing.T) {
 			t.Errorf("%s not complete for %s", typ, subA)
 		}
 	}
-	if len(progress) != 1 || progress[0] != "subscription/"+subA {
-		t.Errorf("progress = %v", progress)
+	if len(obs.planned) != 1 || obs.planned[0] != "subscription/"+subA {
+		t.Errorf("planned units = %v", obs.planned)
+	}
+	if len(obs.finished) != 1 || obs.finished[0] != "subscription/"+subA {
+		t.Errorf("finished units = %v", obs.finished)
+	}
+	// Every ARM request of the subscription was announced under its unit,
+	// named by method and collection.
+	if !slices.Contains(obs.attempts, "subscription/"+subA+" GET resources#1") ||
+		!slices.Contains(obs.attempts, "subscription/"+subA+" GET virtualNetworks#1") {
+		t.Errorf("attempts = %v", obs.attempts)
 	}
 
 	// Seven resources in pages of three: three pages, each asked once.
