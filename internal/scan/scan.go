@@ -215,9 +215,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	inventoryCovered := out.Covered
 	out.Covered = func(f model.Finding) bool {
-		// A conflict comes from the states alone, which are always read
-		// whole (an unreadable state fails the scan).
-		return inventoryCovered(f) || whole[f.Resource.Type] || (len(opts.WhatIfs) > 0 && f.Confidence == "low") || f.Kind == model.KindConflict
+		return inventoryCovered(f) || whole[f.Resource.Type] || (len(opts.WhatIfs) > 0 && f.Confidence == "low")
 	}
 	if live != nil {
 		addPolicy(out.Report, opts.Policy, live)
@@ -405,7 +403,9 @@ func assemble(start time.Time, opts Options, res *drift.Result, inv *inventory.R
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d part(s) of the estate could not be read; resources declared there are counted as not evaluated, never as missing.", len(rep.Errors)))
 	}
 	covered := func(f model.Finding) bool {
-		return inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
+		// A conflict comes from the states alone, which are always read
+		// whole (an unreadable state fails the scan).
+		return f.Kind == model.KindConflict || inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
 	}
 	return &Outcome{Report: rep, Covered: covered, APICalls: inv.APICalls, Listed: len(inv.Resources)}
 }
