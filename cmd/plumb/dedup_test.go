@@ -31,7 +31,7 @@ import (
 func TestSameRootThroughStateAndDir(t *testing.T) {
 	moto := testenv.StartMoto(t)
 	tf := testenv.NewTerraform(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	root := t.TempDir()
 	statePath, err := demo.Apply(ctx, tf, root, moto.Endpoint)
@@ -188,7 +188,7 @@ func TestSameRootThroughStateAndDir(t *testing.T) {
 func TestTwoRootsOneBucket(t *testing.T) {
 	moto := testenv.StartMoto(t)
 	tf := testenv.NewTerraform(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	provider := testenv.MotoProvider(moto.Endpoint)
 	web, cdn := t.TempDir(), t.TempDir()
