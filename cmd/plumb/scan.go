@@ -66,11 +66,18 @@ Desired state comes from any mix of:
   --whatif        ARM what-if output (az deployment group what-if --mode
                   Complete --no-pretty-print, or the REST result)
 
+A state reached through several sources (two globs, a copy of the file,
+s3:// and --terraform-dir of the same root) is read once: documents with
+one lineage are versions of one state, and only the newest serial counts;
+a note names the sources merged.
+
 Every resource of a supported type ends up as one of:
   in sync     declared and identical (tags and compared attributes)
   changed     declared, but changed outside the code   -> drift.changed
   missing     declared, but gone                       -> drift.missing
   unmanaged   exists, but declared nowhere             -> drift.unmanaged
+  conflicting declared more than once (two states, or
+              two blocks, own one object)              -> drift.conflict
 
 Resources AWS creates by itself (default VPC, subnets and security groups,
 main route tables, AWS-managed policies, service-linked roles, SSO roles)

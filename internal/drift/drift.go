@@ -56,6 +56,7 @@ const (
 	statusChanged
 	statusMissing
 	statusNotEvaluated
+	statusConflict
 )
 
 type desiredEntry struct {
@@ -116,6 +117,8 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		}
 	}
 
+	conflicts := findConflicts(entries)
+
 	// Index the live side by (type, id).
 	actual := map[string][]*actualEntry{}
 	var actualOrder []*actualEntry
@@ -127,6 +130,12 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 	}
 
 	for _, e := range entries {
+		if role, ok := conflicts[e]; ok {
+			if !role.later {
+				res.conflict(opts, role.decls, actual[matchKey(e.typ, e.r.Type, e.r.ID)])
+			}
+			continue
+		}
 		ignored := opts.Ignore.Resource(e.r.Type, e.r.ID)
 		a := pick(actual[matchKey(e.typ, e.r.Type, e.r.ID)], e.r, e.typ)
 		if a != nil {
@@ -394,7 +403,7 @@ func unionStrings(existing any, more []string) []string {
 // severity ranks a finding. Unexpected network exposure matters most.
 func severity(kind model.Kind, changes []model.Change) model.Severity {
 	switch kind {
-	case model.KindMissing:
+	case model.KindMissing, model.KindConflict:
 		return model.SeverityHigh
 	case model.KindChanged:
 		for _, c := range changes {
@@ -415,6 +424,8 @@ func Message(kind model.Kind, name string) string {
 		return fmt.Sprintf("Defined resource doesn't exist (%s)", name)
 	case model.KindChanged:
 		return fmt.Sprintf("Resource changed outside code (%s)", name)
+	case model.KindConflict:
+		return fmt.Sprintf("Resource defined more than once (%s)", name)
 	}
 	return fmt.Sprintf("%s (%s)", kind, name)
 }

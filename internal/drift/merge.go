@@ -102,6 +102,11 @@ func Merge(res *Result, ext []External, covered []model.DesiredResource, mapper 
 			continue
 		}
 		k := matchKey(t, r.Type, r.ID)
+		if res.status[k] == statusConflict {
+			// Declared more than once: the drift.conflict finding stands,
+			// and one owner's refresh is not drift of the object.
+			continue
+		}
 		changes := normalizeExternal(e.Changes, r.Type, r.ID, opts.Ignore, res.compared[k])
 		i, seen := index[k]
 		switch {

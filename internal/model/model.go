@@ -78,6 +78,11 @@ const (
 	KindUnmanaged Kind = "drift.unmanaged"
 	KindMissing   Kind = "drift.missing"
 	KindChanged   Kind = "drift.changed"
+	// KindConflict is one cloud object declared by more than one resource
+	// block: in two states (two roots, or two workspaces, each believe
+	// they own it, so every apply of one undoes the other) or twice in
+	// one. It is one finding whatever the number of declarations.
+	KindConflict Kind = "drift.conflict"
 	// KindPolicyViolation is a compliance rule that a planned or live
 	// resource breaks.
 	KindPolicyViolation Kind = "policy.violation"
@@ -130,12 +135,23 @@ type Finding struct {
 	// Security marks findings that belong in security channels
 	// (advisories) rather than ordinary issues.
 	Security bool `json:"security,omitempty"`
+	// Declarations lists every declaration of the resource, for
+	// drift.conflict findings (nil for other kinds): Address and Source
+	// then repeat the first of them.
+	Declarations []Declaration `json:"declarations,omitempty"`
 	// File and Line point at the code that declares the resource, when
 	// known (SARIF and PR annotations use them).
 	File      string    `json:"file,omitempty"`
 	Line      int       `json:"line,omitempty"`
 	FirstSeen time.Time `json:"-"`
 	LastSeen  time.Time `json:"-"`
+}
+
+// Declaration is one place that declares a resource: its Terraform
+// address and the state it was read from.
+type Declaration struct {
+	Address string `json:"address"`
+	Source  string `json:"source"`
 }
 
 // Fingerprint hashes what makes a problem the same problem: its kind, the
@@ -164,6 +180,10 @@ type Summary struct {
 	// NotEvaluated counts desired resources whose type or region could not
 	// be read, so they were neither confirmed nor reported missing.
 	NotEvaluated int `json:"not_evaluated"`
+	// Conflicting counts resources declared more than once (each once,
+	// however many declarations): drift.conflict findings. They are part
+	// of Managed but of none of InSync, Changed, Missing, NotEvaluated.
+	Conflicting int `json:"conflicting"`
 	// Unsupported counts desired resources of types plumb cannot list.
 	Unsupported int `json:"unsupported"`
 	// Ignored counts resources left out by ignore rules.

@@ -105,6 +105,8 @@ func Title(f Finding) string {
 		return "[DRIFT DETECTED] Defined resource doesn't exist (" + name + ")"
 	case model.KindChanged:
 		return "[DRIFT DETECTED] Resource changed outside code (" + name + ")"
+	case model.KindConflict:
+		return "[DRIFT DETECTED] Resource defined more than once (" + name + ")"
 	case model.KindPolicyViolation:
 		return "[POLICY VIOLATION] " + f.Rule + " (" + name + ")"
 	case model.KindUnexpectedWrite:

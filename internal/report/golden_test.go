@@ -47,6 +47,40 @@ func emptyReport() *Report {
 	}
 }
 
+// conflictReport has one bucket declared by two roots (a drift.conflict
+// finding, counted once) beside an ordinary change, and the note saying a
+// state was reached through two sources.
+func conflictReport() *Report {
+	const env = "prod"
+	conflict := finding(model.KindConflict, model.SeverityHigh, env, model.Resource{
+		Provider: "aws", Type: "aws_s3_bucket", ID: "shared-assets", Region: "us-east-1",
+		Name: "shared-assets", Tags: map[string]string{"owner": "web"},
+	}, ptr("aws_s3_bucket.assets"), "Resource defined more than once (shared-assets)")
+	conflict.Source = "states/web/terraform.tfstate"
+	conflict.Declarations = []model.Declaration{
+		{Address: "aws_s3_bucket.assets", Source: "states/web/terraform.tfstate"},
+		{Address: "module.cdn.aws_s3_bucket.origin", Source: "infra/cdn"},
+	}
+	changed := finding(model.KindChanged, model.SeverityMedium, env, model.Resource{
+		Provider: "aws", Type: "aws_vpc", ID: "vpc-0abc", Region: "us-east-1", Tags: map[string]string{"env": "prod"},
+	}, ptr("aws_vpc.main"), "Resource changed outside code (vpc-0abc)",
+		model.Change{Path: "tags.env", Before: "test", After: "prod"})
+	changed.Source = "infra/cdn"
+	return &Report{
+		Version:     Version,
+		Environment: env,
+		StartedAt:   started,
+		DurationMS:  2100,
+		Summary: model.Summary{
+			Managed: 8, InSync: 6, Changed: 1, Conflicting: 1, Coverage: 1,
+		},
+		Findings: []model.Finding{changed, conflict},
+		Notes: []string{
+			"State lineage 0b7c1f4e-1d2a-4c3b-9e8f-5a6b7c8d9e0f was reached through 2 sources and read once: serial 7, from states/cdn/terraform.tfstate (also in infra/cdn).",
+		},
+	}
+}
+
 func kindsReport() *Report {
 	const env = "prod"
 	return &Report{
@@ -133,9 +167,10 @@ func trickyReport() *Report {
 
 func TestGolden(t *testing.T) {
 	reports := map[string]func() *Report{
-		"empty":  emptyReport,
-		"kinds":  kindsReport,
-		"tricky": trickyReport,
+		"empty":    emptyReport,
+		"kinds":    kindsReport,
+		"tricky":   trickyReport,
+		"conflict": conflictReport,
 	}
 	for name, mk := range reports {
 		for _, format := range Formats() {

@@ -35,6 +35,7 @@ type jsonSummary struct {
 	NotEvaluated int     `json:"not_evaluated"`
 	Unsupported  int     `json:"unsupported"`
 	Ignored      int     `json:"ignored"`
+	Conflicting  int     `json:"conflicting"`
 }
 
 type jsonFinding struct {
@@ -44,8 +45,11 @@ type jsonFinding struct {
 	Resource    jsonResource `json:"resource"`
 	Address     *string      `json:"address"`
 	Source      string       `json:"source,omitempty"`
-	Changes     []jsonChange `json:"changes"`
-	Message     string       `json:"message"`
+	// Declarations are every address and state declaring the resource,
+	// for drift.conflict findings only.
+	Declarations []jsonDeclaration `json:"declarations,omitempty"`
+	Changes      []jsonChange      `json:"changes"`
+	Message      string            `json:"message"`
 	// Confidence is "low" for predicted rather than observed changes.
 	Confidence string `json:"confidence,omitempty"`
 	// Rule, Controls and Security describe policy findings.
@@ -69,6 +73,11 @@ type jsonResource struct {
 	// Tags is null when the tags could not be read, {} when there are none.
 	Tags       map[string]string `json:"tags"`
 	Attributes map[string]any    `json:"attributes,omitempty"`
+}
+
+type jsonDeclaration struct {
+	Address string `json:"address"`
+	Source  string `json:"source"`
 }
 
 type jsonChange struct {
@@ -121,6 +130,7 @@ func toJSON(r *Report) (*jsonReport, error) {
 			NotEvaluated: s.NotEvaluated,
 			Unsupported:  s.Unsupported,
 			Ignored:      s.Ignored,
+			Conflicting:  s.Conflicting,
 		},
 		Findings: []jsonFinding{},
 		Errors:   []jsonError{},
@@ -160,6 +170,9 @@ func toJSON(r *Report) (*jsonReport, error) {
 		}
 		for _, c := range f.Changes {
 			jf.Changes = append(jf.Changes, jsonChange(c))
+		}
+		for _, d := range f.Declarations {
+			jf.Declarations = append(jf.Declarations, jsonDeclaration(d))
 		}
 		// Check each finding on its own so an unencodable value is
 		// reported with the resource it belongs to.

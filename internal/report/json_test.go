@@ -45,7 +45,7 @@ func TestJSONContract(t *testing.T) {
 		t.Errorf("started_at: %v", err)
 	}
 	sum := doc["summary"].(map[string]any)
-	for _, k := range []string{"managed", "in_sync", "changed", "missing", "unmanaged", "coverage", "not_evaluated", "unsupported", "ignored"} {
+	for _, k := range []string{"managed", "in_sync", "changed", "missing", "unmanaged", "coverage", "not_evaluated", "unsupported", "ignored", "conflicting"} {
 		if _, ok := sum[k].(float64); !ok {
 			t.Errorf("summary.%s = %#v, want a number", k, sum[k])
 		}
@@ -206,5 +206,43 @@ func TestExitCode(t *testing.T) {
 		if got := c.r.ExitCode(c.allowPartial); got != c.want {
 			t.Errorf("%s: ExitCode(%v) = %d, want %d", c.name, c.allowPartial, got, c.want)
 		}
+	}
+}
+
+// TestJSONConflict: a drift.conflict finding carries every declaration
+// (address and state, in order); other findings have no declarations
+// field at all; summary.conflicting counts the resource once.
+func TestJSONConflict(t *testing.T) {
+	doc, _ := renderJSONMap(t, conflictReport())
+	if got := doc["summary"].(map[string]any)["conflicting"]; got != float64(1) {
+		t.Errorf("summary.conflicting = %v, want 1", got)
+	}
+	findings := doc["findings"].([]any)
+	if len(findings) != 2 {
+		t.Fatalf("want 2 findings, got %d", len(findings))
+	}
+	conflict, changed := findings[0].(map[string]any), findings[1].(map[string]any)
+	if conflict["kind"] != "drift.conflict" || conflict["severity"] != "high" {
+		t.Fatalf("first finding = %v %v, want the high drift.conflict first", conflict["kind"], conflict["severity"])
+	}
+	decls, ok := conflict["declarations"].([]any)
+	if !ok || len(decls) != 2 {
+		t.Fatalf("declarations = %#v, want two", conflict["declarations"])
+	}
+	want := [][2]string{{"aws_s3_bucket.assets", "states/web/terraform.tfstate"}, {"module.cdn.aws_s3_bucket.origin", "infra/cdn"}}
+	for i, w := range want {
+		d := decls[i].(map[string]any)
+		if d["address"] != w[0] || d["source"] != w[1] {
+			t.Errorf("declarations[%d] = %v, want %v", i, d, w)
+		}
+	}
+	if conflict["address"] != want[0][0] || conflict["source"] != want[0][1] {
+		t.Errorf("address/source = %v/%v, want the first declaration", conflict["address"], conflict["source"])
+	}
+	if ch := conflict["changes"].([]any); len(ch) != 0 {
+		t.Errorf("conflict changes = %v, want []", ch)
+	}
+	if _, ok := changed["declarations"]; ok {
+		t.Errorf("drift.changed finding has a declarations field: %v", changed)
 	}
 }

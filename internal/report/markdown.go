@@ -40,11 +40,16 @@ func renderMarkdown(w io.Writer, r *Report) error {
 	}
 
 	s := r.Summary
-	fmt.Fprintln(bw, "| Managed | In sync | Changed | Missing | Unmanaged | Coverage | Not evaluated | Unsupported | Ignored |")
-	fmt.Fprintln(bw, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
-	fmt.Fprintf(bw, "| %d | %d | %d | %d | %d | %s | %d | %d | %d |\n\n",
+	// Conflicting gets a column only when there are any, like the table.
+	head, align, conflicting := "", "", ""
+	if s.Conflicting > 0 {
+		head, align, conflicting = " Conflicting |", "--:|", fmt.Sprintf(" %d |", s.Conflicting)
+	}
+	fmt.Fprintln(bw, "| Managed | In sync | Changed | Missing | Unmanaged | Coverage | Not evaluated | Unsupported | Ignored |"+head)
+	fmt.Fprintln(bw, "|--:|--:|--:|--:|--:|--:|--:|--:|--:|"+align)
+	fmt.Fprintf(bw, "| %d | %d | %d | %d | %d | %s | %d | %d | %d |%s\n\n",
 		s.Managed, s.InSync, s.Changed, s.Missing, s.Unmanaged, coverageText(s),
-		s.NotEvaluated, s.Unsupported, s.Ignored)
+		s.NotEvaluated, s.Unsupported, s.Ignored, conflicting)
 
 	findings := sortedFindings(r.Findings)
 	if len(findings) == 0 {
@@ -66,6 +71,7 @@ func renderMarkdown(w io.Writer, r *Report) error {
 				orDash(mdCode(address(f))), mdText(f.Message))
 		}
 		writeMarkdownChanges(bw, findings)
+		writeMarkdownDeclarations(bw, findings)
 	}
 
 	if groups := groupErrors(r.Errors); len(groups) > 0 {
@@ -117,6 +123,30 @@ func writeMarkdownChanges(w io.Writer, findings []model.Finding) {
 				mdCode(c.Path),
 				mdCode(truncate(formatValue(c.Before), markdownValueWidth)),
 				mdCode(truncate(formatValue(c.After), markdownValueWidth)))
+		}
+	}
+}
+
+// writeMarkdownDeclarations lists, for each resource defined more than
+// once (drift.conflict), every address and state that declares it.
+func writeMarkdownDeclarations(w io.Writer, findings []model.Finding) {
+	var conflicts []model.Finding
+	for _, f := range findings {
+		if len(f.Declarations) > 0 {
+			conflicts = append(conflicts, f)
+		}
+	}
+	if len(conflicts) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n### Defined more than once (%d)\n\n", len(conflicts))
+	fmt.Fprintln(w, "Each of these cloud objects is declared in several places, so every apply of one undoes the others. Keep each in one state (`terraform state rm` it from the others); until then plumb does not compare it with either declaration.")
+	for _, f := range conflicts {
+		fmt.Fprintf(w, "\n%s %s: %s\n\n", mdCode(f.Resource.Type), mdCode(f.Resource.ID), mdText(f.Message))
+		fmt.Fprintln(w, "| Address | State |")
+		fmt.Fprintln(w, "|---|---|")
+		for _, d := range f.Declarations {
+			fmt.Fprintf(w, "| %s | %s |\n", orDash(mdCode(d.Address)), orDash(mdCode(d.Source)))
 		}
 	}
 }

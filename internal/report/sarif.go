@@ -174,6 +174,7 @@ var driftRuleTitles = map[model.Kind]string{
 	model.KindUnmanaged: "Undefined resource exists: a live resource no code declares",
 	model.KindMissing:   "Defined resource doesn't exist: code declares a resource that is gone",
 	model.KindChanged:   "Resource changed outside code",
+	model.KindConflict:  "Resource defined more than once: two declarations (two states, or two blocks) own one cloud object",
 }
 
 // ruleID is the SARIF ruleId of a finding: the policy rule, or for

@@ -98,15 +98,27 @@ func writeTableHeader(w io.Writer, r *Report) {
 			len(r.Findings), plural(len(r.Findings), "violation", "violations"))
 		return
 	}
-	fmt.Fprintf(w, "Managed %d, in sync %d, changed %d, missing %d, unmanaged %d, coverage %s, not evaluated %d, unsupported %d, ignored %d\n",
+	fmt.Fprintf(w, "Managed %d, in sync %d, changed %d, missing %d, unmanaged %d, coverage %s, not evaluated %d, unsupported %d, ignored %d",
 		s.Managed, s.InSync, s.Changed, s.Missing, s.Unmanaged, coverageText(s),
 		s.NotEvaluated, s.Unsupported, s.Ignored)
+	if s.Conflicting > 0 {
+		fmt.Fprintf(w, ", conflicting %d", s.Conflicting)
+	}
+	fmt.Fprintln(w)
 }
 
 // tableDetails returns the DETAIL cells of a finding, at least one: one
 // per change (path: before -> after) for changed resources, the message
 // otherwise.
 func tableDetails(f model.Finding) []string {
+	if len(f.Declarations) > 0 {
+		// A conflict: the message, then every declaration.
+		out := []string{orDash(visible(f.Message))}
+		for _, d := range f.Declarations {
+			out = append(out, fmt.Sprintf("declared as %s in %s", orDash(visible(d.Address)), orDash(visible(d.Source))))
+		}
+		return out
+	}
 	if len(f.Changes) == 0 {
 		return []string{orDash(visible(f.Message))}
 	}

@@ -34,6 +34,12 @@ func TestCovered(t *testing.T) {
 			t.Errorf("%s in %q: covered %v, want %v", tc.typ, tc.region, got, tc.want)
 		}
 	}
+	// A conflict is judged from the states alone, which a scan reads
+	// whole, so even one in a scope the inventory failed is covered.
+	conflict := model.Finding{Kind: model.KindConflict, Resource: model.Resource{Type: "aws_s3_bucket", Region: "eu-west-1"}}
+	if !out.Covered(conflict) {
+		t.Error("a drift.conflict finding is not covered")
+	}
 }
 
 type errDenied struct{}

@@ -10,12 +10,12 @@ import (
 )
 
 // markJudged marks the desired resources whose address Terraform
-// evaluated (tfdrift.Result.Refreshed). With dir set only the resources
-// pulled from that directory are considered: the same address in another
-// root is another resource.
-func markJudged(judged []bool, desired []model.DesiredResource, refreshed []string, dir string) {
+// evaluated (tfdrift.Result.Refreshed). With in set only the resources it
+// accepts (those pulled from the refreshed directory) are considered: the
+// same address in another root is another resource.
+func markJudged(judged []bool, desired []model.DesiredResource, refreshed []string, in func(model.DesiredResource) bool) {
 	for i, d := range desired {
-		if dir != "" && d.Source != dir {
+		if in != nil && !in(d) {
 			continue
 		}
 		if _, ok := slices.BinarySearch(refreshed, d.Address); ok {

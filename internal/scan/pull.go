@@ -8,15 +8,15 @@ import (
 	"os/exec"
 	"strings"
 
-	"plumb/internal/model"
 	"plumb/internal/state"
 	"plumb/internal/tfdrift"
 )
 
 // pullState reads the current state of a Terraform working directory with
 // `terraform state pull`, which works for every backend (local, S3, remote)
-// and never writes anything.
-func pullState(ctx context.Context, dir string, opts tfdrift.Options) ([]model.DesiredResource, error) {
+// and never writes anything. The document and its resources are named
+// after the directory.
+func pullState(ctx context.Context, dir string, opts tfdrift.Options) (*state.Document, error) {
 	bin := opts.Bin
 	if bin == "" {
 		bin = "terraform"
@@ -37,9 +37,13 @@ func pullState(ctx context.Context, dir string, opts tfdrift.Options) ([]model.D
 	if stdout.Len() == 0 {
 		return nil, fmt.Errorf("read state %s: %w", name, state.ErrNoResources)
 	}
-	desired, err := state.Parse(name, stdout.Bytes())
-	for i := range desired {
-		desired[i].Source = dir
+	doc, err := state.ParseDocument(name, stdout.Bytes())
+	if err != nil {
+		return nil, err
 	}
-	return desired, err
+	doc.Source = dir
+	for i := range doc.Resources {
+		doc.Resources[i].Source = dir
+	}
+	return doc, nil
 }

@@ -21,7 +21,6 @@ import (
 	"plumb/internal/model"
 	"plumb/internal/policy"
 	"plumb/internal/report"
-	"plumb/internal/state"
 	"plumb/internal/tfdrift"
 	"plumb/internal/whatif"
 )
@@ -142,24 +141,12 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if len(opts.States)+len(opts.TerraformDirs)+len(opts.Plans)+len(opts.WhatIfs) == 0 {
 		return nil, errors.New("no desired state: pass --state PATH (a file, a glob with **, or s3://bucket/key), --terraform-dir DIR, --plan FILE or --whatif FILE")
 	}
-	var desired []model.DesiredResource
-	if len(opts.States) > 0 {
-		d, err := state.Load(ctx, opts.States, state.Options{Environment: opts.Environment})
-		if err != nil && (!opts.AllowEmptyState || !onlyEmptyStates(err)) {
-			return nil, limitErr(err)
-		}
-		desired = append(desired, d...)
-	}
 	tfOpts := tfdrift.Options{Bin: opts.TerraformBin, Workspace: opts.Workspace}
-	var fromDirs []model.DesiredResource
-	for _, dir := range opts.TerraformDirs {
-		d, err := pullState(ctx, dir, tfOpts)
-		if err != nil && (!opts.AllowEmptyState || !errors.Is(err, state.ErrNoResources)) {
-			return nil, limitErr(err)
-		}
-		fromDirs = append(fromDirs, d...)
+	side, err := readDesired(ctx, opts, tfOpts)
+	if err != nil {
+		return nil, limitErr(err)
 	}
-	desired = append(desired, fromDirs...)
+	desired := side.resources
 
 	mapper := inventory.MultiMapper{awsinv.NewMapper(), azureinv.NewMapper()}
 	inv := inventory.NewResult(nil)
@@ -197,7 +184,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 			}
 			return nil, err
 		}
-		markJudged(judged, desired, r.Refreshed, dir)
+		markJudged(judged, desired, r.Refreshed, side.fromDir(dir))
 		ext = append(ext, external(r)...)
 	}
 	for _, p := range opts.Plans {
@@ -209,7 +196,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		if err != nil {
 			return nil, err
 		}
-		markJudged(judged, desired, r.Refreshed, "")
+		markJudged(judged, desired, r.Refreshed, nil)
 		ext = append(ext, external(r)...)
 	}
 	if len(opts.TerraformDirs)+len(opts.Plans) > 0 {
@@ -267,7 +254,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 
 	out := assemble(start, opts, res, inv)
-	out.Report.Notes = append(notes, out.Report.Notes...)
+	out.Report.Notes = append(append(side.notes, notes...), out.Report.Notes...)
 	out.TimedOut = timedOut
 	out.Report.NotEvaluatedReasons = notEvaluatedReasons(opts, clouds, desired, res.Errors, timedOut)
 	// Terraform's refresh and ARM what-if either run whole or fail the
@@ -434,6 +421,7 @@ func addSummary(dst *model.Summary, s model.Summary) {
 	dst.Missing += s.Missing
 	dst.Unmanaged += s.Unmanaged
 	dst.NotEvaluated += s.NotEvaluated
+	dst.Conflicting += s.Conflicting
 	dst.Unsupported += s.Unsupported
 	dst.Ignored += s.Ignored
 	dst.SetCoverage()
@@ -466,23 +454,11 @@ func assemble(start time.Time, opts Options, res *drift.Result, inv *inventory.R
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%d part(s) of the estate could not be read; resources declared there are counted as not evaluated, never as missing.", len(rep.Errors)))
 	}
 	covered := func(f model.Finding) bool {
-		return inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
+		// A conflict comes from the states alone, which are always read
+		// whole (an unreadable state fails the scan).
+		return f.Kind == model.KindConflict || inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
 	}
 	return &Outcome{Report: rep, Covered: covered, APICalls: inv.APICalls, Listed: len(inv.Resources)}
-}
-
-// onlyEmptyStates reports whether every error Load returned is an empty
-// state, the one problem --allow-empty-state forgives.
-func onlyEmptyStates(err error) bool {
-	if joined, ok := err.(interface{ Unwrap() []error }); ok {
-		for _, e := range joined.Unwrap() {
-			if !onlyEmptyStates(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return errors.Is(err, state.ErrNoResources)
 }
 
 // declaredSet answers "does the code declare this live resource?", so the

@@ -41,7 +41,7 @@ const maxInlineRetryAfter = time.Minute
 // scanKinds are the finding kinds a scan is authoritative for: a complete
 // scan that no longer finds one resolves it. Audit findings and alerts
 // come from events and resolve otherwise.
-var scanKinds = []model.Kind{model.KindUnmanaged, model.KindMissing, model.KindChanged, model.KindPolicyViolation}
+var scanKinds = []model.Kind{model.KindUnmanaged, model.KindMissing, model.KindChanged, model.KindConflict, model.KindPolicyViolation}
 
 // BuildReceivers constructs the configured receivers. state is where they
 // remember what they created (GitHub issue numbers).

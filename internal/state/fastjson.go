@@ -378,8 +378,27 @@ func (d *fastDec) state() (stateFile, bool) {
 				st.Resources = append(st.Resources, r)
 				return true
 			})
+		case "lineage", "serial":
+			field := &st.Lineage
+			if key == "serial" {
+				field = &st.Serial
+			}
+			if *field != nil {
+				return false
+			}
+			// Kept raw, as encoding/json keeps a json.RawMessage: the
+			// value's bytes without the whitespace around them.
+			if _, ok := d.next(); !ok {
+				return false
+			}
+			start := d.pos
+			if !d.skip() {
+				return false
+			}
+			*field = d.data[start:d.pos]
+			return true
 		default:
-			if structural(key, "version", "resources") {
+			if structural(key, "version", "resources", "lineage", "serial") {
 				return false
 			}
 			return d.skip()

@@ -10,7 +10,10 @@ import (
 // testdata/fuzz/FuzzParse. Invariants: no panic; every error names the
 // file; a nil error means at least one resource, each with a type, an
 // address that ends with the type and name, and the file as source; and the
-// fast decoder agrees with encoding/json whenever it accepts a document.
+// fast decoder agrees with encoding/json whenever it accepts a document;
+// ParseDocument fails exactly when Parse fails for another reason than an
+// empty state, and a document is always the same state as itself (one
+// Dedupe group, the first copy kept).
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version": 4, "resources": [{"mode": "managed", "type": "aws_vpc", "name": "main", "instances": [{"attributes": {"id": "vpc-1"}}]}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -44,5 +47,27 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 		compareWithStdlib(t, data)
+
+		doc, derr := ParseDocument(name, data)
+		if (derr != nil) != (err != nil && !errors.Is(err, ErrNoResources)) {
+			t.Fatalf("ParseDocument error %v, Parse error %v", derr, err)
+		}
+		if derr != nil {
+			return
+		}
+		if len(doc.Resources) != len(rs) || doc.Source != name {
+			t.Fatalf("document holds %d resources from %q, Parse %d", len(doc.Resources), doc.Source, len(rs))
+		}
+		if doc.Lineage != strings.TrimSpace(doc.Lineage) {
+			t.Fatalf("lineage %q not trimmed", doc.Lineage)
+		}
+		again, err := ParseDocument("copy.tfstate", data)
+		if err != nil {
+			t.Fatalf("second parse failed: %v", err)
+		}
+		groups := Dedupe([]*Document{doc, again})
+		if len(groups) != 1 || groups[0].Kept != doc || len(groups[0].Same) != 1 || groups[0].Note() == "" {
+			t.Fatalf("a document and its copy: %d groups", len(groups))
+		}
 	})
 }

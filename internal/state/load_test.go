@@ -81,8 +81,11 @@ func TestSplitGlob(t *testing.T) {
 }
 
 // stateWith returns a minimal state holding one VPC with the given id.
+// stateWith builds a state declaring one VPC; each id makes its own state
+// (its own lineage), as separate roots have.
 func stateWith(id string) []byte {
-	return state(`{"mode":"managed","type":"aws_vpc","name":"main","provider":"provider[\"registry.terraform.io/hashicorp/aws\"]","instances":[{"attributes":{"id":"` + id + `"}}]}`)
+	return []byte(`{"version": 4, "terraform_version": "1.11.4", "serial": 1, "lineage": "lineage-` + id + `", "outputs": {}, "resources": [` +
+		`{"mode":"managed","type":"aws_vpc","name":"main","provider":"provider[\"registry.terraform.io/hashicorp/aws\"]","instances":[{"attributes":{"id":"` + id + `"}}]}]}`)
 }
 
 // tree writes files (slash-separated paths relative to a new temp dir) and
@@ -184,7 +187,7 @@ func TestLoadGlobs(t *testing.T) {
 func TestLoadErrors(t *testing.T) {
 	dir := tree(t, map[string][]byte{
 		"good.tfstate":   stateWith("vpc-good"),
-		"empty.tfstate":  []byte(`{"version": 4, "serial": 1, "lineage": "x", "outputs": {}, "resources": []}`),
+		"empty.tfstate":  []byte(`{"version": 4, "serial": 1, "lineage": "lineage-empty", "outputs": {}, "resources": []}`),
 		"broken.tfstate": []byte("{\n  \"version\": 4,\n  \"resources\": [\n"),
 		"sub/a.txt":      []byte("x"),
 	})

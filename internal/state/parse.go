@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,12 +20,15 @@ import (
 )
 
 // stateFile is the part of a version 4 state document plumb uses. Fields it
-// does not need (lineage, serial, outputs, sensitive_attributes,
-// dependencies, ...) are deliberately not decoded: skipping them is faster,
-// and a state written by a newer Terraform that changes their shape still
-// reads.
+// does not need (outputs, sensitive_attributes, dependencies, ...) are
+// deliberately not decoded: skipping them is faster, and a state written by
+// a newer Terraform that changes their shape still reads. Lineage and
+// serial, which tell copies of one state apart from different states, are
+// kept raw and interpreted leniently (see identity), for the same reason.
 type stateFile struct {
 	Version   *int64          `json:"version"`
+	Lineage   json.RawMessage `json:"lineage"`
+	Serial    json.RawMessage `json:"serial"`
 	Resources []stateResource `json:"resources"`
 }
 
@@ -68,6 +72,22 @@ const (
 // rebuilt into nested maps and lists, but their scalar values stay strings,
 // because without the provider schema "1" may as well be a string attribute.
 func Parse(name string, data []byte) ([]model.DesiredResource, error) {
+	doc, err := ParseDocument(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if err := doc.Empty(); err != nil {
+		return nil, err
+	}
+	return doc.Resources, nil
+}
+
+// ParseDocument reads one state document like Parse, and also what makes
+// it a version of one state: its lineage and serial. A document without
+// managed resources is not an error here (it may be the newest serial of a
+// state whose resources were destroyed, which must win over older copies);
+// Document.Empty says whether it is one.
+func ParseDocument(name string, data []byte) (*Document, error) {
 	p := parser{name: name, data: data}
 	return p.parse()
 }
@@ -77,7 +97,7 @@ type parser struct {
 	data []byte
 }
 
-func (p *parser) parse() ([]model.DesiredResource, error) {
+func (p *parser) parse() (*Document, error) {
 	if len(p.data) > MaxStateSize {
 		return nil, fmt.Errorf("read state %s: %w", p.name, sizeError(int64(len(p.data))))
 	}
@@ -179,16 +199,36 @@ func (p *parser) parse() ([]model.DesiredResource, error) {
 			out = append(out, d)
 		}
 	}
-	if len(out) == 0 {
-		return nil, &NoResourcesError{Source: p.name, DataSources: dataSources}
-	}
 	inParallel(len(out), func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			d := &out[i]
 			d.Resource = resourceFrom(d.Provider, d.Type, d.Raw)
 		}
 	})
-	return out, nil
+	doc := &Document{Source: p.name, Resources: out, DataSources: dataSources}
+	doc.Lineage, doc.Serial = identity(st)
+	if doc.Lineage == "" {
+		doc.digest = sha256.Sum256(p.data)
+	}
+	return doc, nil
+}
+
+// identity reads a state's lineage and serial. Both are written by every
+// Terraform and OpenTofu release that writes format 4; a lineage that is
+// not a string counts as none, and a serial that is not an integer as 0,
+// so an odd value never makes an otherwise readable state unreadable.
+func identity(st stateFile) (lineage string, serial int64) {
+	if len(st.Lineage) > 0 && st.Lineage[0] == '"' {
+		if err := json.Unmarshal(st.Lineage, &lineage); err != nil {
+			lineage = ""
+		}
+	}
+	if len(st.Serial) > 0 {
+		if n, err := strconv.ParseInt(string(st.Serial), 10, 64); err == nil {
+			serial = n
+		}
+	}
+	return strings.TrimSpace(lineage), serial
 }
 
 // parallelMin is the number of items from which inParallel uses more than

@@ -30,6 +30,8 @@ func TestLoadS3(t *testing.T) {
 		"env/prod.tfstate.backup":       stateWith("vpc-backup"),
 		"notes/readme.txt":              []byte("hello"),
 		"broken/x.tfstate":              []byte(`{"version": 4, "resources": [`),
+		"copies/prod.tfstate":           readFixture(t, "prod.tfstate"),
+		"copies/app.tfstate":            versioned("app-lineage", 9, "vpc-app-new"),
 	}
 	for key, body := range objects {
 		if _, err := client.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: bytes.NewReader(body)}); err != nil {
@@ -92,6 +94,25 @@ func TestLoadS3(t *testing.T) {
 		want := []string{"testdata/legacy_flat.tfstate", "s3://plumb-states/env/staging/terraform.tfstate"}
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("got %q, want %q", got, want)
+		}
+	})
+
+	t.Run("a local file and its S3 copy are one state", func(t *testing.T) {
+		rs, err := Load(ctx, []string{"testdata/prod.tfstate", "s3://plumb-states/copies/prod.tfstate"}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 13 || rs[0].Source != "testdata/prod.tfstate" || rs[12].Source != "testdata/prod.tfstate" {
+			t.Errorf("got %d resources from %s..%s, want the 13 of the local file once", len(rs), rs[0].Source, rs[len(rs)-1].Source)
+		}
+		// A newer serial in S3 wins over an older local copy.
+		dir := tree(t, map[string][]byte{"app.tfstate": versioned("app-lineage", 8, "vpc-app-old")})
+		rs, err = Load(ctx, []string{dir + "/app.tfstate", "s3://plumb-states/copies/app.tfstate"}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rs) != 1 || rs[0].ID != "vpc-app-new" || rs[0].Source != "s3://plumb-states/copies/app.tfstate" {
+			t.Errorf("got %v, want vpc-app-new from S3", addresses(rs))
 		}
 	})
 

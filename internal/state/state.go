@@ -86,7 +86,9 @@ type S3API interface {
 // stable order: sources in the order given, the files a glob matched sorted
 // by name, and within one state the order the state lists them (Terraform
 // keeps it sorted by module, type, name and key). A file matched by several
-// sources is read once.
+// sources is read once, and so is a state reached through several files
+// or objects (copies with one lineage): only its newest serial counts (see
+// Dedupe).
 //
 // Any source that matches nothing, cannot be read or does not parse is an
 // error naming it; all such errors are reported together (errors.Join) and no
@@ -96,6 +98,23 @@ type S3API interface {
 // caller that accepts empty states checks errors.Is(err, ErrNoResources) and
 // carries on with the result.
 func Load(ctx context.Context, sources []string, opts Options) ([]model.DesiredResource, error) {
+	docs, err := LoadDocuments(ctx, sources, opts)
+	if err != nil {
+		return nil, err
+	}
+	out, empty := Resources(Dedupe(docs))
+	if len(empty) > 0 {
+		return out, errors.Join(empty...)
+	}
+	return out, nil
+}
+
+// LoadDocuments reads every source like Load but returns the documents
+// themselves, empty ones included and copies of one state not yet merged,
+// so a caller can add documents from elsewhere (`terraform state pull`)
+// before calling Dedupe. Errors are Load's, except that empty documents
+// are an error only alongside another error.
+func LoadDocuments(ctx context.Context, sources []string, opts Options) ([]*Document, error) {
 	if len(sources) == 0 {
 		return nil, errors.New("read state: no state sources given")
 	}
@@ -122,7 +141,7 @@ func Load(ctx context.Context, sources []string, opts Options) ([]model.DesiredR
 		return nil, errors.Join(errs...)
 	}
 
-	results := make([][]model.DesiredResource, len(files))
+	docs := make([]*Document, len(files))
 	fileErrs := make([]error, len(files))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -131,7 +150,7 @@ func Load(ctx context.Context, sources []string, opts Options) ([]model.DesiredR
 		go func() {
 			defer wg.Done()
 			for i := range work {
-				results[i], fileErrs[i] = l.read(ctx, files[i])
+				docs[i], fileErrs[i] = l.read(ctx, files[i])
 			}
 		}()
 	}
@@ -141,29 +160,20 @@ func Load(ctx context.Context, sources []string, opts Options) ([]model.DesiredR
 	close(work)
 	wg.Wait()
 
-	var empty []error
-	total := 0
-	for i, err := range fileErrs {
-		switch {
-		case err == nil:
-			total += len(results[i])
-		case errors.Is(err, ErrNoResources):
-			empty = append(empty, err)
-		default:
+	for _, err := range fileErrs {
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(append(errs, empty...)...)
+		for _, d := range docs {
+			if d != nil && d.Empty() != nil {
+				errs = append(errs, d.Empty())
+			}
+		}
+		return nil, errors.Join(errs...)
 	}
-	out := make([]model.DesiredResource, 0, total)
-	for _, r := range results {
-		out = append(out, r...)
-	}
-	if len(empty) > 0 {
-		return out, errors.Join(empty...)
-	}
-	return out, nil
+	return docs, nil
 }
 
 // stateSource is one resolved state document.
@@ -225,7 +235,7 @@ func localSource(p string) stateSource {
 }
 
 // read fetches and parses one resolved document.
-func (l *loader) read(ctx context.Context, f stateSource) ([]model.DesiredResource, error) {
+func (l *loader) read(ctx context.Context, f stateSource) (*Document, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read state %s: %w", f.name, err)
 	}
@@ -241,7 +251,7 @@ func (l *loader) read(ctx context.Context, f stateSource) ([]model.DesiredResour
 	if err != nil {
 		return nil, fmt.Errorf("read state %s: %w", f.name, err)
 	}
-	return Parse(f.name, data)
+	return ParseDocument(f.name, data)
 }
 
 // readLocal reads a state file, refusing files above MaxStateSize before

@@ -476,6 +476,25 @@ func TestRenderEscapes(t *testing.T) {
 	}
 }
 
+// TestRenderConflict: a drift.conflict issue names every declaration.
+func TestRenderConflict(t *testing.T) {
+	fnd := driftFinding("shared-assets")
+	fnd.Kind = model.KindConflict
+	fnd.Declarations = []model.Declaration{
+		{Address: "aws_s3_bucket.assets", Source: "states/web.tfstate"},
+		{Address: "module.cdn.aws_s3_bucket.origin", Source: "infra/cdn"},
+	}
+	body := findingBody(fnd, "", "abc")
+	for _, want := range []string{
+		"| **Declared as** | `aws_s3_bucket.assets` in `states/web.tfstate` |",
+		"| **Declared as** | `module.cdn.aws_s3_bucket.origin` in `infra/cdn` |",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q:\n%s", want, body)
+		}
+	}
+}
+
 func TestNewIssueReceiverRejects(t *testing.T) {
 	cases := []struct {
 		name string

@@ -230,6 +230,10 @@ func writeFinding(b *strings.Builder, f receivers.Finding, heading string) {
 	if f.Address != nil {
 		rows = append(rows, [2]string{"Address", codeOrEmpty(*f.Address)})
 	}
+	// A conflict names every declaration of the resource.
+	for _, d := range f.Declarations {
+		rows = append(rows, [2]string{"Declared as", codeOrEmpty(d.Address) + " in " + codeOrEmpty(d.Source)})
+	}
 	rows = append(rows,
 		[2]string{"Environment", cell(f.Environment)},
 		[2]string{"Severity", cell(string(f.Severity))},
