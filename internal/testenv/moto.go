@@ -104,31 +104,55 @@ func startMoto(bin string) (*Moto, func(), error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		logf, err := os.CreateTemp("", "moto-*.log")
+		m, stop, err := startMotoOn(bin, port)
 		if err != nil {
-			return nil, nil, err
-		}
-		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			return nil, nil, fmt.Errorf("start moto_server: %w", err)
-		}
-		m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, logPath: logf.Name()}
-		stop := func() {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-			logf.Close()
-			os.Remove(logf.Name())
-		}
-		if err := waitHTTP(m.Endpoint+"/moto-api/", 30*time.Second); err != nil {
-			stop()
-			lastErr = fmt.Errorf("moto_server on port %d did not come up: %w", port, err)
+			lastErr = err
 			continue
 		}
 		return m, stop, nil
 	}
 	return nil, nil, lastErr
+}
+
+// StartMotoAt starts moto_server on a given port, for tests of a client
+// that was pointed at the port while nothing listened there (a peer that
+// comes up late). Unlike StartMoto it leaves the AWS environment alone:
+// the test set it up when it chose the port. moto is stopped when the
+// test ends.
+func StartMotoAt(t testing.TB, port int) *Moto {
+	t.Helper()
+	bin := Require(t, "moto_server")
+	m, stop, err := startMotoOn(bin, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	return m
+}
+
+func startMotoOn(bin string, port int) (*Moto, func(), error) {
+	logf, err := os.CreateTemp("", "moto-*.log")
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, nil, fmt.Errorf("start moto_server: %w", err)
+	}
+	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, logPath: logf.Name()}
+	stop := func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		logf.Close()
+		os.Remove(logf.Name())
+	}
+	if err := waitHTTP(m.Endpoint+"/moto-api/", 30*time.Second); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("moto_server on port %d did not come up: %w", port, err)
+	}
+	return m, stop, nil
 }
 
 func waitHTTP(url string, limit time.Duration) error {
