@@ -227,6 +227,9 @@ type Queue struct {
 	mu        sync.Mutex
 	started   bool
 	periodics map[string]func(ctx context.Context) error
+	// periodicWarned holds the periodic jobs whose current run of
+	// failures this process has logged at WARN already.
+	periodicWarned map[string]bool
 }
 
 // Internal tuning. A batch of up to maxBatchItems events is one transaction
@@ -275,6 +278,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		linger:    batchLinger,
 		maxBatch:  maxBatchItems,
 		periodics: map[string]func(ctx context.Context) error{},
+
+		periodicWarned: map[string]bool{},
 	}
 	var err error
 	if o.DatabaseURL != "" {

@@ -121,6 +121,10 @@ type periodicWorker struct {
 	q *Queue
 }
 
+// Timeout frees the periodic worker of a run that ignores its context;
+// see periodicJobTimeout.
+func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration { return periodicJobTimeout }
+
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
 	w.q.mu.Lock()
 	run := w.q.periodics[job.Args.Name]
@@ -128,22 +132,34 @@ func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs])
 	if run == nil {
 		return fmt.Errorf("periodic job %q is not registered on this replica", job.Args.Name)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			w.q.log.Error("queue: periodic job panicked", "name", job.Args.Name, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	if err := run(ctx); err != nil {
+	w.q.periodicStarted(ctx, job.Args.Name, time.Now())
+	err := safePeriodic(ctx, run)
+	w.q.periodicFinished(ctx, job.Args.Name, time.Now(), err)
+	if err != nil {
 		return fmt.Errorf("periodic job %s: %w", job.Args.Name, err)
 	}
 	return nil
+}
+
+// safePeriodic turns a panic of a periodic job into a failed run (with the
+// stack in the error), so it is recorded and reported like any failure
+// instead of passing for a success or taking the server down.
+func safePeriodic(ctx context.Context, run func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return run(ctx)
 }
 
 // Periodic registers run to be called on a cron schedule once across all
 // replicas: only River's elected leader enqueues the run, and exactly one
 // worker of any replica picks it up. schedule is a 5-field cron expression
 // or a descriptor such as "@hourly" or "@every 30s". A failed run is not
-// retried (the next tick is the retry). Call before Start.
+// retried (the next tick is the retry). Every run is recorded (see
+// PeriodicRuns) and a failing job is logged once, not on every tick.
+// Call before Start.
 func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Context) error) error {
 	if name == "" || run == nil {
 		return errors.New("periodic job: name and run function are required")
