@@ -328,6 +328,7 @@ var schemaSQLite = []string{
 		finished_at INTEGER NOT NULL DEFAULT 0,
 		succeeded_at INTEGER NOT NULL DEFAULT 0,
 		failed_at INTEGER NOT NULL DEFAULT 0,
+		failing_since INTEGER NOT NULL DEFAULT 0,
 		error TEXT NOT NULL DEFAULT '',
 		failures INTEGER NOT NULL DEFAULT 0,
 		failures_total INTEGER NOT NULL DEFAULT 0
@@ -353,6 +354,7 @@ var schemaPostgres = []string{
 		finished_at BIGINT NOT NULL DEFAULT 0,
 		succeeded_at BIGINT NOT NULL DEFAULT 0,
 		failed_at BIGINT NOT NULL DEFAULT 0,
+		failing_since BIGINT NOT NULL DEFAULT 0,
 		error TEXT NOT NULL DEFAULT '',
 		failures INTEGER NOT NULL DEFAULT 0,
 		failures_total BIGINT NOT NULL DEFAULT 0

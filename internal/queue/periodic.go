@@ -23,8 +23,10 @@ type PeriodicRun struct {
 	LastFailure time.Time
 	// LastError is the error of the latest run, empty when it succeeded.
 	LastError string
-	// Failures counts failed runs since the last success.
-	Failures int
+	// Failures counts failed runs since the last success, and
+	// FailingSince is when the first of them ended (zero when none).
+	Failures     int
+	FailingSince time.Time
 	// FailuresTotal counts every failed run.
 	FailuresTotal int64
 }
@@ -72,26 +74,27 @@ func (q *Queue) periodicFinished(ctx context.Context, name string, at time.Time,
 	if runErr == nil {
 		_, err = q.db.ExecContext(ctx, q.rebind(`INSERT INTO plumb_periodic_run (name, finished_at, succeeded_at) VALUES (?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET finished_at = excluded.finished_at, succeeded_at = excluded.succeeded_at,
-			error = '', failures = 0`), name, at.UnixNano(), at.UnixNano())
+			error = '', failures = 0, failing_since = 0`), name, at.UnixNano(), at.UnixNano())
 	} else {
-		_, err = q.db.ExecContext(ctx, q.rebind(`INSERT INTO plumb_periodic_run (name, finished_at, failed_at, error, failures, failures_total)
-			VALUES (?, ?, ?, ?, 1, 1)
+		_, err = q.db.ExecContext(ctx, q.rebind(`INSERT INTO plumb_periodic_run (name, finished_at, failed_at, failing_since, error, failures, failures_total)
+			VALUES (?, ?, ?, ?, ?, 1, 1)
 			ON CONFLICT (name) DO UPDATE SET finished_at = excluded.finished_at, failed_at = excluded.failed_at,
+			failing_since = CASE WHEN plumb_periodic_run.failures = 0 THEN excluded.failing_since ELSE plumb_periodic_run.failing_since END,
 			error = excluded.error, failures = plumb_periodic_run.failures + 1,
-			failures_total = plumb_periodic_run.failures_total + 1`), name, at.UnixNano(), at.UnixNano(), runErr.Error())
+			failures_total = plumb_periodic_run.failures_total + 1`), name, at.UnixNano(), at.UnixNano(), at.UnixNano(), runErr.Error())
 	}
 	if err != nil {
 		q.log.Warn("queue: could not record the outcome of a periodic job", "job", name, "error", err)
 	}
 
-	q.mu.Lock()
+	q.periodicMu.Lock()
 	warned := q.periodicWarned[name]
 	if runErr != nil {
 		q.periodicWarned[name] = true
 	} else {
 		delete(q.periodicWarned, name)
 	}
-	q.mu.Unlock()
+	q.periodicMu.Unlock()
 	switch {
 	case runErr != nil && (before == 0 || !warned):
 		q.log.Warn("periodic job failed; it runs again on its schedule, and its recovery will be logged",
@@ -109,7 +112,7 @@ func (q *Queue) periodicFinished(ctx context.Context, name string, at time.Time,
 // at least once, by name. It reads the shared database, so it also
 // reports runs made by other replicas.
 func (q *Queue) PeriodicRuns(ctx context.Context) (map[string]PeriodicRun, error) {
-	rows, err := q.db.QueryContext(ctx, `SELECT name, started_at, finished_at, succeeded_at, failed_at, error, failures, failures_total FROM plumb_periodic_run`)
+	rows, err := q.db.QueryContext(ctx, `SELECT name, started_at, finished_at, succeeded_at, failed_at, failing_since, error, failures, failures_total FROM plumb_periodic_run`)
 	if err != nil {
 		return nil, fmt.Errorf("periodic job records: %w", err)
 	}
@@ -117,13 +120,14 @@ func (q *Queue) PeriodicRuns(ctx context.Context) (map[string]PeriodicRun, error
 	out := map[string]PeriodicRun{}
 	for rows.Next() {
 		var (
-			r                                 PeriodicRun
-			started, finished, succeeded, fld int64
+			r                                          PeriodicRun
+			started, finished, succeeded, fld, failing int64
 		)
-		if err := rows.Scan(&r.Name, &started, &finished, &succeeded, &fld, &r.LastError, &r.Failures, &r.FailuresTotal); err != nil {
+		if err := rows.Scan(&r.Name, &started, &finished, &succeeded, &fld, &failing, &r.LastError, &r.Failures, &r.FailuresTotal); err != nil {
 			return nil, fmt.Errorf("periodic job records: %w", err)
 		}
 		r.LastStart, r.LastFinish, r.LastSuccess, r.LastFailure = unixTime(started), unixTime(finished), unixTime(succeeded), unixTime(fld)
+		r.FailingSince = unixTime(failing)
 		out[r.Name] = r
 	}
 	if err := rows.Err(); err != nil {

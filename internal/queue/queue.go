@@ -224,9 +224,14 @@ type Queue struct {
 	commits      atomic.Int64
 	commitsItems atomic.Int64
 
-	mu        sync.Mutex
-	started   bool
-	periodics map[string]func(ctx context.Context) error
+	// mu guards started; Stop holds it while River drains, so nothing a
+	// running job calls may take it.
+	mu      sync.Mutex
+	started bool
+	// periodicMu guards periodics and periodicWarned, which running jobs
+	// read and write (taken after mu when both are needed).
+	periodicMu sync.Mutex
+	periodics  map[string]func(ctx context.Context) error
 	// periodicWarned holds the periodic jobs whose current run of
 	// failures this process has logged at WARN already.
 	periodicWarned map[string]bool

@@ -632,7 +632,8 @@ func testPeriodicRecords(t *testing.T, s store) {
 
 	r := waitRecord("three failed runs", func(r PeriodicRun) bool { return r.Failures >= 3 })
 	if r.LastError != "cannot reach AWS at http://127.0.0.1:1: connection refused" || r.LastFailure.IsZero() ||
-		!r.LastSuccess.IsZero() || r.FailuresTotal < 3 || r.LastStart.IsZero() {
+		!r.LastSuccess.IsZero() || r.FailuresTotal < 3 || r.LastStart.IsZero() ||
+		r.FailingSince.IsZero() || !r.FailingSince.Before(r.LastFailure) {
 		t.Errorf("record after failures = %+v", r)
 	}
 	if o := records(other); o.Failures < 3 || o.LastError != r.LastError {
@@ -644,7 +645,7 @@ func testPeriodicRecords(t *testing.T, s store) {
 
 	mode.Store("ok")
 	r = waitRecord("a success", func(r PeriodicRun) bool { return !r.LastSuccess.IsZero() })
-	if r.Failures != 0 || r.LastError != "" || r.FailuresTotal < 3 || r.Running() && r.LastFinish.IsZero() {
+	if r.Failures != 0 || r.LastError != "" || r.FailuresTotal < 3 || !r.FailingSince.IsZero() {
 		t.Errorf("record after success = %+v", r)
 	}
 	if n := logs.count("level=INFO", "periodic job succeeded again", "scan-prod"); n != 1 {

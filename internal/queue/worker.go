@@ -126,9 +126,9 @@ type periodicWorker struct {
 func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration { return periodicJobTimeout }
 
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
-	w.q.mu.Lock()
+	w.q.periodicMu.Lock()
 	run := w.q.periodics[job.Args.Name]
-	w.q.mu.Unlock()
+	w.q.periodicMu.Unlock()
 	if run == nil {
 		return fmt.Errorf("periodic job %q is not registered on this replica", job.Args.Name)
 	}
@@ -173,6 +173,8 @@ func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Cont
 	if q.started {
 		return fmt.Errorf("periodic job %s: register before Start", name)
 	}
+	q.periodicMu.Lock()
+	defer q.periodicMu.Unlock()
 	if _, dup := q.periodics[name]; dup {
 		return fmt.Errorf("periodic job %s: already registered", name)
 	}
