@@ -180,6 +180,7 @@ func TestQueue(t *testing.T) {
 		"stop_timeout_reopen":  testStopTimeoutReopen,
 		"periodic":             testPeriodic,
 		"periodic_records":     testPeriodicRecords,
+		"periodic_no_overlap":  testPeriodicNoOverlap,
 		"overloaded":           testOverloaded,
 		"concurrent_enqueue":   testConcurrentEnqueue,
 		"two_replicas_deliver": testTwoReplicas,
@@ -660,6 +661,42 @@ func testPeriodicRecords(t *testing.T, s store) {
 	}
 	if n := logs.count("level=WARN", "periodic job failed", "scanner bug"); n != 1 {
 		t.Errorf("panic logged %d times at WARN, want 1:\n%s", n, logs)
+	}
+}
+
+// testPeriodicNoOverlap: a job slower than its interval is never run
+// twice at once and does not pile up runs; ticks during a run are skipped.
+func testPeriodicNoOverlap(t *testing.T, s store) {
+	q := s.open(Options{})
+	var running, most, runs atomic.Int32
+	err := q.Periodic("slow", "@every 1s", func(ctx context.Context) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		runs.Add(1)
+		select {
+		case <-time.After(2500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, q)
+	time.Sleep(7 * time.Second)
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d runs at once, want 1", m)
+	}
+	// 7s of 2.5s runs, each started at the first tick after the last
+	// ended: at most 3; a pile-up would be 6 or 7.
+	if n := runs.Load(); n < 1 || n > 3 {
+		t.Errorf("%d runs in 7s of a 2.5s job ticking every second, want 1 to 3", n)
 	}
 }
 

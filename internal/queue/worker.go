@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
 	"plumb/internal/model"
@@ -153,11 +154,19 @@ func safePeriodic(ctx context.Context, run func(context.Context) error) (err err
 	return run(ctx)
 }
 
+// periodicUnique skips a tick while the job's previous run waits or runs:
+// a scan that takes longer than its interval (a slow estate, a cloud that
+// times out) must not pile up runs behind it or run twice at once.
+var periodicUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+}}
+
 // Periodic registers run to be called on a cron schedule once across all
 // replicas: only River's elected leader enqueues the run, and exactly one
 // worker of any replica picks it up. schedule is a 5-field cron expression
 // or a descriptor such as "@hourly" or "@every 30s". A failed run is not
-// retried (the next tick is the retry). Every run is recorded (see
+// retried (the next tick is the retry); a tick that comes while the
+// previous run still waits or runs is skipped. Every run is recorded (see
 // PeriodicRuns) and a failing job is logged once, not on every tick.
 // Call before Start.
 func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Context) error) error {
@@ -180,7 +189,7 @@ func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Cont
 	}
 	q.periodics[name] = run
 	job := river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
-		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1}
+		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1, UniqueOpts: periodicUnique}
 	}, &river.PeriodicJobOpts{ID: name})
 	if err := q.be.addPeriodic(job); err != nil {
 		delete(q.periodics, name)
