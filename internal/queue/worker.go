@@ -157,9 +157,11 @@ func safePeriodic(ctx context.Context, run func(context.Context) error) (err err
 // periodicUnique skips a tick while the job's previous run waits or runs:
 // a scan that takes longer than its interval (a slow estate, a cloud that
 // times out) must not pile up runs behind it or run twice at once.
-var periodicUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
-	rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
-}}
+func periodicUnique() river.UniqueOpts {
+	return river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}
+}
 
 // Periodic registers run to be called on a cron schedule once across all
 // replicas: only River's elected leader enqueues the run, and exactly one
@@ -189,7 +191,7 @@ func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Cont
 	}
 	q.periodics[name] = run
 	job := river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
-		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1, UniqueOpts: periodicUnique}
+		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1, UniqueOpts: periodicUnique()}
 	}, &river.PeriodicJobOpts{ID: name})
 	if err := q.be.addPeriodic(job); err != nil {
 		delete(q.periodics, name)
