@@ -68,14 +68,7 @@ func StartMoto(t testing.TB) *Moto {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			// moto's own log tells a dropped connection or a server
-			// error apart from a product bug.
-			if b, err := os.ReadFile(m.logPath); err == nil {
-				if len(b) > 4000 {
-					b = b[len(b)-4000:]
-				}
-				t.Logf("moto_server log (tail):\n%s", b)
-			}
+			m.logTail(t)
 		}
 		stop()
 	})
@@ -126,8 +119,24 @@ func StartMotoAt(t testing.TB, port int) *Moto {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			m.logTail(t)
+		}
+		stop()
+	})
 	return m
+}
+
+// logTail shows the end of moto's own log, which tells a dropped
+// connection or a server error apart from a product bug.
+func (m *Moto) logTail(t testing.TB) {
+	if b, err := os.ReadFile(m.logPath); err == nil {
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		t.Logf("moto_server log (tail):\n%s", b)
+	}
 }
 
 func startMotoOn(bin string, port int) (*Moto, func(), error) {
@@ -137,6 +146,14 @@ func startMotoOn(bin string, port int) (*Moto, func(), error) {
 	}
 	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// moto runs botocore, which reads the AWS environment: a test that
+	// pointed it at moto (AWS_PROFILE="" among others) must not break
+	// moto itself.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, nil, fmt.Errorf("start moto_server: %w", err)
