@@ -90,7 +90,7 @@ sources:
       queue_url: %s/123456789012/plumb-late
       region: us-east-1
       wait_time: 1s
-`, endpoint), nil, func(o *Options) { o.sourceBackoffMax = 1600 * time.Millisecond })
+`, endpoint), nil, func(o *Options) { o.sourceBackoffMax = 3200 * time.Millisecond })
 
 	const check = "poller:eventbridge-prod"
 	wantCause := "cannot reach SQS at " + endpoint + ": connection refused"
@@ -101,7 +101,7 @@ sources:
 		failed checkView
 	)
 	deadline := time.Now().Add(60 * time.Second)
-	for last < 6 {
+	for last < 7 {
 		if time.Now().After(deadline) {
 			t.Fatalf("only %d failed polls in 60s\n%s", last, ts.logs)
 		}
@@ -121,18 +121,19 @@ sources:
 	if failed.OK || failed.State != checkFailing || failed.Error != wantCause || failed.Since == nil || failed.NextAttempt == nil || failed.LastSuccess != nil {
 		t.Errorf("readyz %s = %+v, want failing with %q since the first failure", check, failed, wantCause)
 	}
-	// Exponential back-off: the last gap between failures is several
-	// times the first (a fixed 100ms retry would keep them equal), and six
-	// failures take seconds, not a tight loop.
+	// Exponential back-off: the gap before the seventh failure (a wait of
+	// 1.6s to 3.2s) is several times the first (50ms to 100ms, plus the
+	// call), where a fixed retry would keep them equal; seven failures
+	// take seconds, not a tight loop.
 	first, lastGap := seen[1].Sub(seen[0]), seen[len(seen)-1].Sub(seen[len(seen)-2])
-	if lastGap < 3*first || seen[len(seen)-1].Sub(seen[0]) < 1500*time.Millisecond {
+	if lastGap < 3*first || lastGap < 1200*time.Millisecond || seen[len(seen)-1].Sub(seen[0]) < 3*time.Second {
 		t.Errorf("failures at %v: gaps do not grow (first %s, last %s)", seen, first, lastGap)
 	}
 	if up, ok := ts.metric(`plumb_source_up{source="eventbridge-prod"}`); !ok || up != 0 {
 		t.Errorf("plumb_source_up = %v (present %v), want 0", up, ok)
 	}
-	if n, _ := ts.metric(`plumb_source_errors_total{source="eventbridge-prod"}`); n < 6 {
-		t.Errorf("plumb_source_errors_total = %v, want >= 6", n)
+	if n, _ := ts.metric(`plumb_source_errors_total{source="eventbridge-prod"}`); n < 7 {
+		t.Errorf("plumb_source_errors_total = %v, want >= 7", n)
 	}
 	if n := ts.logLines("level=WARN", "receive from SQS failed", wantCause); n != 1 {
 		t.Errorf("%d failed polls logged %d times, want once:\n%s", last, n, ts.logs)

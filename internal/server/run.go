@@ -352,7 +352,7 @@ func buildPollers(ctx context.Context, cfg *plumbconfig.Config, k poller.Sink, b
 		client := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
 			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
 				so.MaxAttempts = 2
-				so.MaxBackoff = 500 * time.Millisecond
+				so.MaxBackoff = 200 * time.Millisecond
 				so.RateLimiter = ratelimit.None
 			})
 		})
