@@ -69,7 +69,6 @@ SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and ex
 			return server.Run(cmd.Context(), server.Options{
 				Config: cfg, DataDir: dataDir, DatabaseURL: database, Listen: listen,
 				Logger: slog.New(h), ShutdownTimeout: shutdown,
-				OnListen: func(addr string) { fmt.Fprintf(stdout, "listening on %s\n", addr) },
 			})
 		},
 	}

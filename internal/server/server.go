@@ -42,6 +42,11 @@ type Server struct {
 	// Retry-After, so nothing is accepted that might not be committed.
 	draining atomic.Bool
 	ready    atomic.Bool
+
+	// pollers and schedules are what /readyz reports on besides the
+	// database; set by Run before the server listens.
+	pollers   []sourcePoller
+	schedules []string
 }
 
 // New builds the HTTP side over an open queue and store.
@@ -87,13 +92,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() || s.draining.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	return mux
 }
 
