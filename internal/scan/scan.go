@@ -203,7 +203,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 
 	var live *liveEvaluation
 	if opts.Policy != nil {
-		ev, err := evaluateLive(ctx, opts.Policy, inv.Resources, opts.Environment)
+		ev, err := evaluateLive(ctx, opts.Policy, inv, declaredAddress(res, desired, mapper), opts.Environment)
 		if err != nil {
 			return nil, err
 		}

@@ -48,6 +48,7 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 				}
 			}
 		}
+		delete(attrs, policyUnread)
 		var children []policy.Subject
 		if r.Type == "aws_s3_bucket" {
 			children = childSubjects(r, attrs, s3Children)
@@ -58,6 +59,7 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 			ID:         r.ID,
 			Name:       r.Name,
 			Region:     r.Region,
+			Account:    r.Account,
 			Tags:       r.Tags,
 			Attributes: attrs,
 		})
@@ -94,6 +96,7 @@ func childSubjects(r model.Resource, attrs map[string]any, types []string) []pol
 			ID:         r.ID,
 			Name:       r.Name,
 			Region:     r.Region,
+			Account:    r.Account,
 			Attributes: child,
 		})
 	}
