@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -174,6 +175,21 @@ func (a *activation) gaps(u *types.Unknown) []Gap {
 			}
 		}
 	}
+	// Ids follow the order attributes were converted in (map order), so
+	// sort for stable reports.
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Resource != b.Resource {
+			return a.Resource < b.Resource
+		}
+		if a.Related != b.Related {
+			return a.Related < b.Related
+		}
+		if a.Attribute != b.Attribute {
+			return a.Attribute < b.Attribute
+		}
+		return a.Reason < b.Reason
+	})
 	return out
 }
 

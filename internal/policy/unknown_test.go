@@ -79,7 +79,7 @@ func TestPlanUnknowns(t *testing.T) {
 		{"json of an unknown policy", `json(resource.policy).Statement.size() > 0`, "not evaluated: policy is known only after apply"},
 		{"true || unknown decides", `resource.size > 3 || resource.kms_key_id == "x"`, "violated"},
 		{"false && unknown decides", `resource.size > 9 && resource.kms_key_id == "x"`, "pass"},
-		{"two unknowns are both named", `resource.kms_key_id == "x" || resource.arn == "y"`, "not evaluated: kms_key_id is known only after apply; arn is known only after apply"},
+		{"two unknowns are both named", `resource.kms_key_id == "x" || resource.arn == "y"`, "not evaluated: arn is known only after apply; kms_key_id is known only after apply"},
 		{"nested unknown named by path", `resource.ingress.exists(r, r.cidr_blocks.exists(c, c == "0.0.0.0/0"))`, "not evaluated: ingress[0].cidr_blocks[0] is known only after apply"},
 		{"a known element decides", `resource.egress.exists(r, r.cidr_blocks.exists(c, c == "0.0.0.0/0"))`, "violated"},
 		{"keys that are not identifiers are quoted", `resource.tags["data-classification"] == "secret"`, `not evaluated: tags["data-classification"] is known only after apply`},

@@ -90,7 +90,7 @@ func ownAWS(resources []model.Resource) []model.Resource {
 // policy.RuleAttributes).
 func ruleAttributes(deny string) []string { return policy.RuleAttributes(deny) }
 
-// noteSkipped explains the evaluations that were not run.
+// noteSkipped explains the evaluations that were not decided.
 func noteSkipped(n int) string {
-	return fmt.Sprintf("%d rule evaluations skipped: the live inventory does not read the attributes they need", n)
+	return fmt.Sprintf("%d rule evaluations skipped: the live inventory does not read the attributes or related resources they need (-o json lists them under policy_not_evaluated)", n)
 }

@@ -232,6 +232,13 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if live != nil {
 		addPolicy(out.Report, opts.Policy, live)
+		kept := out.Report.NotEvaluated[:0]
+		for _, n := range out.Report.NotEvaluated {
+			if !opts.Ignore.Resource(n.Type, n.ID) {
+				kept = append(kept, n)
+			}
+		}
+		out.Report.NotEvaluated = kept
 		out.Policy = live.result
 	}
 	return out, nil
@@ -256,6 +263,7 @@ func addPolicy(rep *report.Report, set *policy.Set, ev *liveEvaluation) {
 	}
 	if ev.skipped > 0 {
 		rep.Notes = append(rep.Notes, noteSkipped(ev.skipped))
+		rep.NotEvaluated = append(rep.NotEvaluated, report.PolicyNotEvaluated(ev.result.Skipped)...)
 	}
 }
 
