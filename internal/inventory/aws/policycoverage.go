@@ -21,7 +21,7 @@ import (
 // their buckets: they are covered in a region when the buckets were and
 // every bucket's detail call answered. Any other type is not read.
 func PolicyCoverage(inv *inventory.Result) policy.Coverage {
-	c := &coverage{inv: inv, listers: map[string]lister{}, unread: map[string]map[string]int{}}
+	c := &coverage{inv: inv, listers: map[string]lister{}, unread: map[string]map[string]int{}, folded: foldedTypes()}
 	for _, l := range allListers() {
 		c.listers[l.Name] = l
 	}
@@ -38,7 +38,7 @@ func PolicyCoverage(inv *inventory.Result) policy.Coverage {
 // time): only the S3 sub-resources of the buckets read are covered, in
 // their regions; nothing else was listed.
 func ReadCoverage(resources []model.Resource) policy.Coverage {
-	c := &coverage{listers: map[string]lister{}, unread: map[string]map[string]int{}, buckets: map[string]bool{}}
+	c := &coverage{listers: map[string]lister{}, unread: map[string]map[string]int{}, buckets: map[string]bool{}, folded: foldedTypes()}
 	for _, r := range resources {
 		if r.Type == "aws_s3_bucket" {
 			c.buckets[r.Region] = true
@@ -57,6 +57,18 @@ type coverage struct {
 	unread map[string]map[string]int
 	// buckets are the regions of the buckets read back (ReadCoverage).
 	buckets map[string]bool
+	// folded maps types that exist only in Terraform (a security group
+	// rule declared apart) to the live type holding them: live, a rule on
+	// the child is decided through its parent's rules.
+	folded map[string]string
+}
+
+func foldedTypes() map[string]string {
+	out := map[string]string{}
+	for _, f := range foldListers() {
+		out[f.childType] = f.parentType
+	}
+	return out
 }
 
 func (c *coverage) noteUnread(r model.Resource) {
@@ -71,6 +83,9 @@ func (c *coverage) noteUnread(r model.Resource) {
 
 // Covered implements policy.Coverage.
 func (c *coverage) Covered(typ, region string) (bool, string) {
+	if parent, ok := c.folded[typ]; ok {
+		typ = parent
+	}
 	if slices.Contains(s3Children, typ) {
 		return c.childCovered(typ, region)
 	}
@@ -125,8 +140,12 @@ func (c *coverage) childCovered(typ, region string) (bool, string) {
 	return false, fmt.Sprintf("%s is read with the buckets, which were not listed in %s", typ, region)
 }
 
-// Listed implements policy.Coverage.
+// Listed implements policy.Coverage. A type that exists only in Terraform
+// and is folded into a live parent is listed when the parent is.
 func (c *coverage) Listed(typ string) (bool, string) {
+	if parent, ok := c.folded[typ]; ok {
+		typ = parent
+	}
 	if slices.Contains(s3Children, typ) {
 		var bad []string
 		for region, n := range c.unread[typ] {
