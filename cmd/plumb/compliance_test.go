@@ -151,7 +151,7 @@ func TestReportComplianceLive(t *testing.T) {
 			want: []string{
 				"| `2.2.1` | Not evaluated |",
 				"`" + aws.ToString(vol.VolumeId) + "` (`aws-ebs-volume-encrypted`)",
-				"every `aws_ebs_encryption_by_default` (`aws-ebs-encryption-by-default`): the live inventory does not list aws\\_ebs\\_encryption\\_by\\_default",
+				"every `aws_ebs_encryption_by_default` (`aws-ebs-encryption-by-default`): not listed by the live inventory",
 				"| `5.2` | Not evaluated |",
 			},
 			notWant: []string{"| `2.2.1` | Pass |"},

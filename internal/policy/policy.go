@@ -6,6 +6,13 @@
 // embedded, pci-dss-4.0 and cis-aws-3.0; user files can add rules or
 // replace a pack rule by reusing its id. A Set compiles every rule once and
 // evaluates them on many subjects, indexed by Terraform type, in parallel.
+//
+// Nothing unknown is taken as absent: a value a plan knows only after apply
+// (an *Unknown attribute) or an attribute the live inventory did not read
+// is CEL's unknown value, and a rule whose verdict depends on one is not
+// evaluated (Outcome.Gaps says what was missing). Rules reach companion
+// resources with related(), an index built once per evaluation (see
+// related.go).
 package policy
 
 import (

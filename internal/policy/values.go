@@ -95,8 +95,15 @@ type converter struct {
 	// differently is present. It picks the program of a compiledRule.
 	maxSize int
 	// path is the attribute path of the value being converted, for the
-	// trails of the unknowns met.
-	path []any
+	// trails of the unknowns met (kept unboxed: most subjects have none).
+	path []pathElem
+}
+
+// pathElem is one step of an attribute path: a map key or a list index.
+type pathElem struct {
+	key   string
+	index int64
+	isKey bool
 }
 
 // convert builds the CEL value of a subject's attributes.
@@ -116,7 +123,7 @@ func (c *converter) mapValue(x map[string]any, open bool) ref.Val {
 	var hidden map[string]*types.Unknown
 	for k, e := range x {
 		c.grow(len(k))
-		c.path = append(c.path, k)
+		c.path = append(c.path, pathElem{key: k, isKey: true})
 		if u, ok := e.(*Unknown); ok && !u.Configured {
 			if hidden == nil {
 				hidden = map[string]*types.Unknown{}
@@ -148,7 +155,7 @@ func (c *converter) value(v any) ref.Val {
 		c.grow(len(x))
 		l := make([]ref.Val, len(x))
 		for i, e := range x {
-			c.path = append(c.path, int64(i))
+			c.path = append(c.path, pathElem{index: int64(i)})
 			l[i] = c.value(e)
 			c.path = c.path[:len(c.path)-1]
 		}
@@ -181,22 +188,17 @@ func (c *converter) unknown(u *Unknown) *types.Unknown {
 
 // trail turns an attribute path into a CEL attribute trail: the first
 // element is the variable, the rest qualifiers.
-func trail(path []any) *types.AttributeTrail {
-	if len(path) == 0 {
-		return types.NewAttributeTrail("")
-	}
-	first, _ := path[0].(string)
-	if first == "" {
+func trail(path []pathElem) *types.AttributeTrail {
+	if len(path) == 0 || !path[0].isKey || path[0].key == "" {
 		// NewAttributeTrail("") is a shared value: never qualify it.
 		return types.NewAttributeTrail("")
 	}
-	t := types.NewAttributeTrail(first)
+	t := types.NewAttributeTrail(path[0].key)
 	for _, q := range path[1:] {
-		switch q := q.(type) {
-		case string:
-			types.QualifyAttribute(t, q)
-		case int64:
-			types.QualifyAttribute(t, q)
+		if q.isKey {
+			types.QualifyAttribute(t, q.key)
+		} else {
+			types.QualifyAttribute(t, q.index)
 		}
 	}
 	return t

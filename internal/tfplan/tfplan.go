@@ -42,6 +42,11 @@ type probe struct {
 // resources the plan only deletes or forgets, deposed objects and data
 // sources are left out because there is nothing left to judge.
 //
+// A value the plan knows only after the apply (after_unknown) is a
+// *policy.Unknown, configured or computed as the plan's configuration
+// section tells, with the resources it is computed from; each subject's
+// Refs carry what its attributes' expressions refer to (see refs.go).
+//
 // name is used in error messages. configDir is the root module directory
 // whose .tf files locate each resource's declaration; "" means the
 // directory of name. Missing or unreadable configuration only leaves File

@@ -2,6 +2,9 @@ package aws
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"testing"
@@ -41,6 +44,29 @@ func putAccountPublicAccessBlock(t *testing.T, ctx context.Context, cfg aws.Conf
 	})
 	storageIAMErr(t, "put account public access block", err)
 	return account
+}
+
+// denyPublicAccessBlock fronts moto with a proxy that answers every
+// bucket's GetPublicAccessBlock (GET /BUCKET?publicAccessBlock) with
+// AccessDenied, and forwards everything else.
+func denyPublicAccessBlock(t *testing.T, target string) string {
+	t.Helper()
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := r.URL.Query()["publicAccessBlock"]; ok && !strings.HasPrefix(r.URL.Path, "/v20180820/") {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
 }
 
 // TestCompanionRulesLive runs the companion rules on a moto estate: a
@@ -137,6 +163,18 @@ func TestCompanionRulesLive(t *testing.T) {
 		for _, id := range []string{logged, unlogged} {
 			if g := got[[2]string{flowRule, id}]; !strings.HasPrefix(g, "not evaluated: aws_flow_log") || !strings.Contains(g, "not listed in us-east-1") {
 				t.Errorf("%s on %s without a flow log listing: %q, want not evaluated", flowRule, id, g)
+			}
+		}
+	})
+	t.Run("blocks that could not be read", func(t *testing.T) {
+		// GetPublicAccessBlock is denied for every bucket (the two above
+		// and the flow logs' bucket): whether the buckets have a block is
+		// not known, so the rule decides nothing.
+		t.Setenv("AWS_ENDPOINT_URL", denyPublicAccessBlock(t, m.Endpoint))
+		got := evaluate(t)
+		for _, b := range []string{"companion-own", "companion-bare"} {
+			if g := got[[2]string{bucketRule, b}]; !strings.HasPrefix(g, "not evaluated: aws_s3_bucket_public_access_block") || !strings.Contains(g, "could not be read for 3 bucket(s) in us-east-1") {
+				t.Errorf("%s on %s with the block unreadable: %q, want not evaluated", bucketRule, b, g)
 			}
 		}
 	})

@@ -91,53 +91,53 @@ func (c *coverage) Covered(typ, region string) (bool, string) {
 	}
 	l, ok := c.listers[typ]
 	if !ok {
-		return false, "the live inventory does not list " + typ
+		return false, "not listed by the live inventory"
 	}
 	if c.inv == nil {
-		return false, typ + " is only read by a scan of the estate"
+		return false, "only read by a scan of the estate"
 	}
 	switch {
 	case l.Global:
 		if c.inv.Complete(typ, "") {
 			return true, ""
 		}
-		return false, typ + " was not listed (see the scan's errors)"
+		return false, "not listed (see the scan's errors)"
 	case region == "":
 		if c.inv.CompleteAnywhere(typ) {
 			return true, ""
 		}
-		return false, typ + " was not listed in every region"
+		return false, "not listed in every scanned region"
 	case !slices.Contains(c.regions, region):
-		return false, fmt.Sprintf("%s is not scanned (pass --region %s)", region, region)
+		return false, fmt.Sprintf("region %s is not scanned (pass --region %s)", region, region)
 	case c.inv.Complete(typ, region):
 		return true, ""
 	}
-	return false, fmt.Sprintf("%s was not listed in %s (see the scan's errors)", typ, region)
+	return false, fmt.Sprintf("not listed in %s (see the scan's errors)", region)
 }
 
 func (c *coverage) childCovered(typ, region string) (bool, string) {
 	if n := c.unread[typ][region]; n > 0 {
-		return false, fmt.Sprintf("%s could not be read for %d bucket(s) in %s", typ, n, regionLabel(region))
+		return false, fmt.Sprintf("could not be read for %d bucket(s) in %s", n, regionLabel(region))
 	}
 	if c.buckets != nil {
 		if c.buckets[region] {
 			return true, ""
 		}
-		return false, typ + " is only read with its bucket"
+		return false, "only read with its bucket"
 	}
 	if c.inv == nil {
-		return false, typ + " is only read with its bucket"
+		return false, "only read with its bucket"
 	}
 	if region == "" {
 		if c.inv.CompleteAnywhere("aws_s3_bucket") {
 			return true, ""
 		}
-		return false, typ + " is read with the buckets, which were not listed in every region"
+		return false, "read with the buckets, which were not listed in every scanned region"
 	}
 	if c.inv.Complete("aws_s3_bucket", region) {
 		return true, ""
 	}
-	return false, fmt.Sprintf("%s is read with the buckets, which were not listed in %s", typ, region)
+	return false, fmt.Sprintf("read with the buckets, which were not listed in %s", region)
 }
 
 // Listed implements policy.Coverage. A type that exists only in Terraform
@@ -155,28 +155,28 @@ func (c *coverage) Listed(typ string) (bool, string) {
 		}
 		if len(bad) > 0 {
 			slices.Sort(bad)
-			return false, fmt.Sprintf("%s could not be read for some buckets in %s", typ, strings.Join(bad, ", "))
+			return false, fmt.Sprintf("could not be read for some buckets in %s", strings.Join(bad, ", "))
 		}
 		if c.inv != nil && !c.inv.CompleteAnywhere("aws_s3_bucket") {
-			return false, typ + " is read with the buckets, which were not listed in every region"
+			return false, "read with the buckets, which were not listed in every scanned region"
 		}
 		return true, ""
 	}
 	l, ok := c.listers[typ]
 	if !ok {
-		return false, "the live inventory does not list " + typ
+		return false, "not listed by the live inventory"
 	}
 	if c.inv == nil {
-		return false, typ + " is only read by a scan of the estate"
+		return false, "only read by a scan of the estate"
 	}
 	if l.Global {
 		if c.inv.Complete(typ, "") {
 			return true, ""
 		}
-		return false, typ + " was not listed (see the scan's errors)"
+		return false, "not listed (see the scan's errors)"
 	}
 	if c.inv.CompleteAnywhere(typ) {
 		return true, ""
 	}
-	return false, typ + " was not listed in every scanned region (see the scan's errors)"
+	return false, "not listed in every scanned region (see the scan's errors)"
 }
