@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -217,6 +218,60 @@ func TestCheckOrdinaryTerraform(t *testing.T) {
 				if err := os.WriteFile(filepath.Join(ordinaryDir, name, "plan.json"), js, 0o644); err != nil {
 					t.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// TestReportComplianceOrdinary: the per-control report of the ordinary
+// plans. A control whose rule depends on a policy document known only
+// after apply is not evaluated, never Pass; a missing companion fails
+// its control.
+func TestReportComplianceOrdinary(t *testing.T) {
+	tests := []struct {
+		name     string
+		wantCode int
+		want     []string
+		notWant  []string
+	}{
+		{"compliant", exitOK,
+			[]string{
+				"| `2.1.1` | Not evaluated |",
+				"`module.logs.aws_s3_bucket_policy.this` (`aws-s3-bucket-deny-http`): policy is known only after apply",
+				"| `2.1.4` | Pass |",
+				"| `3.7` | Pass |",
+			},
+			[]string{"| `2.1.1` | Pass |", "` | Fail |"}},
+		{"violations", exitFindings,
+			[]string{
+				"| `2.1.4` | Fail |",
+				"`aws_s3_bucket.bad_orphan` (`aws-s3-bucket-has-public-access-block`)",
+				"| `3.7` | Fail |",
+				"`aws_vpc.bad_unlogged` (`aws-vpc-flow-logs-enabled`)",
+			},
+			nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(ordinaryDir, tt.name)
+			var stdout, stderr bytes.Buffer
+			code := run([]string{"report", "compliance", "--pack", "cis-aws-3.0", "--plan", filepath.Join(dir, "plan.json"), "--config-dir", dir}, &stdout, &stderr)
+			if code != tt.wantCode {
+				t.Fatalf("exit %d, want %d\n%s%s", code, tt.wantCode, stderr.String(), stdout.String())
+			}
+			md := stdout.String()
+			for _, w := range tt.want {
+				if !strings.Contains(md, w) {
+					t.Errorf("report lacks %q", w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(md, w) {
+					t.Errorf("report has %q", w)
+				}
+			}
+			if t.Failed() {
+				t.Logf("report:\n%s", md)
 			}
 		})
 	}
