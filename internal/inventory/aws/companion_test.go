@@ -30,13 +30,7 @@ func putAccountPublicAccessBlock(t *testing.T, ctx context.Context, cfg aws.Conf
 	who, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	storageIAMErr(t, "get caller identity", err)
 	account := aws.ToString(who.Account)
-	client := s3control.NewFromConfig(cfg, func(o *s3control.Options) {
-		if o.BaseEndpoint != nil {
-			u, _ := url.Parse(*o.BaseEndpoint)
-			o.EndpointResolverV2 = hostPinned{next: s3control.NewDefaultEndpointResolverV2(), host: u.Host}
-		}
-	})
-	_, err = client.PutPublicAccessBlock(ctx, &s3control.PutPublicAccessBlockInput{
+	_, err = s3controlClient(cfg).PutPublicAccessBlock(ctx, &s3control.PutPublicAccessBlockInput{
 		AccountId: aws.String(account),
 		PublicAccessBlockConfiguration: &s3ctypes.PublicAccessBlockConfiguration{
 			BlockPublicAcls: aws.Bool(on), BlockPublicPolicy: aws.Bool(on), IgnorePublicAcls: aws.Bool(on), RestrictPublicBuckets: aws.Bool(on),
@@ -44,6 +38,34 @@ func putAccountPublicAccessBlock(t *testing.T, ctx context.Context, cfg aws.Conf
 	})
 	storageIAMErr(t, "put account public access block", err)
 	return account
+}
+
+// s3AccountFixtures: the account-level public access block, an account
+// setting read only for policy scans, meets its state under the account id.
+func s3AccountFixtures() []fixture {
+	return []fixture{{
+		typ: s3AccountPublicAccessType,
+		create: func(t *testing.T, ctx context.Context, cfg aws.Config) (map[string]any, []extraResource) {
+			account := putAccountPublicAccessBlock(t, ctx, cfg, true)
+			return map[string]any{
+				"id": account, "account_id": account,
+				"block_public_acls": true, "block_public_policy": true, "ignore_public_acls": true, "restrict_public_buckets": true,
+			}, nil
+		},
+		remove: func(t *testing.T, ctx context.Context, cfg aws.Config, attrs map[string]any) {
+			_, err := s3controlClient(cfg).DeletePublicAccessBlock(ctx, &s3control.DeletePublicAccessBlockInput{AccountId: aws.String(str(attrs, "id"))})
+			storageIAMErr(t, "delete account public access block", err)
+		},
+	}}
+}
+
+func s3controlClient(cfg aws.Config) *s3control.Client {
+	return s3control.NewFromConfig(cfg, func(o *s3control.Options) {
+		if o.BaseEndpoint != nil {
+			u, _ := url.Parse(*o.BaseEndpoint)
+			o.EndpointResolverV2 = hostPinned{next: s3control.NewDefaultEndpointResolverV2(), host: u.Host}
+		}
+	})
 }
 
 // denyPublicAccessBlock fronts moto with a proxy that answers every
