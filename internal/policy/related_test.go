@@ -11,6 +11,7 @@ import (
 )
 
 const bucketPAB = `related("aws_s3_bucket_public_access_block", "bucket", resource.id).size() == 0 &&
+  related("aws_s3_bucket_public_access_block", "bucket", resource.bucket).size() == 0 &&
   related("aws_s3_account_public_access_block").size() == 0`
 
 func pab(addr string, bucket any, refs ...string) Subject {
@@ -41,6 +42,9 @@ func TestRelatedPlan(t *testing.T) {
 		{"block of another instance", newBucket, []Subject{pab(`aws_s3_bucket_public_access_block.data["b"]`, &Unknown{Configured: true, Refs: []string{`aws_s3_bucket.data["b"]`}})}, "violated"},
 		{"block with a known name and a reference", newBucket, []Subject{pab("aws_s3_bucket_public_access_block.a", "data-a", `aws_s3_bucket.data["a"]`)}, "pass"},
 		{"block by known value", oldBucket, []Subject{pab("aws_s3_bucket_public_access_block.old", "old")}, "pass"},
+		// bucket = "data-a" written as a literal, not a reference: the
+		// bucket's name pairs them.
+		{"block naming a new bucket by its literal name", newBucket, []Subject{pab("aws_s3_bucket_public_access_block.literal", "data-a")}, "pass"},
 		{"block for another known bucket", oldBucket, []Subject{pab("aws_s3_bucket_public_access_block.x", "other")}, "violated"},
 		{"account-level block", newBucket, []Subject{account}, "pass"},
 		{"untraceable block", newBucket, []Subject{pab("aws_s3_bucket_public_access_block.mystery", &Unknown{Configured: true, Untraced: true})},

@@ -52,6 +52,10 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 		var children []policy.Subject
 		if r.Type == "aws_s3_bucket" {
 			children = childSubjects(r, attrs, s3Children)
+			if _, ok := attrs["bucket"]; !ok {
+				// The bucket's name, as its Terraform state holds it.
+				attrs["bucket"] = r.ID
+			}
 		}
 		out = append(out, policy.Subject{
 			Provider:   r.Provider,
