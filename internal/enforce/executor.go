@@ -30,7 +30,10 @@ type Executor interface {
 	Read(ctx context.Context, rs []model.Resource) (found map[string]model.Resource, unknown map[string]error, err error)
 	// Check reads what the action depends on and returns why it cannot
 	// run now ("bucket holds 12 objects and force_empty is off"), or "".
-	Check(ctx context.Context, a *Action, live model.Resource, s config.Enforcement) (string, error)
+	// acting tells whether another resource (type, id) is acted on in the
+	// same run: a volume attached to an instance the run terminates is
+	// not in the way.
+	Check(ctx context.Context, a *Action, live model.Resource, s config.Enforcement, acting func(typ, id string) bool) (string, error)
 	// Execute carries the action out and returns what was done, in a
 	// sentence. It saves the before-state through rec before its first
 	// write.

@@ -31,6 +31,9 @@ type Run struct {
 	// --apply, POST /v1/enforce/apply, serve after a scheduled scan).
 	Apply     bool
 	Executors map[string]Executor
+	// Acting tells whether a resource (type, id) is acted on in this run;
+	// nil means the candidates the precondition stage sees.
+	Acting func(typ, id string) bool
 	// Trip is set by the circuit breaker when it stopped the run.
 	Trip *Trip
 	// Errors are guards that could not judge.

@@ -95,13 +95,21 @@ func (Precondition) Name() string { return GuardPrecondition }
 
 // Check implements Guard.
 func (Precondition) Check(ctx context.Context, run *Run, cands []*Candidate) error {
+	acting := run.Acting
+	if acting == nil {
+		set := map[string]bool{}
+		for _, c := range cands {
+			set[c.Action.Resource.Type+"\x00"+c.Action.Resource.ID] = true
+		}
+		acting = func(typ, id string) bool { return set[typ+"\x00"+id] }
+	}
 	for _, c := range cands {
 		ex := run.Executors[c.Action.Resource.Provider]
 		if ex == nil || c.Live == nil {
 			c.Block(GuardPrecondition, "the resource was not read back live")
 			continue
 		}
-		reason, err := ex.Check(ctx, c.Action, *c.Live, run.Settings())
+		reason, err := ex.Check(ctx, c.Action, *c.Live, run.Settings(), acting)
 		if err != nil {
 			c.Block(GuardPrecondition, "could not check: "+err.Error())
 			continue

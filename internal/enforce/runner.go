@@ -167,6 +167,11 @@ func (r *Runner) Dispatch(ctx context.Context, d queue.Delivery) error {
 	}
 	last := d.MaxAttempts > 0 && d.Attempt >= d.MaxAttempts
 	sortActions(j.Actions)
+	inRun := map[string]bool{}
+	for _, a := range j.Actions {
+		inRun[a.Resource.Type+"\x00"+a.Resource.ID] = true
+	}
+	acting := func(typ, id string) bool { return inRun[typ+"\x00"+id] }
 	var errs []string
 	permanent := true
 	failedRank := -1
@@ -190,7 +195,7 @@ func (r *Runner) Dispatch(ctx context.Context, d queue.Delivery) error {
 			}
 			continue
 		}
-		err = r.execute(ctx, env, a)
+		err = r.execute(ctx, env, a, acting)
 		if err == nil {
 			continue
 		}
@@ -223,7 +228,7 @@ func (r *Runner) Dispatch(ctx context.Context, d queue.Delivery) error {
 }
 
 // execute runs one action: live guards, then the executor.
-func (r *Runner) execute(ctx context.Context, env config.Environment, a *Action) error {
+func (r *Runner) execute(ctx context.Context, env config.Environment, a *Action, acting func(typ, id string) bool) error {
 	now := r.now()
 	a.State, a.Attempts, a.UpdatedAt, a.Error = StateRunning, a.Attempts+1, now, ""
 	if err := r.Actions.Put(ctx, a); err != nil {
@@ -237,7 +242,7 @@ func (r *Runner) execute(ctx context.Context, env config.Environment, a *Action)
 	if guards == nil {
 		guards = LiveGuards()
 	}
-	run := &Run{Environment: env, Now: now, Apply: true, Executors: r.Executors}
+	run := &Run{Environment: env, Now: now, Apply: true, Executors: r.Executors, Acting: acting}
 	c := &Candidate{Action: a}
 	a.State = StatePlanned
 	RunGuards(ctx, run, guards, []*Candidate{c})
