@@ -310,3 +310,76 @@ func defaultSecurityGroup(t *testing.T, cfg aws.Config) string {
 	t.Fatal("moto has no default security group")
 	return ""
 }
+
+// TestDependencyOrder deletes an instance, a volume attached to it and
+// the security group it uses in one run: the instance goes first, then
+// the volume (snapshot first), then the group, each as AWS requires.
+func TestDependencyOrder(t *testing.T) {
+	_, cfg := startMoto(t)
+	ctx := context.Background()
+	c := ec2.NewFromConfig(cfg)
+	sg, err := c.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("by-hand-web"), Description: aws.String("x")})
+	must(t, err, "CreateSecurityGroup")
+	run, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: aws.String(amiID(t, ctx, c)), InstanceType: ec2types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SecurityGroupIds: []string{aws.ToString(sg.GroupId)},
+		Placement: &ec2types.Placement{AvailabilityZone: aws.String(region + "a")}})
+	must(t, err, "RunInstances")
+	inst := aws.ToString(run.Instances[0].InstanceId)
+	vol, err := c.CreateVolume(ctx, &ec2.CreateVolumeInput{AvailabilityZone: aws.String(region + "a"), Size: aws.Int32(8)})
+	must(t, err, "CreateVolume")
+	_, err = c.AttachVolume(ctx, &ec2.AttachVolumeInput{VolumeId: vol.VolumeId, InstanceId: aws.String(inst), Device: aws.String("/dev/sdf")})
+	must(t, err, "AttachVolume")
+
+	h := newHarness(t, prodYAML, map[string]string{"prod.tfstate": emptyState})
+	fs := h.scan("prod", []string{"aws_instance", "aws_ebs_volume", "aws_security_group"}, h.now.Add(-2*time.Hour), h.now.Add(-2*time.Hour))
+	if len(fs) != 3 {
+		t.Fatalf("scan found %d unmanaged resources, want the instance, the volume and the group: %+v", len(fs), fs)
+	}
+	p := h.plan("prod", true)
+	var order []string
+	for _, a := range p.Actions {
+		order = append(order, a.Resource.Type)
+	}
+	if strings.Join(order, " ") != "aws_instance aws_ebs_volume aws_security_group" || len(p.Runnable()) != 3 {
+		t.Fatalf("plan order %v, runnable %d:\n%s", order, len(p.Runnable()), describePlan(p))
+	}
+	h.dispatch()
+	var writes []string
+	var last time.Time
+	for _, planned := range p.Actions {
+		a := h.action(p, planned.Fingerprint)
+		if a.State != enforce.StateSucceeded {
+			t.Fatalf("%s %s: %s %s %s", a.Resource.Type, a.Resource.ID, a.State, a.Error, a.Reason)
+		}
+		for _, call := range a.Calls {
+			if !call.Write {
+				continue
+			}
+			if call.At.Before(last) {
+				t.Errorf("%s ran before an earlier action's write", call.Operation)
+			}
+			last = call.At
+			writes = append(writes, call.Operation)
+		}
+	}
+	if got := strings.Join(writes, " "); got != "TerminateInstances CreateSnapshot DeleteVolume DeleteSecurityGroup" {
+		t.Errorf("writes in order: %s", got)
+	}
+	out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{inst}})
+	must(t, err, "DescribeInstances")
+	if st := out.Reservations[0].Instances[0].State.Name; st != ec2types.InstanceStateNameTerminated {
+		t.Errorf("instance %s", st)
+	}
+	if _, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{VolumeIds: []string{aws.ToString(vol.VolumeId)}}); apiCode(err) != "InvalidVolume.NotFound" {
+		t.Errorf("volume still there: %v", err)
+	}
+	snaps, err := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"},
+		Filters: []ec2types.Filter{{Name: aws.String("volume-id"), Values: []string{aws.ToString(vol.VolumeId)}}}})
+	must(t, err, "DescribeSnapshots")
+	if len(snaps.Snapshots) != 1 {
+		t.Errorf("snapshots of the volume: %d, want 1", len(snaps.Snapshots))
+	}
+	if _, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{aws.ToString(sg.GroupId)}}); apiCode(err) != "InvalidGroup.NotFound" {
+		t.Errorf("group still there: %v", err)
+	}
+}
