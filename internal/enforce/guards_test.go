@@ -265,4 +265,3 @@ func TestInFlightGuard(t *testing.T) {
 		t.Errorf("in flight: %v", got)
 	}
 }
-

@@ -47,7 +47,7 @@ func openStores(t *testing.T, backend string) (*Store, *findings.Store) {
 func testAction(id, fp string, at time.Time, state State) *Action {
 	return &Action{ID: id, RunID: "run-" + id, Fingerprint: fp, Environment: "prod", Verb: VerbDelete, State: state,
 		Resource: model.Resource{Provider: "aws", Type: "aws_s3_bucket", ID: "b-" + id, Region: "us-east-1"},
-		Actor: "alice", CreatedAt: at, UpdatedAt: at}
+		Actor:    "alice", CreatedAt: at, UpdatedAt: at}
 }
 
 func TestStore(t *testing.T) {

@@ -210,5 +210,3 @@ func TestRunnerResumesWithoutActingTwice(t *testing.T) {
 		t.Errorf("finding: %s %+v", rec.Status, rec.Finding.Enforcement)
 	}
 }
-
-
