@@ -39,7 +39,40 @@ type Run struct {
 	// Errors are guards that could not judge.
 	Errors []string
 
-	callers map[string]callerResult
+	callers  map[string]callerResult
+	evidence map[string]findings.Evidence
+}
+
+// EvidenceSource is what the complete-scope and grace guards read: the
+// findings store.
+type EvidenceSource interface {
+	Evidence(ctx context.Context, fps []string) (map[string]findings.Evidence, error)
+}
+
+// evidenceFor reads the candidates' evidence once per run: the guards
+// that need it share one read.
+func (r *Run) evidenceFor(ctx context.Context, src EvidenceSource, cands []*Candidate) (map[string]findings.Evidence, error) {
+	if r.evidence == nil {
+		r.evidence = map[string]findings.Evidence{}
+	}
+	var missing []string
+	for _, c := range cands {
+		if _, ok := r.evidence[c.Action.Fingerprint]; !ok {
+			missing = append(missing, c.Action.Fingerprint)
+		}
+	}
+	if len(missing) > 0 {
+		got, err := src.Evidence(ctx, missing)
+		if err != nil {
+			return nil, err
+		}
+		for _, fp := range missing {
+			// Absent from the store: remembered as the zero value, which
+			// the guards read as "not in the store".
+			r.evidence[fp] = got[fp]
+		}
+	}
+	return r.evidence, nil
 }
 
 // Trip explains why the circuit breaker acted on nothing.
@@ -102,9 +135,7 @@ func RunGuards(ctx context.Context, run *Run, guards []Guard, cands []*Candidate
 // resources and the size of the environment.
 type Sources struct {
 	// Evidence is the findings store (coverage, history).
-	Evidence interface {
-		Evidence(ctx context.Context, fps []string) (map[string]findings.Evidence, error)
-	}
+	Evidence EvidenceSource
 	// InFlight is the action store.
 	InFlight interface {
 		InFlight(ctx context.Context, fps []string) (map[string]*Action, error)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"plumb/internal/findings"
 )
 
 // Grace acts only on findings open for at least the grace period, counted
@@ -14,9 +12,7 @@ import (
 // period to claim the resource. A grace of 0 (quarantine only) acts at
 // once, without waiting for a notification.
 type Grace struct {
-	Evidence interface {
-		Evidence(ctx context.Context, fps []string) (map[string]findings.Evidence, error)
-	}
+	Evidence EvidenceSource
 }
 
 // Name implements Guard.
@@ -28,14 +24,14 @@ func (g Grace) Check(ctx context.Context, run *Run, cands []*Candidate) error {
 	if grace == 0 {
 		return nil
 	}
-	ev, err := g.Evidence.Evidence(ctx, fingerprints(cands))
+	ev, err := run.evidenceFor(ctx, g.Evidence, cands)
 	if err != nil {
 		return err
 	}
 	for _, c := range cands {
-		e, ok := ev[c.Action.Fingerprint]
+		e := ev[c.Action.Fingerprint]
 		switch {
-		case !ok:
+		case e.Status == "":
 			c.Block(GuardGrace, "the finding is not in the store")
 		case e.FirstNotified.IsZero():
 			c.Block(GuardGrace, "no notification of this finding was delivered yet (configure a route and receivers)")

@@ -2,8 +2,6 @@ package enforce
 
 import (
 	"context"
-
-	"plumb/internal/findings"
 )
 
 // CompleteScope acts only on findings that the environment's latest scan
@@ -12,24 +10,22 @@ import (
 // older scan than the latest is not acted on: a partial view of the
 // estate never triggers an action in the part it could not see.
 type CompleteScope struct {
-	Evidence interface {
-		Evidence(ctx context.Context, fps []string) (map[string]findings.Evidence, error)
-	}
+	Evidence EvidenceSource
 }
 
 // Name implements Guard.
 func (CompleteScope) Name() string { return GuardScope }
 
 // Check implements Guard.
-func (g CompleteScope) Check(ctx context.Context, _ *Run, cands []*Candidate) error {
-	ev, err := g.Evidence.Evidence(ctx, fingerprints(cands))
+func (g CompleteScope) Check(ctx context.Context, run *Run, cands []*Candidate) error {
+	ev, err := run.evidenceFor(ctx, g.Evidence, cands)
 	if err != nil {
 		return err
 	}
 	for _, c := range cands {
-		e, ok := ev[c.Action.Fingerprint]
+		e := ev[c.Action.Fingerprint]
 		switch {
-		case !ok:
+		case e.Status == "":
 			c.Block(GuardScope, "the finding is not in the store")
 		case e.ScanAt.IsZero():
 			c.Block(GuardScope, "no scan of the environment is recorded (findings from events are confirmed by a scan first)")

@@ -17,7 +17,7 @@ import (
 
 // openStores opens the action and findings stores on the queue's
 // database, as plumb does.
-func openStores(t *testing.T, backend string) (*Store, *findings.Store) {
+func openStores(t testing.TB, backend string) (*Store, *findings.Store) {
 	t.Helper()
 	o := queue.Options{Logger: slog.New(slog.DiscardHandler)}
 	if backend == "postgres" {
