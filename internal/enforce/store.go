@@ -205,6 +205,7 @@ func (s *Store) Run(ctx context.Context, runID string) ([]*Action, error) {
 type Query struct {
 	Environment string
 	Fingerprint string
+	RunID       string
 	State       State
 	// Limit is the page size: default 100, at most 1000.
 	Limit int
@@ -242,11 +243,11 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	if limit > 1000 {
 		return Page{}, fmt.Errorf("limit %d: at most 1000, follow next_cursor for more", limit)
 	}
-	filters := q.Environment + "\x00" + q.Fingerprint + "\x00" + string(q.State)
+	filters := q.Environment + "\x00" + q.Fingerprint + "\x00" + q.RunID + "\x00" + string(q.State)
 	var where []string
 	var args []any
 	for _, f := range []struct{ col, val string }{
-		{"environment", q.Environment}, {"fingerprint", q.Fingerprint}, {"state", string(q.State)},
+		{"environment", q.Environment}, {"fingerprint", q.Fingerprint}, {"run_id", q.RunID}, {"state", string(q.State)},
 	} {
 		if f.val != "" {
 			where = append(where, f.col+" = ?")

@@ -17,6 +17,7 @@ import (
 
 	plumbconfig "plumb/internal/config"
 	"plumb/internal/drift"
+	"plumb/internal/enforce"
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
@@ -44,6 +45,9 @@ type Options struct {
 	// OnListen is called with the bound address once the server accepts
 	// connections (tests and the CLI print it).
 	OnListen func(addr string)
+	// Executors overrides the enforcement executors (nil: built from the
+	// standard AWS configuration when an environment enforces).
+	Executors map[string]enforce.Executor
 }
 
 // Run serves until ctx ends, then shuts down in order: intake stops (new
@@ -96,6 +100,17 @@ func Run(ctx context.Context, o Options) error {
 	if pipeline.receivers, err = BuildReceivers(cfg, store.ReceiverState()); err != nil {
 		return err
 	}
+	execs := o.Executors
+	if execs == nil {
+		if execs, err = Executors(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	enf, err := newEnforcement(ctx, cfg, q, store, execs, time.Now, logger)
+	if err != nil {
+		return fmt.Errorf("open action store: %w", err)
+	}
+	pipeline.SetEnforcer(enf.runner)
 
 	for _, env := range cfg.Environments {
 		if env.Schedule == "" {
@@ -130,6 +145,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	srv := New(cfg, q, store, pipeline, m, reg, logger)
+	srv.enforcement = enf
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		stopCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)

@@ -247,6 +247,9 @@ func writeFinding(b *strings.Builder, f receivers.Finding, heading string) {
 	if f.ResolvedAt != nil {
 		rows = append(rows, [2]string{"Resolved at", fmtTime(*f.ResolvedAt)})
 	}
+	if e := f.Enforcement; e != nil {
+		rows = append(rows, [2]string{"Enforcement", fmt.Sprintf("%s: %s (%s, action %s)", cell(e.Verb), cell(e.Result), fmtTime(e.At), codeCell(e.ActionID))})
+	}
 	if f.File != "" {
 		loc := f.File
 		if f.Line > 0 {
