@@ -48,6 +48,9 @@ type Options struct {
 	// Executors overrides the enforcement executors (nil: built from the
 	// standard AWS configuration when an environment enforces).
 	Executors map[string]enforce.Executor
+	// EnforceNow is enforcement's clock (nil: time.Now); tests move it
+	// past the grace period.
+	EnforceNow func() time.Time
 }
 
 // Run serves until ctx ends, then shuts down in order: intake stops (new
@@ -106,7 +109,11 @@ func Run(ctx context.Context, o Options) error {
 			return err
 		}
 	}
-	enf, err := newEnforcement(ctx, cfg, q, store, execs, time.Now, logger)
+	enforceNow := o.EnforceNow
+	if enforceNow == nil {
+		enforceNow = time.Now
+	}
+	enf, err := newEnforcement(ctx, cfg, q, store, execs, enforceNow, logger)
 	if err != nil {
 		return fmt.Errorf("open action store: %w", err)
 	}
