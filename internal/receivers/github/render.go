@@ -74,6 +74,9 @@ type material struct {
 	Confidence  string              `json:"cf"`
 	Principal   string              `json:"pr"`
 	Status      string              `json:"st"`
+	// Enforcement is what plumb did; omitted when nothing, so the hashes
+	// of issues written before enforcement existed stay the same.
+	Enforcement *model.Enforcement `json:"en,omitempty"`
 }
 
 // contentHash hashes the material content of findings (in order), so a
@@ -86,7 +89,7 @@ func contentHash(fs ...receivers.Finding) string {
 			Provider: f.Resource.Provider, Type: f.Resource.Type, ID: f.Resource.ID,
 			Region: f.Resource.Region, Account: f.Resource.Account, Name: f.Resource.Name,
 			Changes: f.Changes, Message: f.Message, Rule: f.Rule, Controls: f.Controls,
-			Confidence: f.Confidence, Principal: f.Principal, Status: f.Status,
+			Confidence: f.Confidence, Principal: f.Principal, Status: f.Status, Enforcement: f.Enforcement,
 		}
 		if f.Address != nil {
 			m.Address = *f.Address
