@@ -33,6 +33,24 @@ type job struct {
 	Actions     []*Action `json:"actions"`
 }
 
+// decodeJob reads a run's queue payload; a run with an action missing
+// its id, verb or resource is refused whole rather than half-run.
+func decodeJob(raw []byte) (job, error) {
+	var j job
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return job{}, fmt.Errorf("decode enforcement run: %w", err)
+	}
+	if j.RunID == "" || j.Environment == "" {
+		return job{}, errors.New("decode enforcement run: run_id and environment are required")
+	}
+	for i, a := range j.Actions {
+		if a == nil || a.ID == "" || a.Verb == "" || a.Resource.Type == "" || a.Resource.ID == "" {
+			return job{}, fmt.Errorf("decode enforcement run %s: action %d lacks its id, verb or resource", j.RunID, i)
+		}
+	}
+	return j, nil
+}
+
 // Runner executes plans: Submit queues the runnable actions of a plan as
 // one job, and Dispatch (called by the queue) executes it, resumable and
 // without acting twice.
@@ -154,9 +172,9 @@ func CircuitFinding(environment, reason string) model.Finding {
 // can help) the action is failed and the delivery ends dead with the
 // errors.
 func (r *Runner) Dispatch(ctx context.Context, d queue.Delivery) error {
-	var j job
-	if err := json.Unmarshal(d.Event.Raw, &j); err != nil {
-		return queue.Permanent(fmt.Errorf("decode enforcement run: %w", err))
+	j, err := decodeJob(d.Event.Raw)
+	if err != nil {
+		return queue.Permanent(err)
 	}
 	if err := r.Actions.Insert(ctx, j.Actions); err != nil {
 		return err
@@ -220,7 +238,7 @@ func (r *Runner) Dispatch(ctx context.Context, d queue.Delivery) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	err := errors.New(strings.Join(errs, "; "))
+	err = errors.New(strings.Join(errs, "; "))
 	if permanent {
 		return queue.Permanent(err)
 	}

@@ -263,13 +263,9 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 		return Page{}, fmt.Errorf("list actions: count: %w", err)
 	}
 	if q.Cursor != "" {
-		var c actionCursor
-		raw, err := base64.RawURLEncoding.DecodeString(q.Cursor)
-		if err != nil || json.Unmarshal(raw, &c) != nil || c.V != 1 || c.List != "actions" {
-			return Page{}, fmt.Errorf("%w: not a cursor of the actions list (use next_cursor exactly as returned)", ErrCursor)
-		}
-		if c.Filters != filters {
-			return Page{}, fmt.Errorf("%w: it was made with other filters; start again without a cursor", ErrCursor)
+		c, err := decodeCursor(q.Cursor, filters)
+		if err != nil {
+			return Page{}, err
 		}
 		where = append(where, "(created_at < ? OR (created_at = ? AND id < ?))")
 		args = append(args, c.CreatedAt, c.CreatedAt, c.ID)
@@ -296,6 +292,19 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 		p.NextCursor = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return p, nil
+}
+
+// decodeCursor reads a cursor List made, for the same filters.
+func decodeCursor(cursor, filters string) (actionCursor, error) {
+	var c actionCursor
+	raw, err := base64.RawURLEncoding.DecodeString(cursor)
+	if err != nil || json.Unmarshal(raw, &c) != nil || c.V != 1 || c.List != "actions" || c.ID == "" {
+		return c, fmt.Errorf("%w: not a cursor of the actions list (use next_cursor exactly as returned)", ErrCursor)
+	}
+	if c.Filters != filters {
+		return c, fmt.Errorf("%w: it was made with other filters; start again without a cursor", ErrCursor)
+	}
+	return c, nil
 }
 
 func collect(rows *sql.Rows) ([]*Action, error) {
