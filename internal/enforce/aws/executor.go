@@ -208,6 +208,10 @@ func (e *Executor) Read(ctx context.Context, rs []model.Resource) (map[string]mo
 	}
 	sort.Strings(opts.Types)
 	sort.Strings(opts.Regions)
+	if len(opts.Regions) == 0 {
+		// Only global types: any region serves them.
+		opts.Regions = []string{e.clients("").cfg.Region}
+	}
 	sc, err := awsinv.New(ctx, opts, e.loadOpts...)
 	if err != nil {
 		return nil, nil, err

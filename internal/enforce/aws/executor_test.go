@@ -438,7 +438,7 @@ func TestDeleteEachType(t *testing.T) {
 				t.Errorf("second run: %q, %v, %d writes %v", result, err, w1-w0, again.ops(true))
 			}
 			found, unknown, err = ex.Read(ctx, []model.Resource{r})
-			if err != nil || len(unknown) > 0 || (len(found) != 0 && tc.typ != "aws_instance") {
+			if err != nil || len(unknown) > 0 || len(found) != 0 {
 				t.Errorf("read back after delete: found %v, unknown %v, err %v", found, unknown, err)
 			}
 		})
