@@ -166,7 +166,8 @@ func CircuitFinding(environment, reason string) model.Finding {
 // Dispatch executes a run's queue delivery. Actions run in order; each
 // is re-read live and re-checked by the live guards right before it is
 // executed. An action already finished is skipped, so a resumed or
-// retried job acts only on what is left. An action whose earlier-ranked
+// retried job acts only on what is left (a failed action is tried again
+// when an operator re-runs the dead delivery). An action whose earlier-ranked
 // dependency failed in this attempt waits for the next one. Failures are
 // retried on the queue's schedule; on the last attempt (or when no retry
 // can help) the action is failed and the delivery ends dead with the
@@ -199,9 +200,11 @@ func (r *Runner) Dispatch(ctx context.Context, d queue.Delivery) error {
 			return err
 		}
 		switch a.State {
-		case StateSucceeded, StateFailed, StateBlocked, StateReleased:
+		case StateSucceeded, StateBlocked, StateReleased:
 			continue
 		}
+		// A failed action runs again only when its dead delivery is re-run
+		// (plumb events retry): that is the operator asking for it.
 		if failedRank >= 0 && a.Rank > failedRank {
 			errs = append(errs, fmt.Sprintf("%s %s %s: waits for an earlier action of the run", a.Verb, a.Resource.Type, a.Resource.ID))
 			permanent = false

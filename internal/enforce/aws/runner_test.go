@@ -118,14 +118,15 @@ func TestRunnerRetriesThenSucceeds(t *testing.T) {
 
 // TestRunnerEndsDead: on the last attempt a failing action is failed
 // with its error, the action waiting for it is failed too, and the
-// delivery's error dead-letters it.
+// delivery's error dead-letters it; re-running the dead delivery tries
+// the failed actions again.
 func TestRunnerEndsDead(t *testing.T) {
 	m, cfg := startMoto(t)
 	ctx := context.Background()
 	sg, err := ec2.NewFromConfig(cfg).CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("stuck"), Description: aws.String("x")})
 	must(t, err, "CreateSecurityGroup")
 	createBucket(t, ctx, cfg, "waits-for-stuck")
-	t.Setenv("AWS_ENDPOINT_URL", opFaultProxy(t, m.Endpoint, "DeleteSecurityGroup", 100, "DependencyViolation"))
+	t.Setenv("AWS_ENDPOINT_URL", opFaultProxy(t, m.Endpoint, "DeleteSecurityGroup", 2, "DependencyViolation"))
 	h := newHarness(t, prodYAML, map[string]string{"prod.tfstate": emptyState})
 	fs := h.scan("prod", []string{"aws_security_group", "aws_s3_bucket"}, h.now.Add(-2*time.Hour), h.now.Add(-2*time.Hour))
 	p := h.plan("prod", true)
@@ -148,6 +149,19 @@ func TestRunnerEndsDead(t *testing.T) {
 	must(t, err, "get finding")
 	if rec.Status != "open" || rec.Finding.Enforcement != nil {
 		t.Errorf("a failed delete changed the finding: %s %+v", rec.Status, rec.Finding.Enforcement)
+	}
+	// An operator re-runs the dead delivery (plumb events retry; the queue
+	// allows one more attempt): the failed actions are tried again.
+	if err := h.runner.Dispatch(ctx, queue.Delivery{ID: 1, Event: item.Event, Subscription: item.Subscriptions[0], Attempt: 3, MaxAttempts: 3}); err != nil {
+		t.Fatalf("re-run: %v", err)
+	}
+	for _, fp := range []string{a.Fingerprint, b.Fingerprint} {
+		if got := h.action(p, fp); got.State != enforce.StateSucceeded || got.Error != "" {
+			t.Errorf("after the re-run %s: %s %q", got.Resource.ID, got.State, got.Error)
+		}
+	}
+	if bucketExists(ctx, cfg, "waits-for-stuck") {
+		t.Error("bucket still there after the re-run")
 	}
 }
 
