@@ -135,59 +135,38 @@ func (s *Store) evidenceChunk(ctx context.Context, part []string, out map[string
 	for i, fp := range part {
 		ph[i], args[i] = "?", fp
 	}
-	in := strings.Join(ph, ", ")
+	// One row per finding: its latest (re)opening from the history, and
+	// the first delivered notification after it (history ids order
+	// entries, also within one timestamp).
+	const opening = `h1.fingerprint = f.fingerprint AND h1.action IN ('opened', 'reopened', 'unsuppressed')`
 	rows, err := s.db.QueryContext(ctx, s.rebind(`SELECT f.fingerprint, f.status, f.last_seen, f.first_seen,
-			COALESCE(c.covered_at, 0), COALESCE(sc.scanned_at, 0)
+			COALESCE(c.covered_at, 0), COALESCE(sc.scanned_at, 0),
+			COALESCE((SELECT h1.at FROM plumb_finding_history h1 WHERE `+opening+` ORDER BY h1.id DESC LIMIT 1), 0),
+			COALESCE((SELECT MIN(h2.at) FROM plumb_finding_history h2 WHERE h2.fingerprint = f.fingerprint AND h2.action = 'notified'
+				AND h2.id > COALESCE((SELECT MAX(h1.id) FROM plumb_finding_history h1 WHERE `+opening+`), 0)), 0)
 		FROM plumb_finding f
 		LEFT JOIN plumb_finding_coverage c ON c.fingerprint = f.fingerprint
 		LEFT JOIN plumb_scan sc ON sc.environment = f.environment
-		WHERE f.fingerprint IN (`+in+`)`), args...)
+		WHERE f.fingerprint IN (`+strings.Join(ph, ", ")+`)`), args...)
 	if err != nil {
 		return fmt.Errorf("finding evidence: %w", err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var fp, status string
-		var last, first, cov, scan int64
-		if err := rows.Scan(&fp, &status, &last, &first, &cov, &scan); err != nil {
-			rows.Close()
+		var last, first, cov, scan, opened, notified int64
+		if err := rows.Scan(&fp, &status, &last, &first, &cov, &scan, &opened, &notified); err != nil {
 			return fmt.Errorf("finding evidence: %w", err)
 		}
-		out[fp] = Evidence{Status: status, LastSeen: time.Unix(0, last).UTC(), OpenSince: time.Unix(0, first).UTC(),
-			CoveredAt: decodeTime(cov), ScanAt: decodeTime(scan)}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("finding evidence: %w", err)
-	}
-	// The history in id order: a (re)opening resets the notification.
-	hist, err := s.db.QueryContext(ctx, s.rebind(`SELECT fingerprint, at, action FROM plumb_finding_history
-		WHERE action IN ('opened', 'reopened', 'unsuppressed', 'notified') AND fingerprint IN (`+in+`) ORDER BY fingerprint, id`), args...)
-	if err != nil {
-		return fmt.Errorf("finding evidence: history: %w", err)
-	}
-	defer hist.Close()
-	for hist.Next() {
-		var fp, action string
-		var at int64
-		if err := hist.Scan(&fp, &at, &action); err != nil {
-			return fmt.Errorf("finding evidence: history: %w", err)
-		}
-		e, ok := out[fp]
-		if !ok {
-			continue
-		}
-		t := time.Unix(0, at).UTC()
-		if action == ActionNotified {
-			if e.FirstNotified.IsZero() {
-				e.FirstNotified = t
-			}
-		} else {
-			e.OpenSince, e.FirstNotified = t, time.Time{}
+		e := Evidence{Status: status, LastSeen: time.Unix(0, last).UTC(), OpenSince: time.Unix(0, first).UTC(),
+			CoveredAt: decodeTime(cov), ScanAt: decodeTime(scan), FirstNotified: decodeTime(notified)}
+		if opened != 0 {
+			e.OpenSince = time.Unix(0, opened).UTC()
 		}
 		out[fp] = e
 	}
-	if err := hist.Err(); err != nil {
-		return fmt.Errorf("finding evidence: history: %w", err)
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("finding evidence: %w", err)
 	}
 	return nil
 }
