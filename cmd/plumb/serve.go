@@ -40,6 +40,7 @@ Endpoints:
   POST /v1/alerts/alertmanager   Prometheus Alertmanager webhook
   GET  /v1/events?state=pending|retry|succeeded|dead, GET /v1/events/{id},
   POST /v1/events/{id}/retry, GET /v1/findings    (bearer token)
+  POST /v1/enforce/plan, POST /v1/enforce/apply, GET /v1/actions (bearer token)
   GET  /metrics, /healthz, /readyz
 
 SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and exits.`,

@@ -104,9 +104,12 @@ type Environment struct {
 	// Schedule is a cron expression (5 fields or @every/@hourly) for
 	// periodic scans; empty means no scheduled scan.
 	Schedule string `yaml:"schedule"`
-	// Enforcement is report | revert | quarantine | delete; only report is
-	// acted on today.
-	Enforcement string `yaml:"enforcement"`
+	// Enforcement is what plumb may do about the environment's findings
+	// (see enforcement.go and docs/enforcement.md).
+	Enforcement Enforcement `yaml:"enforcement"`
+	// Accounts is the allow-list of accounts plumb may act in; any
+	// enforcement other than report requires it.
+	Accounts []Account `yaml:"accounts"`
 }
 
 // Sources configures event intake.
@@ -431,13 +434,7 @@ func (v *validator) validate(c *Config) {
 		default:
 			v.errf(f+".cloud", "%q: want aws or azure", e.Cloud)
 		}
-		switch e.Enforcement {
-		case "":
-			e.Enforcement = "report"
-		case "report", "revert", "quarantine", "delete":
-		default:
-			v.errf(f+".enforcement", "%q: want report, revert, quarantine or delete", e.Enforcement)
-		}
+		v.enforcement(f, e)
 		if e.Schedule != "" {
 			if _, err := cron.ParseStandard(e.Schedule); err != nil {
 				v.errf(f+".schedule", "%q: %v", e.Schedule, err)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -42,8 +43,14 @@ func TestLoadFull(t *testing.T) {
 	if want := filepath.Join("testdata", "states/prod/**.tfstate"); prod.States[0] != want {
 		t.Errorf("state path = %q, want %q (relative to the config file)", prod.States[0], want)
 	}
-	if prod.Enforcement != "report" {
-		t.Errorf("enforcement default = %q", prod.Enforcement)
+	en := prod.Enforcement
+	if en.Unmanaged != "delete" || en.Changed != "report" || en.Grace != 2*time.Hour || en.MaxActions != 5 ||
+		en.MaxFraction != 0.05 || en.DryRun || !slices.Equal(en.ProtectTags, []string{"plumb:protect", "keep"}) ||
+		!en.ProtectRules.Resource("aws_s3_bucket", "audit-logs") || en.KMSDeletionWindowDays != 30 {
+		t.Errorf("enforcement = %+v", en)
+	}
+	if got := prod.AccountIDs(); !slices.Equal(got, []string{"123456789012"}) {
+		t.Errorf("accounts = %v", got)
 	}
 	if len(cfg.Subscriptions) != 2 {
 		t.Fatalf("subscriptions = %d", len(cfg.Subscriptions))

@@ -155,6 +155,12 @@ func (s *Store) upsertOne(ctx context.Context, tx *sql.Tx, now time.Time, f mode
 	if status == StatusSuppressed {
 		newStatus = StatusSuppressed
 	}
+	carryEnforcement(&f, status, oldBody)
+	if f.Enforcement != nil {
+		if body, err = json.Marshal(f); err != nil {
+			return "", fmt.Errorf("upsert findings: encode %s: %w", fp, err)
+		}
+	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE plumb_finding SET kind = ?, environment = ?, status = ?,
 		last_seen = ?, seen_count = seen_count + 1, resolved_at = NULL, body = ? WHERE fingerprint = ?`),
 		string(f.Kind), f.Environment, newStatus, ts, string(body), fp); err != nil {
@@ -308,6 +314,9 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, environment string
 		default:
 			res.Updated++
 		}
+	}
+	if err := s.recordScan(ctx, tx, now, environment, latest, covered); err != nil {
+		return ReconcileResult{}, fmt.Errorf("reconcile %s: %w", environment, err)
 	}
 	if len(kinds) > 0 {
 		args := []any{environment}

@@ -121,6 +121,7 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 		`CREATE INDEX IF NOT EXISTS plumb_finding_occurrence_seen ON plumb_finding_occurrence (seen_at)`,
 	}
 	stmts = append(stmts, lifecycleTables(dialect)...)
+	stmts = append(stmts, enforcementTables()...)
 	for _, stmt := range stmts {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("findings store: create table: %w", err)

@@ -141,10 +141,14 @@ type Finding struct {
 	Declarations []Declaration `json:"declarations,omitempty"`
 	// File and Line point at the code that declares the resource, when
 	// known (SARIF and PR annotations use them).
-	File      string    `json:"file,omitempty"`
-	Line      int       `json:"line,omitempty"`
-	FirstSeen time.Time `json:"-"`
-	LastSeen  time.Time `json:"-"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Enforcement is the latest action plumb took on the finding's
+	// resource (deleted, quarantined, released), so receivers tell the
+	// owning team what happened; nil when plumb never acted.
+	Enforcement *Enforcement `json:"enforcement,omitempty"`
+	FirstSeen   time.Time    `json:"-"`
+	LastSeen    time.Time    `json:"-"`
 }
 
 // Declaration is one place that declares a resource: its Terraform
@@ -153,6 +157,22 @@ type Declaration struct {
 	Address string `json:"address"`
 	Source  string `json:"source"`
 }
+
+// Enforcement is what plumb did to a finding's resource.
+type Enforcement struct {
+	// Verb is delete, quarantine, revert or release.
+	Verb string `json:"verb"`
+	// Result says what was done, in a sentence ("terminated", "deleted
+	// after a final snapshot plumb-final-db1-3f2a").
+	Result string `json:"result"`
+	// ActionID finds the full record (plumb enforce log).
+	ActionID string    `json:"action_id"`
+	At       time.Time `json:"at"`
+}
+
+// KindCircuitOpen is raised when an enforcement run would have acted on
+// more resources than its limits allow and acted on none instead.
+const KindCircuitOpen Kind = "enforce.circuit_open"
 
 // Fingerprint hashes what makes a problem the same problem: its kind, the
 // environment, the resource identity and, for rule-based findings, the rule.

@@ -21,6 +21,7 @@ import (
 
 	plumbconfig "plumb/internal/config"
 	"plumb/internal/drift"
+	"plumb/internal/enforce"
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
@@ -57,6 +58,13 @@ type Options struct {
 
 	// sourceBackoffMax overrides the pollers' error back-off cap (tests).
 	sourceBackoffMax time.Duration
+
+	// Executors overrides the enforcement executors (nil: built from the
+	// standard AWS configuration when an environment enforces).
+	Executors map[string]enforce.Executor
+	// EnforceNow is enforcement's clock (nil: time.Now); tests move it
+	// past the grace period.
+	EnforceNow func() time.Time
 }
 
 // DefaultScanTimeout bounds a scheduled scan when Options.ScanTimeout is
@@ -114,6 +122,22 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	srv := New(cfg, q, store, pipeline, m, reg, logger)
+	execs := o.Executors
+	if execs == nil {
+		if execs, err = Executors(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	enforceNow := o.EnforceNow
+	if enforceNow == nil {
+		enforceNow = time.Now
+	}
+	enf, err := newEnforcement(ctx, cfg, q, store, execs, enforceNow, logger)
+	if err != nil {
+		return fmt.Errorf("open action store: %w", err)
+	}
+	pipeline.SetEnforcer(enf.runner)
+	srv.enforcement = enf
 
 	var schedules []string
 	for _, env := range cfg.Environments {

@@ -35,6 +35,9 @@ type Server struct {
 	metrics  *metrics
 	registry *prometheus.Registry
 	now      func() time.Time
+	// enforcement plans and applies enforcement (nil: endpoints answer
+	// 503).
+	enforcement *enforcement
 
 	// inflight bounds concurrent intake requests (a semaphore).
 	inflight chan struct{}
@@ -83,6 +86,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/findings/{fingerprint}/resolve", s.api(s.findingAction("resolve")))
 	mux.Handle("POST /v1/findings/{fingerprint}/suppress", s.api(s.findingAction("suppress")))
 	mux.Handle("POST /v1/findings/{fingerprint}/unsuppress", s.api(s.findingAction("unsuppress")))
+	mux.Handle("POST /v1/enforce/plan", s.api(s.enforcePlan(false)))
+	mux.Handle("POST /v1/enforce/apply", s.api(s.enforcePlan(true)))
+	mux.Handle("GET /v1/actions", s.api(s.listActions))
 	mux.Handle("GET /v1/silences", s.api(s.listSilences))
 	mux.Handle("POST /v1/silences", s.api(s.addSilence))
 	mux.Handle("POST /v1/silences/{id}/expire", s.api(s.expireSilence))
