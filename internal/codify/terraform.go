@@ -44,8 +44,8 @@ type Progress struct {
 	Done, Total int
 	// Elapsed is the time since the step started.
 	Elapsed time.Duration
-	// Finished marks the last update of a step.
-	Finished bool
+	// Started marks the first update of a step, Finished the last.
+	Started, Finished bool
 }
 
 func newRunner(bin string, env []string, progress func(Progress)) *runner {
@@ -174,12 +174,12 @@ func (r *runner) plan(ctx context.Context, dir, step string, total int, extra ..
 	}
 	res := &planRun{}
 	done := 0
-	report := func(finished bool) {
+	report := func(started, finished bool) {
 		if r.progress != nil {
-			r.progress(Progress{Step: step, Done: done, Total: total, Elapsed: time.Since(start), Finished: finished})
+			r.progress(Progress{Step: step, Done: done, Total: total, Elapsed: time.Since(start), Started: started, Finished: finished})
 		}
 	}
-	report(false)
+	report(true, false)
 	sc := bufio.NewScanner(out)
 	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
 	for sc.Scan() {
@@ -193,7 +193,7 @@ func (r *runner) plan(ctx context.Context, dir, step string, total int, extra ..
 		switch msg.Type {
 		case "refresh_complete":
 			done++
-			report(false)
+			report(false, false)
 		case "diagnostic":
 			if msg.Diagnostic.Severity == "error" {
 				res.errors = append(res.errors, msg.Diagnostic)
@@ -203,7 +203,7 @@ func (r *runner) plan(ctx context.Context, dir, step string, total int, extra ..
 	// Drain whatever the scanner left (a line over the buffer limit).
 	_, _ = io.Copy(io.Discard, out)
 	err = cmd.Wait()
-	report(true)
+	report(false, true)
 	res.stderr = strings.TrimSpace(stderr.String())
 	if err == nil {
 		res.ok = true
