@@ -42,7 +42,6 @@ func parseAddress(s string) (parsedAddress, error) {
 			// An index after a module name indexes the module call; after
 			// the resource name, the instance.
 			if len(parts) >= 2 && parts[len(parts)-2] == "module" {
-				parts[len(parts)-1] += "[]"
 				continue
 			}
 			a.indexed = true

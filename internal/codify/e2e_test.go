@@ -24,8 +24,6 @@ import (
 	"plumb/internal/testenv"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // estate is a Terraform root module applied against moto, plus resources
 // created behind its back.
 type estate struct {
@@ -316,7 +314,8 @@ func TestCodifyAgainstMoto(t *testing.T) {
 
 func golden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
+	// The -update flag is declared by the package's internal tests.
+	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" {
 		write(t, path, got)
 		return
 	}

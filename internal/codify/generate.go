@@ -287,9 +287,7 @@ func (a *adoption) render(refs *refIndex) ([]byte, []string, error) {
 	}
 	for _, key := range a.errorKeys() {
 		body.RemoveAttribute(key)
-		for _, nb := range nested[key] {
-			removeBlocks = append(removeBlocks, nb)
-		}
+		removeBlocks = append(removeBlocks, nested[key]...)
 	}
 	for _, nb := range removeBlocks {
 		body.RemoveBlock(nb)

@@ -123,8 +123,12 @@ func ReadReport(name string, data []byte) (*Input, error) {
 		if err != nil {
 			where := at(p)
 			if field != "" {
-				if loc := at(p + "." + field); loc != name {
-					where = loc
+				// The field itself, or its nearest parent that exists.
+				for fp := p + "." + field; fp != p; fp = fp[:strings.LastIndexAny(fp, ".[")] {
+					if loc := at(fp); loc != name {
+						where = loc
+						break
+					}
 				}
 				return nil, fmt.Errorf("%s: findings[%d].%s: %w", where, i, field, err)
 			}
@@ -222,6 +226,10 @@ func reportJSONError(name string, data []byte, err error) error {
 			path = "the document"
 		}
 		return fmt.Errorf("%s:%d:%d: %s: JSON %s where the report has %s", name, line, col, path, te.Value, jsonKind(te.Type))
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		line, col := jsonpos.LineCol(data, int64(len(data)))
+		return fmt.Errorf("%s:%d:%d: malformed JSON: the document ends early (is the file truncated?)", name, line, col)
 	}
 	if errors.Is(err, io.EOF) {
 		return fmt.Errorf("%s: empty file, not a plumb JSON report", name)
