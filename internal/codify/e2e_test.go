@@ -154,6 +154,14 @@ func makeOutOfBand(t *testing.T, e *estate) outOfBand {
 	if _, err := sqsc.CreateQueue(ctx, &sqs.CreateQueueInput{QueueName: aws.String("legacy")}); err != nil {
 		t.Fatal(err)
 	}
+	// A managed queue deleted by hand.
+	old, err := sqsc.GetQueueUrl(ctx, &sqs.GetQueueUrlInput{QueueName: aws.String("codify-old")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqsc.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: old.QueueUrl}); err != nil {
+		t.Fatal(err)
+	}
 
 	images, err := ec2c.DescribeImages(ctx, &ec2.DescribeImagesInput{})
 	if err != nil || len(images.Images) == 0 {
@@ -186,7 +194,7 @@ func TestCodifyAgainstMoto(t *testing.T) {
 	ctx := context.Background()
 
 	before := e.scan(t, e2eTypes...)
-	chosen, err := codify.Select(before.Report.Findings, codify.Selection{}, "the scan")
+	chosen, err := codify.Select(before.Report.Findings, codify.Selection{AcceptMissing: true}, "the scan")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,6 +249,9 @@ func TestCodifyAgainstMoto(t *testing.T) {
 	if len(res.Accepted) != 1 || res.Accepted[0].Address != "aws_s3_bucket.data" {
 		t.Fatalf("accepted = %+v, want the tag on aws_s3_bucket.data", res.Accepted)
 	}
+	if len(res.Removed) != 1 || res.Removed[0].Address != "aws_sqs_queue.old" {
+		t.Errorf("removed = %+v, want the deleted queue", res.Removed)
+	}
 	if len(progress) == 0 || !progress[len(progress)-1].Finished {
 		t.Errorf("no progress reported for the Terraform runs: %+v", progress)
 	}
@@ -262,6 +273,7 @@ func TestCodifyAgainstMoto(t *testing.T) {
 		`vpc_security_group_ids = [aws_security_group.web.id]`,
 		`from_port = 22`,
 		`from_port = 443`,
+		`removed { from = aws_sqs_queue.old lifecycle { destroy = false } }`,
 	} {
 		if !strings.Contains(strings.Join(strings.Fields(text), " "), want) {
 			t.Errorf("adopted file lacks %q:\n%s", want, text)
@@ -301,13 +313,20 @@ func TestCodifyAgainstMoto(t *testing.T) {
 		t.Fatalf("terraform plan after the apply is not clean: %v\n%s", err, out)
 	}
 
+	state, err := e.tf.Run(ctx, e.dir, "state", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(state), "aws_sqs_queue.old") {
+		t.Errorf("the removed queue is still in the state:\n%s", state)
+	}
 	after := e.scan(t, e2eTypes...)
 	for _, f := range after.Report.Findings {
 		if f.Kind == model.KindUnmanaged && f.Resource.Name != "legacy" {
 			t.Errorf("still unmanaged after the apply: %s %s", f.Resource.Type, f.Resource.ID)
 		}
-		if f.Kind == model.KindChanged {
-			t.Errorf("still changed after the apply: %s %+v", f.Message, f.Changes)
+		if f.Kind == model.KindChanged || f.Kind == model.KindMissing {
+			t.Errorf("still drifted after the apply: %s %+v", f.Message, f.Changes)
 		}
 	}
 }

@@ -56,6 +56,10 @@ func (c *run) prove(ctx context.Context) error {
 			}
 			continue
 		}
+		if c.onlyImports(pr.actions) {
+			c.res.Others = nil
+			return nil
+		}
 		out, err := c.tf.run(ctx, c.scratch.dir, "show", "-json", planFile)
 		if err != nil {
 			return fmt.Errorf("read the plan: %w", err)
@@ -68,6 +72,21 @@ func (c *run) prove(ctx context.Context) error {
 			return nil
 		}
 	}
+}
+
+// onlyImports reports whether the plan's stream already proves the
+// result: every included adoption is planned as a plain import and
+// nothing else changes (an accepted change or a removal that converged
+// plans nothing). Then reading the saved plan back is not needed.
+func (c *run) onlyImports(actions map[string]string) bool {
+	imports := 0
+	for _, a := range c.included() {
+		if actions[a.address()] != "import" {
+			return false
+		}
+		imports++
+	}
+	return len(actions) == imports
 }
 
 // writeScratch writes the adopted file and the edited files into the

@@ -148,6 +148,10 @@ type planRun struct {
 	// -detailed-exitcode, which plumb never passes).
 	ok     bool
 	errors []diagnostic
+	// actions maps each resource instance with a planned change to the
+	// stream's action for it ("import", "update", "replace", ...);
+	// resources without a change are absent.
+	actions map[string]string
 	// stderr holds what Terraform printed outside the JSON stream (a crash,
 	// a backend failure before the UI starts).
 	stderr string
@@ -172,7 +176,7 @@ func (r *runner) plan(ctx context.Context, dir, step string, total int, extra ..
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("terraform plan: %w", err)
 	}
-	res := &planRun{}
+	res := &planRun{actions: map[string]string{}}
 	done := 0
 	report := func(started, finished bool) {
 		if r.progress != nil {
@@ -186,6 +190,12 @@ func (r *runner) plan(ctx context.Context, dir, step string, total int, extra ..
 		var msg struct {
 			Type       string     `json:"type"`
 			Diagnostic diagnostic `json:"diagnostic"`
+			Change     struct {
+				Resource struct {
+					Addr string `json:"addr"`
+				} `json:"resource"`
+				Action string `json:"action"`
+			} `json:"change"`
 		}
 		if json.Unmarshal(sc.Bytes(), &msg) != nil {
 			continue
@@ -194,6 +204,8 @@ func (r *runner) plan(ctx context.Context, dir, step string, total int, extra ..
 		case "refresh_complete":
 			done++
 			report(false, false)
+		case "planned_change":
+			res.actions[msg.Change.Resource.Addr] = msg.Change.Action
 		case "diagnostic":
 			if msg.Diagnostic.Severity == "error" {
 				res.errors = append(res.errors, msg.Diagnostic)

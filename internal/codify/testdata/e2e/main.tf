@@ -28,3 +28,8 @@ resource "aws_s3_bucket" "data" {
     Tier = "gold"
   }
 }
+
+# Old work queue; its consumers moved to jobs.
+resource "aws_sqs_queue" "old" {
+  name = "codify-old"
+}
