@@ -157,6 +157,9 @@ func runCodify(cmd *cobra.Command, f codifyFlags, stdout, stderr io.Writer) erro
 			}
 		}
 	}
+	if err := codify.CheckRoot(f.dir, nil); err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
 	in, err := codifyInput(ctx, cmd, f, stderr)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: err}
@@ -204,11 +207,7 @@ func runCodify(cmd *cobra.Command, f codifyFlags, stdout, stderr io.Writer) erro
 // deliverCodify writes the files and the patch, or opens the pull request.
 func deliverCodify(ctx context.Context, f codifyFlags, res *codify.Result, chosen []model.Finding, env string, prs *github.PullRequests, stdout, stderr io.Writer) error {
 	if f.patch != "" {
-		prefix, err := filepath.Rel(".", f.dir)
-		if err != nil {
-			prefix = f.dir
-		}
-		patch := res.Patch(prefix)
+		patch := res.Patch(patchPrefix(f.dir))
 		if f.patch == "-" {
 			if _, err := stdout.Write(patch); err != nil {
 				return err
@@ -255,6 +254,27 @@ func deliverCodify(ctx context.Context, f codifyFlags, res *codify.Result, chose
 	}
 	fmt.Fprintf(stdout, "pull request #%d %s: %s (branch %s into %s)\n", out.Number, verb, out.URL, p.Branch, out.Base)
 	return nil
+}
+
+// patchPrefix is --dir relative to the current directory, where the patch
+// is applied from.
+func patchPrefix(dir string) string {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return dir
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return dir
+	}
+	rel, err := filepath.Rel(cwd, abs)
+	if err != nil {
+		return dir
+	}
+	if rel == "." {
+		return ""
+	}
+	return rel
 }
 
 // codifyInput loads the findings from the source the flags name.

@@ -47,6 +47,14 @@ func TestCodifyBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	emptyData := t.TempDir()
+	// Looks initialised: codify checks for .terraform before anything runs.
+	ready := t.TempDir()
+	if err := os.WriteFile(filepath.Join(ready, "main.tf"), []byte("resource \"aws_s3_bucket\" \"b\" {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(ready, ".terraform"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -55,22 +63,27 @@ func TestCodifyBadInput(t *testing.T) {
 	}{
 		{"not initialised", []string{"--from", good, "--dir", notInit}, 1, "is not initialised (no .terraform directory): run terraform init there first"},
 		{"not a root module", []string{"--from", good, "--dir", emptyData}, 1, "has no .tf files"},
-		{"partial report", []string{"--from", partial, "--dir", notInit}, 1, "comes from a partial scan: 1 part(s) of the estate could not be read (first: aws/us-east-1/s3: AccessDenied)"},
-		{"partial report allowed", []string{"--from", partial, "--dir", notInit, "--allow-partial"}, 1, "is not initialised"},
-		{"unsupported type", []string{"--from", azure, "--dir", notInit}, 1, "have a resource type codify does not support"},
-		{"unsupported type narrowed", []string{"--from", azure, "--dir", notInit, "--type", "aws_s3_bucket"}, 0, "nothing to codify"},
-		{"bad kind", []string{"--from", good, "--kind", "drift.bogus"}, 1, "--kind drift.bogus: codify acts on"},
-		{"missing without accept", []string{"--from", good, "--kind", "drift.missing"}, 1, "needs --accept-missing"},
-		{"unknown finding", []string{"--from", good, "--finding", "0123456789"}, 1, "--finding 0123456789: no such finding in " + good},
-		{"pr without repo", []string{"--from", good, "--pr"}, 1, "--pr needs --repo OWNER/REPO"},
-		{"pr without token", []string{"--from", good, "--pr", "--repo", "acme/infra"}, 1, "GITHUB_TOKEN"},
-		{"pr and dry run", []string{"--from", good, "--pr", "--dry-run"}, 1, "--pr and --dry-run exclude each other"},
-		{"from and env", []string{"--from", good, "--env", "prod"}, 1, "--from reads findings from a report; it cannot be combined"},
-		{"no store", []string{"--env", "prod", "--data-dir", emptyData}, 1, "--env prod: no findings store in " + emptyData},
-		{"missing report", []string{"--from", filepath.Join(emptyData, "nope.json")}, 1, "--from: open"},
+		{"not initialised before scanning", []string{"--dir", notInit}, 1, "is not initialised"},
+		{"partial report", []string{"--from", partial, "--dir", ready}, 1, "comes from a partial scan: 1 part(s) of the estate could not be read (first: aws/us-east-1/s3: AccessDenied)"},
+		{"partial report allowed", []string{"--from", partial, "--dir", ready, "--allow-partial", "--type", "aws_sqs_queue"}, 0, "nothing to codify"},
+		{"unsupported type", []string{"--from", azure, "--dir", ready}, 1, "have a resource type codify does not support"},
+		{"unsupported type narrowed", []string{"--from", azure, "--dir", ready, "--type", "aws_s3_bucket"}, 0, "nothing to codify"},
+		{"bad kind", []string{"--from", good, "--dir", ready, "--kind", "drift.bogus"}, 1, "--kind drift.bogus: codify acts on"},
+		{"missing without accept", []string{"--from", good, "--dir", ready, "--kind", "drift.missing"}, 1, "needs --accept-missing"},
+		{"unknown finding", []string{"--from", good, "--dir", ready, "--finding", "0123456789"}, 1, "--finding 0123456789: no such finding in " + good},
+		{"pr without repo", []string{"--from", good, "--dir", ready, "--pr"}, 1, "--pr needs --repo OWNER/REPO"},
+		{"pr without token", []string{"--from", good, "--dir", ready, "--pr", "--repo", "acme/infra"}, 1, "GITHUB_TOKEN"},
+		{"pr outside a repository", []string{"--from", good, "--dir", ready, "--pr", "--repo", "acme/infra", "--github-url", "http://127.0.0.1:1/api/v3/"}, 1, "pass --repo-path"},
+		{"pr and dry run", []string{"--from", good, "--dir", ready, "--pr", "--dry-run"}, 1, "--pr and --dry-run exclude each other"},
+		{"from and env", []string{"--from", good, "--dir", ready, "--env", "prod"}, 1, "--from reads findings from a report; it cannot be combined"},
+		{"no store", []string{"--env", "prod", "--dir", ready, "--data-dir", emptyData}, 1, "--env prod: no findings store in " + emptyData},
+		{"missing report", []string{"--from", filepath.Join(emptyData, "nope.json"), "--dir", ready}, 1, "--from: open"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.name == "pr outside a repository" {
+				t.Setenv("GITHUB_TOKEN", "ghp_x")
+			}
 			var stdout, stderr bytes.Buffer
 			code := run(append([]string{"codify"}, tt.args...), &stdout, &stderr)
 			if code != tt.code {

@@ -248,3 +248,24 @@ func TestDiffKeys(t *testing.T) {
 		t.Errorf("diffKeys = %v, want the unknown keys when nothing known differs", got)
 	}
 }
+
+// BenchmarkCleanRender50 is plumb's own work for 50 adopted resources:
+// cleaning generated blocks, rendering them with references and writing
+// the import blocks (Terraform's runs are measured by bench/codify).
+func BenchmarkCleanRender50(b *testing.B) {
+	refs := newRefIndex()
+	refs.add("aws_vpc.main", "vpc-1", "")
+	refs.add("aws_subnet.a", "subnet-1", "")
+	for b.Loop() {
+		for i := 0; i < 50; i++ {
+			a := &adoption{typ: "aws_thing", name: "web", importID: "thing-1", generated: []byte(generatedBlock)}
+			if err := a.clean(testSchema); err != nil {
+				b.Fatal(err)
+			}
+			if _, _, err := a.render(refs); err != nil {
+				b.Fatal(err)
+			}
+			_ = a.importBlock()
+		}
+	}
+}

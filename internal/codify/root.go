@@ -37,6 +37,14 @@ type root struct {
 	outsideModules []string
 }
 
+// CheckRoot checks, before any scan or Terraform run, that dir is an
+// initialised Terraform root module whose .tf files parse. env is the
+// environment Terraform will run with (TF_DATA_DIR moves .terraform).
+func CheckRoot(dir string, env []string) error {
+	_, err := openRoot(dir, envValue(env, "TF_DATA_DIR"))
+	return err
+}
+
 // openRoot checks that dir is an initialised Terraform root module and
 // reads its configuration. dataDir is TF_DATA_DIR when the caller sets it.
 func openRoot(dir, dataDir string) (*root, error) {
