@@ -34,6 +34,9 @@ bench:
 fuzz:
 	$(GO) test -run=^$$ -fuzz=FuzzParse$$ -fuzztime=30s ./internal/state/
 	$(GO) test -run=^$$ -fuzz=FuzzParseIgnore -fuzztime=30s ./internal/drift/
+	$(GO) test -run=^$$ -fuzz=FuzzReadReport -fuzztime=30s ./internal/codify/
+	$(GO) test -run=^$$ -fuzz=FuzzParseAddress -fuzztime=30s ./internal/codify/
+	$(GO) test -run=^$$ -fuzz=FuzzApplyEdits -fuzztime=30s ./internal/codify/
 
 clean:
 	rm -rf bin

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"plumb/internal/config"
+	"plumb/internal/findings"
 	"plumb/internal/inventory"
 	awsinv "plumb/internal/inventory/aws"
 	"plumb/internal/model"
@@ -75,7 +76,7 @@ func BenchmarkPlan10k(b *testing.B) {
 	if err := store.MarkNotified(ctx, t0, "gh", fps); err != nil {
 		b.Fatal(err)
 	}
-	recs, err := openFindings(ctx, store, "prod")
+	recs, err := store.ListAll(ctx, findings.Query{Status: findings.StatusOpen, Environment: "prod"})
 	if err != nil || len(recs) != n {
 		b.Fatalf("%d findings: %v", len(recs), err)
 	}

@@ -34,9 +34,9 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 		return nil, fmt.Errorf("environment %q is not in %s", req.Environment.Name, s.Config.Path)
 	}
 	req.Environment = env
-	recs, err := openFindings(ctx, s.Findings, env.Name)
+	recs, err := s.Findings.ListAll(ctx, findings.Query{Status: findings.StatusOpen, Environment: env.Name})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("read open findings of %s: %w", env.Name, err)
 	}
 	verbs := Verbs(env.Enforcement)
 	acts := false
@@ -92,23 +92,4 @@ type failing struct {
 func (f failing) Name() string { return f.name }
 func (f failing) Check(context.Context, *Run, []*Candidate) error {
 	return f.err
-}
-
-// openFindings reads every open finding of an environment, page after
-// page: a candidate left out of the plan would also be left out of the
-// circuit breaker's count.
-func openFindings(ctx context.Context, store *findings.Store, environment string) ([]findings.Record, error) {
-	var out []findings.Record
-	q := findings.Query{Status: findings.StatusOpen, Environment: environment, Limit: findings.MaxListLimit}
-	for {
-		page, err := store.List(ctx, q)
-		if err != nil {
-			return nil, fmt.Errorf("read open findings of %s: %w", environment, err)
-		}
-		out = append(out, page.Records...)
-		if page.Next == nil {
-			return out, nil
-		}
-		q.After = page.Next
-	}
 }

@@ -330,6 +330,29 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
+// ListAll reads every finding matching q, page after page (q.Limit is the
+// page size; q.After is ignored). It is for callers that must see all of
+// them, such as enforcement planning and codify, where a finding left out
+// would be a decision made without it.
+func (s *Store) ListAll(ctx context.Context, q Query) ([]Record, error) {
+	if q.Limit == 0 {
+		q.Limit = MaxListLimit
+	}
+	q.After = nil
+	var out []Record
+	for {
+		page, err := s.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Records...)
+		if page.Next == nil {
+			return out, nil
+		}
+		q.After = page.Next
+	}
+}
+
 // Get returns one finding by fingerprint, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, fingerprint string) (Record, error) {
 	row := s.db.QueryRowContext(ctx, s.rebind(selectColumns+" WHERE fingerprint = ?"), fingerprint)
