@@ -25,7 +25,6 @@ type Service struct {
 	Now        func() time.Time
 }
 
-
 // Plan plans (and with req.Apply, applies) enforcement in one
 // environment, named by req.Environment.Name.
 func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
