@@ -72,9 +72,16 @@ SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and ex
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(stderr, nil)
 			}
+			logger := slog.New(h)
+			// A state pattern that matches nothing does not stop the
+			// server, but every scan of its environment would fail:
+			// say so now, with the line to fix.
+			for _, w := range cfg.StateWarnings(cmd.Context()) {
+				logger.Warn("state source matches no file", "config", fmt.Sprintf("%s:%d", w.File, w.Line), "field", w.Field, "problem", w.Msg)
+			}
 			return server.Run(cmd.Context(), server.Options{
 				Config: cfg, DataDir: dataDir, DatabaseURL: database, Listen: listen,
-				Logger: slog.New(h), ShutdownTimeout: shutdown,
+				Logger: logger, ShutdownTimeout: shutdown,
 				OnListen: func(addr string) { fmt.Fprintf(stdout, "listening on %s\n", addr) },
 			})
 		},
@@ -97,7 +104,8 @@ type apiClient struct {
 }
 
 func apiFlags(cmd *cobra.Command, c *apiClient) {
-	cmd.PersistentFlags().StringVar(&c.base, "server", envOr("PLUMB_SERVER", "http://127.0.0.1:8080"), "plumb serve URL (env PLUMB_SERVER)")
+	cmd.PersistentFlags().StringVar(&c.base, "server", "http://127.0.0.1:8080", "plumb serve URL")
+	envDefault(cmd.PersistentFlags(), "server", "PLUMB_SERVER", "http://127.0.0.1:8080")
 	cmd.PersistentFlags().StringVar(&c.token, "token", "", "API bearer token (default env PLUMB_API_TOKEN)")
 }
 
@@ -197,7 +205,7 @@ func newEventsCmd(stdout io.Writer) *cobra.Command {
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List events, optionally by state",
-		Example: "  plumb events list --state dead\n  plumb events list --state retry -o json",
+		Example: "  plumb events list --state dead\n  plumb events list --state retry --json",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var out struct {
@@ -400,7 +408,8 @@ type, region, account, id, name, rule, status, security and tags.KEY.`,
 	add.Flags().StringArrayVarP(&matchers, "matcher", "m", nil, `label matcher, repeatable: kind="drift.unmanaged", severity=~"high|critical"`)
 	add.Flags().StringVar(&duration, "duration", "2h", "how long the silence lasts")
 	add.Flags().StringVar(&comment, "comment", "", "why (shown in list)")
-	add.Flags().StringVar(&author, "author", envOr("USER", ""), "who added it")
+	add.Flags().StringVar(&author, "author", "", "who added it")
+	envDefault(add.Flags(), "author", "USER", "")
 	var all bool
 	list := &cobra.Command{
 		Use:   "list",
