@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -523,4 +524,23 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// CheckShape checks only the shape of a plumb.yaml fragment: YAML syntax,
+// field names and the kinds of values, not references between sections
+// or secrets. The docs' YAML examples are fragments; the tests hold them
+// to it.
+func CheckShape(path string, data []byte) Errors {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		var es Errors
+		if errors.As(yamlError(path, err), &es) {
+			return es
+		}
+		return Errors{{File: path, Msg: err.Error()}}
+	}
+	if len(root.Content) == 0 {
+		return nil
+	}
+	return checkShape(path, root.Content[0])
 }
