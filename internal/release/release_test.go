@@ -280,7 +280,9 @@ func TestVerifyChecksumsCatchesTampering(t *testing.T) {
 		wantErr string
 	}{
 		{"intact", func(string) error { return nil }, ""},
-		{"changed byte", func(dir string) error { return os.WriteFile(filepath.Join(dir, "plumb-linux-amd64"), []byte("binaryX"), 0o755) }, "SHA256SUMS says"},
+		{"changed byte", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "plumb-linux-amd64"), []byte("binaryX"), 0o755)
+		}, "SHA256SUMS says"},
 		{"missing file", func(dir string) error { return os.Remove(filepath.Join(dir, "plumb-linux-amd64.cdx.json")) }, "no such file"},
 		{"malformed line", func(dir string) error {
 			return os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte("abc plumb-linux-amd64\n"), 0o644)
