@@ -228,10 +228,15 @@ receivers:
 	// failing on the two violations of the fixture plan.
 	t.Run("check with sarif, installed from a release", func(t *testing.T) {
 		j := newJob(t, root)
-		copyFile(t, filepath.Join(root, "internal/tfplan/testdata/create/plan.json"), filepath.Join(j.workspace, "plan.json"))
-		copyFile(t, filepath.Join(root, "cmd/plumb/testdata/check/rules.yaml"), filepath.Join(j.workspace, "policies/rules.yaml"))
+		// The root module in a subdirectory: the .tf files, the plan and
+		// the policies under infra/prod.
+		src := filepath.Join(root, "internal/tfplan/testdata/create")
+		for _, f := range []string{"plan.json", "main.tf", "modules/storage/volumes.tf"} {
+			copyFile(t, filepath.Join(src, f), filepath.Join(j.workspace, "infra/prod", f))
+		}
+		copyFile(t, filepath.Join(root, "cmd/plumb/testdata/check/rules.yaml"), filepath.Join(j.workspace, "infra/prod/policies/rules.yaml"))
 		with := map[string]string{
-			"command": "check", "plan": "plan.json", "policies": "policies/", "sarif": "true",
+			"command": "check", "working-directory": "infra/prod", "plan": "plan.json", "policies": "policies/", "sarif": "true",
 			"version": "v0.0.0-test", "download-url": release.URL + "/v0.0.0-test/",
 		}
 		before := assetGets.Load()
@@ -249,13 +254,33 @@ receivers:
 		wantOutputs(t, run, map[string]string{"exit-code": "2", "findings": "2", "errors": "0", "plumb-path": wantBin})
 		var sarif struct {
 			Version string
-			Runs    []struct{ Results []json.RawMessage }
+			Runs    []struct {
+				Results []struct {
+					Locations []struct {
+						PhysicalLocation struct {
+							ArtifactLocation struct{ URI, URIBaseID string }
+							Region           struct{ StartLine int }
+						}
+					}
+				}
+			}
 		}
 		if err := json.Unmarshal(wantFile(t, run.outputs["sarif-file"]), &sarif); err != nil {
 			t.Fatal(err)
 		}
 		if sarif.Version != "2.1.0" || len(sarif.Runs) != 1 || len(sarif.Runs[0].Results) != 2 {
-			t.Errorf("SARIF version %s with %d runs", sarif.Version, len(sarif.Runs))
+			t.Fatalf("SARIF version %s with %d runs", sarif.Version, len(sarif.Runs))
+		}
+		// File locations are relative to the repository root, where code
+		// scanning looks for them.
+		var locs []string
+		for _, r := range sarif.Runs[0].Results {
+			for _, l := range r.Locations {
+				locs = append(locs, fmt.Sprintf("%s:%d", l.PhysicalLocation.ArtifactLocation.URI, l.PhysicalLocation.Region.StartLine))
+			}
+		}
+		if strings.Join(locs, ",") != "infra/prod/main.tf:36,infra/prod/modules/storage/volumes.tf:3" {
+			t.Errorf("SARIF locations %v", locs)
 		}
 		if !strings.Contains(run.summary, "aws_security_group.ssh") {
 			t.Errorf("job summary lacks the violation:\n%s", run.summary)

@@ -244,3 +244,45 @@ func TestAppendSummaryCutsLongReports(t *testing.T) {
 		t.Errorf("cut inside a line: %q", body[len(body)-60:])
 	}
 }
+
+func TestRebaseSARIF(t *testing.T) {
+	const log = `{"version":"2.1.0","runs":[{"results":[
+ {"ruleId":"a","locations":[{"physicalLocation":{"artifactLocation":{"uri":"main.tf","uriBaseId":"%SRCROOT%"},"region":{"startLine":36}}}]},
+ {"ruleId":"b","locations":[{"physicalLocation":{"artifactLocation":{"uri":"file:///abs.tf"}}}]},
+ {"ruleId":"c","locations":[{"logicalLocations":[{"fullyQualifiedName":"aws_s3_bucket.x"}]}]}]}]}`
+	tests := []struct {
+		prefix  string
+		n       int
+		want    []string
+		wantErr string
+	}{
+		{"infra/prod", 1, []string{`"uri": "infra/prod/main.tf"`, `"uri": "file:///abs.tf"`, `"startLine": 36`}, ""},
+		{".", 0, []string{`"uri":"main.tf"`}, ""},
+		{"", 0, []string{`"uri":"main.tf"`}, ""},
+		{"../elsewhere", 0, nil, "outside the repository"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.prefix, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "r.sarif")
+			if err := os.WriteFile(p, []byte(log), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			n, err := RebaseSARIF(p, tc.prefix)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v", err)
+				}
+				return
+			}
+			if err != nil || n != tc.n {
+				t.Fatalf("n = %d, err = %v", n, err)
+			}
+			data, _ := os.ReadFile(p)
+			for _, w := range tc.want {
+				if !strings.Contains(string(data), w) {
+					t.Errorf("SARIF lacks %s:\n%s", w, data)
+				}
+			}
+		})
+	}
+}

@@ -166,6 +166,22 @@ func Run(ctx context.Context, in Inputs, rn Runner, plumbBin string, stdout, std
 	if err := res.readJSON(); err != nil {
 		return res, err
 	}
+	// plumb writes SARIF file locations relative to the Terraform root
+	// module; code scanning reads them relative to the repository.
+	if res.Reports.SARIF != "" && in.Command == CommandCheck && rn.Workspace != "" {
+		if _, err := os.Stat(res.Reports.SARIF); err == nil {
+			rel, err := filepath.Rel(rn.Workspace, in.rootModuleDir(workdir))
+			if err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+				n, err := RebaseSARIF(res.Reports.SARIF, rel)
+				if err != nil {
+					return res, err
+				}
+				if n > 0 {
+					fmt.Fprintf(stdout, "SARIF: %d file location(s) made relative to the repository root (prefix %s)\n", n, filepath.ToSlash(rel))
+				}
+			}
+		}
+	}
 	res.StepExit = res.ExitCode
 	if res.ExitCode == 2 && !in.FailOnFindings {
 		res.StepExit = 0
