@@ -5,6 +5,7 @@
 //
 //	plumb-release -version v1.2.0 -commit $(git rev-parse HEAD) -out dist
 //	plumb-release -verify dist
+//	plumb-release -checksums dist
 package main
 
 import (
@@ -43,6 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	commit := fs.String("commit", "", "git commit stamped into the binaries (hexadecimal)")
 	module := fs.String("module", ".", "the plumb repository root")
 	verify := fs.String("verify", "", "only check the SHA256SUMS of this directory")
+	checksums := fs.String("checksums", "", "only (re)write the SHA256SUMS of this directory over every file in it (after make image adds the images)")
 	var targets targetList
 	fs.Var(&targets, "target", "OS/ARCH to build (repeatable; default: linux, darwin and windows on amd64 and arm64)")
 	if err := fs.Parse(args); err != nil {
@@ -58,6 +60,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		fmt.Fprintf(stdout, "%s: every file matches SHA256SUMS\n", *verify)
+		return 0
+	}
+	if *checksums != "" {
+		arts, err := release.WriteChecksums(*checksums)
+		if err != nil {
+			fmt.Fprintf(stderr, "plumb-release: %v\n", err)
+			return 1
+		}
+		for _, a := range arts {
+			fmt.Fprintf(stdout, "%s  %s\n", a.SHA256, a.Name)
+		}
 		return 0
 	}
 	if *version == "" {

@@ -151,7 +151,7 @@ func (o Options) run(ctx context.Context, t Target, name string, args ...string)
 
 // artifactName says which files of OutDir belong to a release, so that
 // Build can clear an earlier one without touching anything else.
-var artifactName = regexp.MustCompile(`^(plumb-[a-z0-9]+-[a-z0-9]+(\.exe|\.cdx\.json)?|SHA256SUMS)$`)
+var artifactName = regexp.MustCompile(`^(plumb-[a-z0-9]+-[a-z0-9]+(\.exe|\.cdx\.json)?|plumb-image-linux-[a-z0-9]+\.oci\.tar|SHA256SUMS)$`)
 
 func prepareOut(dir string) error {
 	if dir == "" {
