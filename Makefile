@@ -41,6 +41,8 @@ bench:
 fuzz:
 	$(GO) test -run=^$$ -fuzz=FuzzParse$$ -fuzztime=30s ./internal/state/
 	$(GO) test -run=^$$ -fuzz=FuzzParseIgnore -fuzztime=30s ./internal/drift/
+	$(GO) test -run=^$$ -fuzz=FuzzSplitArgs -fuzztime=30s ./internal/ghaction/
+	$(GO) test -run=^$$ -fuzz=FuzzParseChecksums -fuzztime=30s ./internal/release/
 
 # Static binaries for linux/darwin/windows on amd64/arm64 with VERSION and
 # COMMIT stamped in, a CycloneDX SBOM per binary and SHA256SUMS, in DIST

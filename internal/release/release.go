@@ -200,35 +200,49 @@ func WriteChecksums(dir string) ([]Artifact, error) {
 	return arts, os.WriteFile(filepath.Join(dir, "SHA256SUMS"), []byte(b.String()), 0o644)
 }
 
+// ParseChecksums reads a SHA256SUMS file: one "HEX  NAME" line per file
+// (64 lowercase hexadecimal digits, two spaces, a plain file name). A line
+// that is anything else is an error naming it, as is an empty list.
+func ParseChecksums(data []byte) ([]Artifact, error) {
+	var arts []Artifact
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	for line := 1; sc.Scan(); line++ {
+		hexSum, name, ok := strings.Cut(sc.Text(), "  ")
+		if !ok || !sha256Hex.MatchString(hexSum) || name == "" || strings.ContainsAny(name, "/\\\x00") || name == "." || name == ".." {
+			return nil, fmt.Errorf("SHA256SUMS line %d: want \"HEX  NAME\", got %q", line, sc.Text())
+		}
+		arts = append(arts, Artifact{Name: name, SHA256: hexSum})
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(arts) == 0 {
+		return nil, fmt.Errorf("SHA256SUMS lists no files")
+	}
+	return arts, nil
+}
+
+var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
 // VerifyChecksums checks every file SHA256SUMS in dir names. It fails on
 // a mismatch, a missing file, a malformed line or an empty list.
 func VerifyChecksums(dir string) error {
-	f, err := os.Open(filepath.Join(dir, "SHA256SUMS"))
+	data, err := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	n := 0
-	for line := 1; sc.Scan(); line++ {
-		hexSum, name, ok := strings.Cut(sc.Text(), "  ")
-		if !ok || len(hexSum) != 64 || name == "" || strings.ContainsAny(name, "/\\") {
-			return fmt.Errorf("SHA256SUMS line %d: want \"HEX  NAME\", got %q", line, sc.Text())
-		}
-		got, err := fileSHA256(filepath.Join(dir, name))
-		if err != nil {
-			return fmt.Errorf("SHA256SUMS line %d: %w", line, err)
-		}
-		if got != hexSum {
-			return fmt.Errorf("%s: SHA-256 %s, SHA256SUMS says %s", name, got, hexSum)
-		}
-		n++
-	}
-	if err := sc.Err(); err != nil {
+	arts, err := ParseChecksums(data)
+	if err != nil {
 		return err
 	}
-	if n == 0 {
-		return fmt.Errorf("SHA256SUMS lists no files")
+	for _, a := range arts {
+		got, err := fileSHA256(filepath.Join(dir, a.Name))
+		if err != nil {
+			return fmt.Errorf("SHA256SUMS: %w", err)
+		}
+		if got != a.SHA256 {
+			return fmt.Errorf("%s: SHA-256 %s, SHA256SUMS says %s", a.Name, got, a.SHA256)
+		}
 	}
 	return nil
 }

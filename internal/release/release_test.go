@@ -369,3 +369,31 @@ func TestParseTarget(t *testing.T) {
 		t.Errorf("windows binary name %s", got)
 	}
 }
+
+// FuzzParseChecksums: no input panics, and what parses writes back the
+// same way it was read.
+func FuzzParseChecksums(f *testing.F) {
+	for _, s := range []string{
+		strings.Repeat("a", 64) + "  plumb-linux-amd64\n" + strings.Repeat("0", 64) + "  SHA256SUMS.txt\n",
+		strings.Repeat("A", 64) + "  x\n",
+		"abc  x\n",
+		strings.Repeat("0", 64) + "  ../x\n",
+		"",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		arts, err := ParseChecksums(data)
+		if err != nil {
+			return
+		}
+		var b strings.Builder
+		for _, a := range arts {
+			b.WriteString(a.SHA256 + "  " + a.Name + "\n")
+		}
+		again, err := ParseChecksums([]byte(b.String()))
+		if err != nil || !slices.Equal(arts, again) {
+			t.Fatalf("round trip: %v %v / %v", arts, err, again)
+		}
+	})
+}
