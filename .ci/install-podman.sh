@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Installs podman from Debian so the container image test can run the
-# image (internal/ociimage: podman load + podman run ... version); there is
-# no Docker engine on the build machines. Idempotent.
+# Installs podman and runc from Debian so the container image test can run
+# the image (internal/ociimage: podman load + podman run --runtime runc ...
+# version); there is no Docker engine on the build machines, and Debian's
+# default runtime crun refuses their hybrid cgroup hierarchy. Idempotent.
 set -euo pipefail
-if command -v podman >/dev/null; then
+if command -v podman >/dev/null && command -v runc >/dev/null; then
   podman --version
   exit 0
 fi
-echo "install-podman: installing podman from Debian"
+echo "install-podman: installing podman and runc from Debian"
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman runc >/dev/null
 podman --version

@@ -29,7 +29,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	binary := fs.String("binary", "", "static Linux plumb binary (required), e.g. dist/plumb-linux-amd64")
 	arch := fs.String("arch", "", "the binary's architecture: amd64 or arm64 (required)")
 	out := fs.String("out", "", "OCI archive to write (required), e.g. dist/plumb-image-linux-amd64.oci.tar")
-	version := fs.String("version", "", "version label and the manifest's ref name (required)")
+	version := fs.String("version", "", "version label; the manifest's ref name is plumb:VERSION (required)")
 	revision := fs.String("revision", "", "git commit for the org.opencontainers.image.revision label")
 	source := fs.String("source", "", "repository URL for the org.opencontainers.image.source label")
 	certs := fs.String("ca-certs", ociimage.CABundle, "PEM bundle of CA certificates to ship")
@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		fmt.Fprintf(stderr, "plumb-image: %v\n", err)
 		return 1
 	}
-	if err := ociimage.WriteArchive(img, *version, *out, when); err != nil {
+	if err := ociimage.WriteArchive(img, "plumb:"+*version, *out, when); err != nil {
 		fmt.Fprintf(stderr, "plumb-image: write %s: %v\n", *out, err)
 		return 1
 	}

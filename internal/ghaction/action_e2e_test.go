@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -98,7 +99,7 @@ func TestActionEndToEnd(t *testing.T) {
 	fake := githubtest.New(t, "acme", "infra")
 	fake.SetToken(ghToken)
 
-	var plumbBin string // built by the first subtest
+	var binData []byte // the plumb built by the first subtest
 
 	// A nightly drift job: plumb built from the action's source, scan
 	// --notify opens an issue for the stray bucket; the next night, with
@@ -136,10 +137,11 @@ receivers:
 		if strings.Join(run.skipped, ",") != "actions/setup-go@v5" {
 			t.Errorf("skipped uses steps %v, want only setup-go for a source build", run.skipped)
 		}
-		plumbBin = run.outputs["plumb-path"]
+		plumbBin := run.outputs["plumb-path"]
 		if plumbBin != filepath.Join(j.temp, "plumb-bin", "plumb") {
 			t.Errorf("plumb-path = %q", plumbBin)
 		}
+		binData = wantFile(t, plumbBin)
 		if !strings.Contains(run.log, "plumb v0.0.0-test") {
 			t.Errorf("the built plumb does not report the action's ref as its version")
 		}
@@ -196,12 +198,8 @@ receivers:
 			t.Errorf("%d issues, want 1", n)
 		}
 	})
-	if plumbBin == "" {
+	if len(binData) == 0 {
 		t.Fatal("no plumb binary built; the release subtests need it")
-	}
-	binData, err := os.ReadFile(plumbBin)
-	if err != nil {
-		t.Fatal(err)
 	}
 
 	// A release server: plumb-OS-ARCH and SHA256SUMS under /v0.0.0-test/.
@@ -279,6 +277,7 @@ receivers:
 				locs = append(locs, fmt.Sprintf("%s:%d", l.PhysicalLocation.ArtifactLocation.URI, l.PhysicalLocation.Region.StartLine))
 			}
 		}
+		slices.Sort(locs)
 		if strings.Join(locs, ",") != "infra/prod/main.tf:36,infra/prod/modules/storage/volumes.tf:3" {
 			t.Errorf("SARIF locations %v", locs)
 		}

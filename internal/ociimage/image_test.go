@@ -130,7 +130,7 @@ func TestImageArchive(t *testing.T) {
 		t.Fatal(err)
 	}
 	archive := filepath.Join(t.TempDir(), "plumb.oci.tar")
-	if err := WriteArchive(img, testVersion, archive, created); err != nil {
+	if err := WriteArchive(img, "plumb:"+testVersion, archive, created); err != nil {
 		t.Fatal(err)
 	}
 
@@ -148,7 +148,7 @@ func TestImageArchive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(im.Manifests) != 1 || im.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != testVersion ||
+	if len(im.Manifests) != 1 || im.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "plumb:"+testVersion ||
 		im.Manifests[0].MediaType != types.OCIManifestSchema1 {
 		t.Fatalf("index %+v", im.Manifests)
 	}
@@ -249,7 +249,7 @@ func TestImageArchive(t *testing.T) {
 		t.Errorf("rebuild digest %s, first %s: not reproducible", d, want)
 	}
 	archive2 := filepath.Join(t.TempDir(), "again.oci.tar")
-	if err := WriteArchive(again, testVersion, archive2, created); err != nil {
+	if err := WriteArchive(again, "plumb:"+testVersion, archive2, created); err != nil {
 		t.Fatal(err)
 	}
 	a1, _ := os.ReadFile(archive)
@@ -260,10 +260,13 @@ func TestImageArchive(t *testing.T) {
 
 	t.Run("podman", func(t *testing.T) {
 		podman := testenv.Require(t, "podman")
+		// runc rather than Debian's default crun, which refuses the
+		// build machines' hybrid cgroup hierarchy.
+		runc := testenv.Require(t, "runc")
 		// Storage of this test's own, so nothing is left in the machine's.
 		store := t.TempDir()
 		base := []string{"--root", filepath.Join(store, "root"), "--runroot", filepath.Join(store, "run"),
-			"--storage-driver", "vfs", "--events-backend", "file", "--cgroup-manager", "cgroupfs"}
+			"--storage-driver", "vfs", "--events-backend", "file", "--cgroup-manager", "cgroupfs", "--runtime", runc}
 		pod := func(args ...string) (string, error) {
 			cmd := exec.Command(podman, append(slices.Clone(base), args...)...)
 			cmd.Env = append(os.Environ(), "TMPDIR="+store)
@@ -284,10 +287,13 @@ func TestImageArchive(t *testing.T) {
 				imageID = strings.TrimSpace(name)
 			}
 		}
-		if imageID == "" {
-			t.Fatalf("podman load named no image:\n%s", out)
+		if imageID != "localhost/plumb:"+testVersion {
+			t.Fatalf("podman load named the image %q, want localhost/plumb:%s:\n%s", imageID, testVersion, out)
 		}
-		out, err = pod("run", "--rm", "--network", "none", "--pull", "never", imageID, "version")
+		// Limits within the sandbox's own: the build machines refuse a
+		// container more open files or processes than they allow.
+		out, err = pod("run", "--rm", "--network", "none", "--pull", "never",
+			"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", imageID, "version")
 		if err != nil {
 			t.Fatalf("podman run %s version: %v\n%s", imageID, err, out)
 		}
