@@ -99,11 +99,10 @@ func str(t testing.TB, m map[string]*yaml.Node, key, where string, required bool
 
 // actionMeta is what the checks collect for the cross-checks.
 type actionMeta struct {
-	inputs   map[string]string // id -> default
-	outputs  map[string]string // id -> value
-	steps    []map[string]*yaml.Node
-	stepIDs  []string
-	exprRefs []string
+	inputs  map[string]string // id -> default
+	outputs map[string]string // id -> value
+	steps   []map[string]*yaml.Node
+	stepIDs []string
 }
 
 // checkMetadata validates an action.yml against the documented syntax
@@ -231,9 +230,7 @@ func references(text string, bare bool) []string {
 	}
 	var refs []string
 	for _, e := range exprs {
-		for _, m := range contextRef.FindAllString(e, -1) {
-			refs = append(refs, m)
-		}
+		refs = append(refs, contextRef.FindAllString(e, -1)...)
 	}
 	return refs
 }

@@ -65,7 +65,9 @@ func (t Target) Binary() string {
 func (t Target) SBOM() string { return "plumb-" + t.OS + "-" + t.Arch + ".cdx.json" }
 
 // SBOMTool is the CycloneDX generator: cyclonedx-gomod, run by version
-// from the Go module proxy so the release needs nothing installed.
+// from the Go module proxy so the release needs nothing installed. Its
+// bin mode is used: the app mode needs the main module's version from git,
+// which it cannot read in a git worktree or a source tarball.
 var SBOMTool = []string{"run", "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0"}
 
 // Options say what to build.
@@ -127,7 +129,10 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 			return nil, fmt.Errorf("build %s: %w", t, err)
 		}
 		fmt.Fprintf(o.Log, "sbom  %s -> %s\n", t, t.SBOM())
-		args := append(slices.Clone(SBOMTool), "app", "-json", "-licenses", "-main", "cmd/plumb", "-output", filepath.Join(o.OutDir, t.SBOM()), ".")
+		// bin mode reads the module graph the go command embedded in the
+		// binary: exactly the modules linked for that platform, with their
+		// go.sum hashes, and the release version as the main component's.
+		args := append(slices.Clone(SBOMTool), "bin", "-json", "-version", o.Version, "-output", filepath.Join(o.OutDir, t.SBOM()), out)
 		if err := o.run(ctx, t, o.Go, args...); err != nil {
 			return nil, fmt.Errorf("SBOM for %s: %w", t, err)
 		}

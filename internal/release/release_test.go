@@ -49,17 +49,18 @@ type cycloneDX struct {
 	SpecVersion string `json:"specVersion"`
 	Metadata    struct {
 		Component struct {
-			Name       string `json:"name"`
-			Properties []struct {
-				Name  string `json:"name"`
-				Value string `json:"value"`
-			} `json:"properties"`
+			Name    string `json:"name"`
+			Version string `json:"version"`
 		} `json:"component"`
 	} `json:"metadata"`
 	Components []struct {
 		Name    string `json:"name"`
 		Version string `json:"version"`
 		PURL    string `json:"purl"`
+		Hashes  []struct {
+			Alg     string `json:"alg"`
+			Content string `json:"content"`
+		} `json:"hashes"`
 	} `json:"components"`
 }
 
@@ -124,21 +125,18 @@ func TestReleaseBuildsEveryTarget(t *testing.T) {
 			if err := json.Unmarshal(data, &bom); err != nil {
 				t.Fatalf("SBOM: %v", err)
 			}
-			if bom.BOMFormat != "CycloneDX" || bom.SpecVersion == "" || bom.Metadata.Component.Name != "plumb" {
-				t.Errorf("SBOM header: format %q spec %q component %q", bom.BOMFormat, bom.SpecVersion, bom.Metadata.Component.Name)
-			}
-			props := map[string]string{}
-			for _, p := range bom.Metadata.Component.Properties {
-				props[p.Name] = p.Value
-			}
-			if props["cdx:gomod:build:env:GOOS"] != tg.OS || props["cdx:gomod:build:env:GOARCH"] != tg.Arch {
-				t.Errorf("SBOM build properties %v, want GOOS %s GOARCH %s", props, tg.OS, tg.Arch)
+			if bom.BOMFormat != "CycloneDX" || bom.SpecVersion == "" || bom.Metadata.Component.Name != "plumb" || bom.Metadata.Component.Version != testVersion {
+				t.Errorf("SBOM header: format %q spec %q component %q %q", bom.BOMFormat, bom.SpecVersion, bom.Metadata.Component.Name, bom.Metadata.Component.Version)
 			}
 			inBOM := map[string]string{}
 			for _, c := range bom.Components {
 				inBOM[c.Name] = c.Version
-				if !strings.HasPrefix(c.PURL, "pkg:golang/") {
-					t.Errorf("component %s: purl %q", c.Name, c.PURL)
+				wantPURL := "pkg:golang/" + c.Name + "@" + c.Version + "?goarch=" + tg.Arch + "&goos=" + tg.OS + "&type=module"
+				if c.PURL != wantPURL {
+					t.Errorf("component %s: purl %q, want %q", c.Name, c.PURL, wantPURL)
+				}
+				if len(c.Hashes) == 0 || c.Hashes[0].Alg != "SHA-256" || len(c.Hashes[0].Content) != 64 {
+					t.Errorf("component %s: hashes %+v, want the SHA-256 of go.sum", c.Name, c.Hashes)
 				}
 			}
 			linked := map[string]string{}
