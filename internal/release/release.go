@@ -133,7 +133,8 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 		// binary: exactly the modules linked for that platform, with their
 		// go.sum hashes, and the release version as the main component's.
 		args := append(slices.Clone(SBOMTool), "bin", "-json", "-version", o.Version, "-output", filepath.Join(o.OutDir, t.SBOM()), out)
-		if err := o.run(ctx, t, o.Go, args...); err != nil {
+		// The tool runs here, so it is built for this machine, not for t.
+		if err := o.run(ctx, Target{}, o.Go, args...); err != nil {
 			return nil, fmt.Errorf("SBOM for %s: %w", t, err)
 		}
 	}
@@ -141,7 +142,8 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 }
 
 // run runs a go command for target t in the module directory: CGO off
-// (static binaries; the SQLite driver is pure Go), GOOS and GOARCH set.
+// (static binaries; the SQLite driver is pure Go), GOOS and GOARCH set
+// (empty, for the zero Target, means this machine).
 func (o Options) run(ctx context.Context, t Target, name string, args ...string) error {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = o.ModuleDir
