@@ -15,6 +15,7 @@
 #   azurite (Azure Storage Queue emulator)     .ci/install-azurite.sh (npm)
 #   alertmanager                               .ci/install-alertmanager.sh
 #   PostgreSQL initdb/pg_ctl                   apt-get install postgresql
+#   podman, runc, systemd-analyze              .ci/install-podman.sh (apt)
 #   chromium (for the console, later)          only with PLUMB_SETUP_CHROMIUM=1
 #
 # What it builds outside GOPATH goes to ~/.cache/plumb (azurite, a moto
@@ -190,6 +191,9 @@ if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
 else
   need postgresql "install PostgreSQL's server tools so initdb and pg_ctl run (Debian: apt-get install postgresql; they live in /usr/lib/postgresql/N/bin, which .ci/env.sh puts on PATH)"
 fi
+
+step "podman, runc, systemd-analyze (the image and deploy/ tests)"
+bash .ci/install-podman.sh || need podman "install Debian's podman, runc and systemd packages (apt-get install podman runc systemd); no Docker engine is needed"
 
 step "chromium (the web console's browser tests, once the console lands)"
 # The console is not built yet, so nothing needs a browser today.

@@ -13,6 +13,12 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
+// commit is set at build time with -ldflags "-X main.commit=SHA" (make
+// release does): a build without VCS stamping (-buildvcs=false, a source
+// tarball) still names its commit. Empty falls back to the vcs.revision
+// the go command recorded, if any.
+var commit = ""
+
 func newVersionCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
@@ -30,21 +36,24 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 // it, the Go version and the platform.
 func versionString() string {
 	v := version
-	commit := ""
+	rev := commit
 	if info, ok := debug.ReadBuildInfo(); ok {
 		if v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 			v = info.Main.Version
 		}
 		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				commit = s.Value[:12]
+			if s.Key == "vcs.revision" && rev == "" {
+				rev = s.Value
 			}
 		}
 	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "plumb %s", v)
-	if commit != "" {
-		fmt.Fprintf(&b, " (%s)", commit)
+	if rev != "" {
+		fmt.Fprintf(&b, " (%s)", rev)
 	}
 	fmt.Fprintf(&b, " %s %s/%s", runtime.Version(), runtime.GOOS, runtime.GOARCH)
 	return b.String()
