@@ -39,6 +39,8 @@ type backend interface {
 	jobRetry(ctx context.Context, id int64) error
 	jobList(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error)
 	addPeriodic(job *river.PeriodicJob) error
+	// deleteFinalized deletes finalized jobs per River's own cleaner query.
+	deleteFinalized(ctx context.Context, p *riverdriver.JobDeleteBeforeParams) (int, error)
 }
 
 type jobInserter func(ctx context.Context, params []river.InsertManyParams) ([]int64, error)
@@ -118,6 +120,10 @@ func (b *riverBackend[TTx]) jobList(ctx context.Context, ids []int64) ([]*rivert
 func (b *riverBackend[TTx]) addPeriodic(job *river.PeriodicJob) error {
 	_, err := b.client.PeriodicJobs().AddSafely(job)
 	return err
+}
+
+func (b *riverBackend[TTx]) deleteFinalized(ctx context.Context, p *riverdriver.JobDeleteBeforeParams) (int, error) {
+	return b.client.Driver().GetExecutor().JobDeleteBefore(ctx, p)
 }
 
 // riverConfig is shared by both dialects.

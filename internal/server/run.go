@@ -107,6 +107,9 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)
 		}
 	}
+	if err := scheduleRetention(cfg, q, store, logger); err != nil {
+		return err
+	}
 	if notifier := newNotifier(cfg, store, q); notifier != nil {
 		// A periodic job, so that with several replicas on PostgreSQL one
 		// routing pass runs at a time (River's leader) and a group is not
