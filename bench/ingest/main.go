@@ -25,6 +25,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"plumb/internal/config"
@@ -119,6 +120,7 @@ func run(n, clients, batch int, database string, workers int) error {
 	var lat []time.Duration
 	codes := map[int]int{}
 	var wg sync.WaitGroup
+	cpu0 := cpuTime()
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
@@ -159,6 +161,7 @@ func run(n, clients, batch int, database string, workers int) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	cancel()
 	if err := <-done; err != nil {
 		return fmt.Errorf("server: %w", err)
@@ -173,7 +176,20 @@ func run(n, clients, batch int, database string, workers int) error {
 	fmt.Printf("  accepted: %.0f events/s (%d requests in %.2fs)\n", float64(n)/elapsed.Seconds(), len(lat), elapsed.Seconds())
 	fmt.Printf("  accept latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms(pct(0.50)), ms(pct(0.99)), ms(lat[len(lat)-1]))
 	fmt.Printf("  answers: %v\n", codes)
+	// CPU per event (server, workers and this load generator together) is
+	// what bounds throughput on a machine of few cores; it also holds
+	// when other work shares the machine, unlike events/s.
+	fmt.Printf("  cpu: %.0f us/event (%.2f cores busy on average)\n", float64(cpu.Microseconds())/float64(n), cpu.Seconds()/elapsed.Seconds())
 	return nil
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
