@@ -180,7 +180,10 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 	// River's SQLite driver wants a single connection: SQLite allows one
 	// writer, and one connection turns lock contention into queueing inside
 	// database/sql instead of SQLITE_BUSY errors.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate"
+	base := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)"
+	// Checkpoints run beside the writer, on a connection of their own
+	// (checkpoint.go), not inside intake's commits.
+	dsn := base + "&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return fmt.Errorf("open queue: %s: %w", path, err)
@@ -225,8 +228,21 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 	}
 	client, err := river.NewClient(driver, q.riverConfig())
 	if err != nil {
-		_ = db.Close()
+		_ = q.closeDB()
 		return fmt.Errorf("open queue: river client: %w", err)
+	}
+	cp, err := startCheckpointer(base, q.log)
+	if err != nil {
+		_ = q.closeDB()
+		return fmt.Errorf("open queue: %w", err)
+	}
+	closeMain := q.closeDB
+	q.closeDB = func() error {
+		cpErr := cp.close()
+		if err := closeMain(); err != nil {
+			return err
+		}
+		return cpErr
 	}
 	q.be = &riverBackend[*sql.Tx]{
 		client: client,
