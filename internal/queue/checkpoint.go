@@ -15,10 +15,17 @@ import (
 // (a checkpoint) when the log passes 1,000 pages, by default inside the
 // commit that crossed the line: intake's single writer then stopped for
 // the copy and the database file's fsync while every sender waited, about
-// an eighth of the committer's time and its worst latencies. The writer's
-// connection has automatic checkpoints turned off instead, and this
+// an eighth of the committer's time and its worst latencies. This
 // goroutine checkpoints from a connection of its own, which SQLite lets
-// run beside the writer (PASSIVE: it never blocks or waits for it).
+// run beside the writer (PASSIVE: it never blocks or waits for it), so
+// the copying happens off the writer's path.
+//
+// The writer keeps an automatic checkpoint, at 4,000 pages instead of
+// 1,000: the log can only start over from its beginning once every frame
+// in it is copied, and under continuous writes a checkpoint running beside
+// the writer rarely ends with nothing new behind it. The writer's own
+// checkpoint then finds most frames copied already, copies the rest, and
+// the log restarts, so it stays bounded as before.
 
 // checkpointEvery is how often the checkpointer runs. At 10,000 events a
 // second the log grows by roughly that many pages a second, so the log
