@@ -227,12 +227,7 @@ func run(plumbBin string, n, runs int, latencies string, par int, workdir string
 	total := countResources(filepath.Join(dir, "terraform.tfstate"))
 	state := filepath.Join(dir, "terraform.tfstate")
 
-	type row struct {
-		setting     string
-		plumb, tfm  measure
-		plumbInSync int
-	}
-	var rows []row
+	type row struct{ plumb, tfm measure }
 	var lastPlumbCalls []testenv.Call
 	for _, s := range settings {
 		endpoint := moto.Endpoint
@@ -315,10 +310,16 @@ func run(plumbBin string, n, runs int, latencies string, par int, workdir string
 				printTimeline(lastPlumbCalls)
 			}
 		}
-		r := row{setting: s.name, plumb: median(ps), tfm: median(ts), plumbInSync: inSync}
-		rows = append(rows, r)
+		r := row{plumb: median(ps), tfm: median(ts)}
 		fmt.Printf("%-22s plumb scan: %8.2fs wall %8.2fs CPU %6.0f MiB %6s calls (%d of %d in sync)\n", s.name,
 			r.plumb.wall.Seconds(), r.plumb.cpu.Seconds(), float64(r.plumb.rssKiB)/1024, callStr(r.plumb.calls, proxy), inSync, total)
+		if inSync != total {
+			fmt.Printf("%-22s warning: plumb found %d of the %d declared resources in sync; the tools did not see the same estate\n", "", inSync, total)
+		}
+		if plumbOnly {
+			fmt.Println()
+			continue
+		}
 		fmt.Printf("%-22s terraform:  %8.2fs wall %8.2fs CPU %6.0f MiB %6s calls\n", "",
 			r.tfm.wall.Seconds(), r.tfm.cpu.Seconds(), float64(r.tfm.rssKiB)/1024, callStr(r.tfm.calls, proxy))
 		fmt.Printf("%-22s ratio:      %8.1fx wall %7.1fx CPU %6.1fx RSS\n\n", "",
