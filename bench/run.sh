@@ -3,6 +3,9 @@
 #  1. parse + diff of a synthetic 100,000-resource state (goal < 2 s, < 1 GiB RSS)
 #  2. a live scan of a ~2,000-resource moto estate (goal <= 0.05 API calls per resource)
 #  3. the Go micro-benchmarks of the parser and the drift engine
+#  ... then intake (SQLite, PostgreSQL with 1 and 2 replicas), policy evaluation,
+#  plumb scan against terraform plan -refresh-only (straight and behind a latency
+#  proxy) and the store size after a simulated year of hourly scans
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=bench/out
@@ -31,6 +34,10 @@ go build -o "$out/ingest" ./bench/ingest
 for b in 1 10; do "$out/ingest" -events "${EVENTS:-20000}" -clients 32 -batch "$b"; done
 
 echo
+echo "== plumb serve intake on one PostgreSQL: 1 and 2 replicas (goal >= 1.7x from 1 to 2)"
+for r in 1 2; do "$out/ingest" -postgres -replicas "$r" -events "${EVENTS:-20000}" -clients 32; done
+
+echo
 echo "== policy evaluation, 1,000 rules x 100,000 resources (evals/s; goal >= 1,000,000 on one core)"
 go test -run '^$' -bench 'Evaluate1000x100k$|Builtin100k' -benchtime 1x -benchmem -cpu 1,2 -count "${COUNT:-3}" ./internal/policy/
 
@@ -39,3 +46,15 @@ echo "== plumb codify: 50 unmanaged resources against moto (terraform dominates;
 go build -o "$out/codify" ./bench/codify
 "$out/codify" -n "${CODIFY_N:-50}"
 go test -run '^$' -bench 'CleanRender50' -benchmem -count "${COUNT:-3}" ./internal/codify/
+
+echo
+echo "== plumb scan vs terraform plan -refresh-only, warm, straight to moto and behind a latency proxy"
+echo "   (goals: >= 20x wall at 10,000 resources, >= 50x behind 50 ms per call)"
+go build -o "$out/plumb" ./cmd/plumb
+go build -o "$out/tfscan" ./bench/tfscan
+"$out/tfscan" -plumb "$out/plumb" -resources "${TF_RESOURCES:-350}" -runs "${TF_RUNS:-3}"
+
+echo
+echo "== store size after a simulated year of hourly scans of a 10,000-resource estate, retention on"
+go build -o "$out/storesize" ./bench/storesize
+"$out/storesize" -resources 10000 -days "${DAYS:-365}"

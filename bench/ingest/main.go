@@ -25,10 +25,12 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"plumb/internal/config"
 	"plumb/internal/server"
+	"plumb/internal/testenv"
 )
 
 func main() {
@@ -39,6 +41,8 @@ func main() {
 		database = flag.String("database", "", "PostgreSQL URL; empty uses SQLite in a temp dir")
 		workers  = flag.Int("workers", 4, "queue workers processing deliveries meanwhile")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+		replicas = flag.Int("replicas", 1, "plumb serve replicas sharing the PostgreSQL database (clients spread over them); needs -database or -postgres")
+		pg       = flag.Bool("postgres", false, "start a throwaway PostgreSQL (initdb, pg_ctl) and use it")
 	)
 	flag.Parse()
 	if *profile != "" {
@@ -53,7 +57,20 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*events, *clients, *batch, *database, *workers); err != nil {
+	if *pg {
+		dsn, stop, err := testenv.StartPostgresProcess()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "ingest:", err)
+			os.Exit(1)
+		}
+		defer stop()
+		*database = dsn
+	}
+	if *replicas > 1 && *database == "" {
+		fmt.Fprintln(os.Stderr, "ingest: -replicas needs PostgreSQL (-database or -postgres): a SQLite data dir has one server")
+		os.Exit(2)
+	}
+	if err := run(*events, *clients, *batch, *database, *workers, *replicas); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
@@ -78,7 +95,7 @@ subscriptions:
     handlers: [{type: audit}]
 `
 
-func run(n, clients, batch int, database string, workers int) error {
+func run(n, clients, batch int, database string, workers, replicas int) error {
 	dir, err := os.MkdirTemp("", "plumb-ingest-")
 	if err != nil {
 		return err
@@ -89,20 +106,25 @@ func run(n, clients, batch int, database string, workers int) error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	addrc := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: dir, DatabaseURL: database, Listen: "127.0.0.1:0",
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnListen: func(a string) { addrc <- a }})
-	}()
-	var addr string
-	select {
-	case addr = <-addrc:
-	case err := <-done:
-		cancel()
-		return fmt.Errorf("server: %w", err)
+	// Replicas run in this process: on one machine they share its cores
+	// exactly as separate processes would.
+	var urls []string
+	done := make(chan error, replicas)
+	for r := 0; r < replicas; r++ {
+		addrc := make(chan string, 1)
+		dataDir := filepath.Join(dir, fmt.Sprint("replica-", r))
+		go func() {
+			done <- server.Run(ctx, server.Options{Config: cfg, DataDir: dataDir, DatabaseURL: database, Listen: "127.0.0.1:0",
+				Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OnListen: func(a string) { addrc <- a }})
+		}()
+		select {
+		case addr := <-addrc:
+			urls = append(urls, "http://"+addr+"/v1/events/eventgrid?key=bench-key")
+		case err := <-done:
+			cancel()
+			return fmt.Errorf("server: %w", err)
+		}
 	}
-	url := "http://" + addr + "/v1/events/eventgrid?key=bench-key"
 	bodies := make([][]byte, 0, n/batch+1)
 	for i := 0; i < n; i += batch {
 		var evs []any
@@ -119,9 +141,11 @@ func run(n, clients, batch int, database string, workers int) error {
 	var lat []time.Duration
 	codes := map[int]int{}
 	var wg sync.WaitGroup
+	cpu0 := cpuTime()
 	start := time.Now()
 	for c := 0; c < clients; c++ {
 		wg.Add(1)
+		url := urls[c%len(urls)]
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
@@ -159,9 +183,12 @@ func run(n, clients, batch int, database string, workers int) error {
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	cpu := cpuTime() - cpu0
 	cancel()
-	if err := <-done; err != nil {
-		return fmt.Errorf("server: %w", err)
+	for range urls {
+		if err := <-done; err != nil {
+			return fmt.Errorf("server: %w", err)
+		}
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	pct := func(p float64) time.Duration { return lat[int(p*float64(len(lat)-1))] }
@@ -169,11 +196,24 @@ func run(n, clients, batch int, database string, workers int) error {
 	if database != "" {
 		store = "postgres"
 	}
-	fmt.Printf("store=%s events=%d batch=%d clients=%d workers=%d\n", store, n, batch, clients, workers)
+	fmt.Printf("store=%s replicas=%d events=%d batch=%d clients=%d workers=%d\n", store, replicas, n, batch, clients, workers)
 	fmt.Printf("  accepted: %.0f events/s (%d requests in %.2fs)\n", float64(n)/elapsed.Seconds(), len(lat), elapsed.Seconds())
 	fmt.Printf("  accept latency: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n", ms(pct(0.50)), ms(pct(0.99)), ms(lat[len(lat)-1]))
 	fmt.Printf("  answers: %v\n", codes)
+	// CPU per event (server, workers and this load generator together) is
+	// what bounds throughput on a machine of few cores; it also holds
+	// when other work shares the machine, unlike events/s.
+	fmt.Printf("  cpu: %.0f us/event (%.2f cores busy on average)\n", float64(cpu.Microseconds())/float64(n), cpu.Seconds()/elapsed.Seconds())
 	return nil
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -60,10 +60,15 @@ type Server struct {
 	MaxInflight int `yaml:"max_inflight"`
 	// Workers is the number of deliveries processed at once.
 	Workers int `yaml:"workers"`
-	// RetentionSucceeded keeps succeeded deliveries for statistics.
-	RetentionSucceeded time.Duration `yaml:"retention_succeeded"`
-	// RetentionDead keeps dead-lettered deliveries for inspection.
-	RetentionDead time.Duration `yaml:"retention_dead"`
+	// RetentionSucceeded keeps succeeded deliveries for statistics; the
+	// older name of Retention.SucceededEvents, which it mirrors after
+	// loading.
+	RetentionSucceeded time.Duration `yaml:"retention_succeeded" plumb:"older-name"`
+	// RetentionDead keeps dead-lettered deliveries for inspection; the
+	// older name of Retention.DeadEvents, which it mirrors after loading.
+	RetentionDead time.Duration `yaml:"retention_dead" plumb:"older-name"`
+	// Retention is how long the store keeps what it no longer needs.
+	Retention Retention `yaml:"retention"`
 	// MaxPending makes intake answer 503 when this many deliveries wait.
 	MaxPending int `yaml:"max_pending"`
 	// NotifyRetry is the retry policy of notifications to receivers
@@ -552,12 +557,7 @@ func (v *validator) validate(c *Config) {
 	} else if s.Workers < 1 {
 		v.errf("server.workers", "must be at least 1")
 	}
-	if s.RetentionSucceeded == 0 {
-		s.RetentionSucceeded = 24 * time.Hour
-	}
-	if s.RetentionDead == 0 {
-		s.RetentionDead = 30 * 24 * time.Hour
-	}
+	v.retention(s)
 	if s.MaxPending == 0 {
 		s.MaxPending = 100000
 	}

@@ -86,6 +86,9 @@ func fieldPlaces(t reflect.Type, path string, depth map[reflect.Type]int, out ma
 	defer func() { depth[t]-- }()
 	fields, names := yamlFields(t)
 	for _, name := range names {
+		if fields[name].Tag.Get("plumb") == "older-name" {
+			continue // still read, documented under its current name
+		}
 		p := join(path, name)
 		key := t.Name() + "." + name
 		out[key] = append(out[key], p)

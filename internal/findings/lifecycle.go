@@ -88,6 +88,7 @@ func lifecycleTables(dialect string) []string {
 			receiver TEXT NOT NULL,
 			state_key TEXT NOT NULL,
 			value TEXT NOT NULL,
+			updated_at BIGINT NOT NULL DEFAULT 0,
 			PRIMARY KEY (receiver, state_key)
 		)`,
 	}

@@ -159,10 +159,12 @@ func (r *ReceiverState) Get(ctx context.Context, receiver, key string) (string, 
 	return v, true, nil
 }
 
-// Put stores value under key for receiver, replacing any previous value.
+// Put stores value under key for receiver, replacing any previous value,
+// and records when, for PruneReceiverState.
 func (r *ReceiverState) Put(ctx context.Context, receiver, key, value string) error {
-	if _, err := r.s.db.ExecContext(ctx, r.s.rebind(`INSERT INTO plumb_receiver_state (receiver, state_key, value) VALUES (?, ?, ?)
-		ON CONFLICT (receiver, state_key) DO UPDATE SET value = excluded.value`), receiver, key, value); err != nil {
+	if _, err := r.s.db.ExecContext(ctx, r.s.rebind(`INSERT INTO plumb_receiver_state (receiver, state_key, value, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (receiver, state_key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`),
+		receiver, key, value, time.Now().UnixNano()); err != nil {
 		return fmt.Errorf("put receiver state %s/%s: %w", receiver, key, err)
 	}
 	return nil

@@ -127,6 +127,9 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 			return nil, fmt.Errorf("findings store: create table: %w", err)
 		}
 	}
+	if err := migrateReceiverState(ctx, db, dialect, time.Now()); err != nil {
+		return nil, fmt.Errorf("findings store: add updated_at to receiver state: %w", err)
+	}
 	return s, nil
 }
 

@@ -38,6 +38,8 @@ type backend interface {
 	jobRetry(ctx context.Context, id int64) error
 	jobList(ctx context.Context, ids []int64) ([]*rivertype.JobRow, error)
 	addPeriodic(job *river.PeriodicJob) error
+	// deleteFinalized deletes finalized jobs per River's own cleaner query.
+	deleteFinalized(ctx context.Context, p *riverdriver.JobDeleteBeforeParams) (int, error)
 }
 
 type jobInserter func(ctx context.Context, params []river.InsertManyParams) ([]int64, error)
@@ -119,6 +121,10 @@ func (b *riverBackend[TTx]) addPeriodic(job *river.PeriodicJob) error {
 	return err
 }
 
+func (b *riverBackend[TTx]) deleteFinalized(ctx context.Context, p *riverdriver.JobDeleteBeforeParams) (int, error) {
+	return b.client.Driver().GetExecutor().JobDeleteBefore(ctx, p)
+}
+
 // riverConfig is shared by both dialects.
 func (q *Queue) riverConfig() *river.Config {
 	workers := river.NewWorkers()
@@ -173,7 +179,11 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 	// River's SQLite driver wants a single connection: SQLite allows one
 	// writer, and one connection turns lock contention into queueing inside
 	// database/sql instead of SQLITE_BUSY errors.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_txlock=immediate"
+	base := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)"
+	// Checkpoints run beside the writer, on a connection of their own
+	// (checkpoint.go); the writer checkpoints itself only past 4,000 pages
+	// (default 1,000), by then mostly copied already (see checkpoint.go).
+	dsn := base + "&_pragma=wal_autocheckpoint(4000)&_txlock=immediate"
 	connector, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return fmt.Errorf("open queue: %s: %w", path, err)
@@ -218,8 +228,21 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 	}
 	client, err := river.NewClient(driver, q.riverConfig())
 	if err != nil {
-		_ = db.Close()
+		_ = q.closeDB()
 		return fmt.Errorf("open queue: river client: %w", err)
+	}
+	cp, err := startCheckpointer(base, q.log)
+	if err != nil {
+		_ = q.closeDB()
+		return fmt.Errorf("open queue: %w", err)
+	}
+	closeMain := q.closeDB
+	q.closeDB = func() error {
+		cpErr := cp.close()
+		if err := closeMain(); err != nil {
+			return err
+		}
+		return cpErr
 	}
 	q.be = &riverBackend[*sql.Tx]{
 		client: client,

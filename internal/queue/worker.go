@@ -213,12 +213,23 @@ func (q *Queue) addCleanup() error {
 // event therefore lives as long as any of its deliveries and at least as
 // long as the duplicate window.
 func (q *Queue) cleanup(ctx context.Context) error {
+	_, err := q.cleanupCount(ctx)
+	return err
+}
+
+// cleanupCount is cleanup returning how many event rows it removed.
+func (q *Queue) cleanupCount(ctx context.Context) (int64, error) {
 	if _, err := q.db.ExecContext(ctx, `DELETE FROM plumb_delivery WHERE NOT EXISTS (SELECT 1 FROM river_job j WHERE j.id = plumb_delivery.job_id)`); err != nil {
-		return fmt.Errorf("clean delivery rows: %w", err)
+		return 0, fmt.Errorf("clean delivery rows: %w", err)
 	}
 	cutoff := time.Now().Add(-q.opts.RetentionSucceeded).UnixNano()
-	if _, err := q.db.ExecContext(ctx, q.rebind(`DELETE FROM plumb_event WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM plumb_delivery d WHERE d.event_id = plumb_event.id)`), cutoff); err != nil {
-		return fmt.Errorf("clean events: %w", err)
+	res, err := q.db.ExecContext(ctx, q.rebind(`DELETE FROM plumb_event WHERE received_at < ? AND NOT EXISTS (SELECT 1 FROM plumb_delivery d WHERE d.event_id = plumb_event.id)`), cutoff)
+	if err != nil {
+		return 0, fmt.Errorf("clean events: %w", err)
 	}
-	return nil
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("clean events: %w", err)
+	}
+	return n, nil
 }

@@ -153,6 +153,9 @@ func Run(ctx context.Context, o Options) error {
 		}
 		schedules = append(schedules, env.Name)
 	}
+	if err := scheduleRetention(cfg, q, store, logger); err != nil {
+		return err
+	}
 	// Built before anything runs: a source that cannot be set up fails
 	// the start with no work in flight.
 	pollers, err := buildPollers(ctx, cfg, sink{srv}, o.sourceBackoffMax, logger)

@@ -47,7 +47,7 @@ func listDynamoDBTables(ctx context.Context, s *session, region string) ([]model
 			out = append(out, r)
 		}
 	}
-	tagFromIndexOrUnknown(ctx, s, region, out)
+	tagFromIndexOrUnknown(ctx, s, region, tagsDynamoDB, out)
 	if s.policyAttrs {
 		if err := dynamodbPolicyAttributes(ctx, s, client, out); err != nil {
 			return nil, fmt.Errorf("describe DynamoDB tables in %s: %w", region, err)

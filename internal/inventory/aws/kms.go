@@ -154,7 +154,7 @@ func listKMSKeys(ctx context.Context, s *session, region string) ([]model.Resour
 		}
 	}
 	if len(kept) > 0 {
-		idx := appTagIndex(ctx, s, region)
+		idx := appTagIndex(ctx, s, region, tagsKMS)
 		for i := range kept {
 			kept[i].Tags = appIndexTags(idx, kept[i].ARN)
 		}

@@ -68,7 +68,7 @@ func listLambdaFunctions(ctx context.Context, s *session, region string) ([]mode
 	}
 	// Only load the tag index when there is something to tag: an empty
 	// region then costs a single ListFunctions call.
-	idx := appTagIndex(ctx, s, region)
+	idx := appTagIndex(ctx, s, region, tagsLambda)
 	for i := range out {
 		out[i].Tags = appIndexTags(idx, out[i].ARN)
 	}

@@ -127,13 +127,15 @@ func lambdaCreateFunction(t *testing.T, ctx context.Context, cfg aws.Config, nam
 	return out
 }
 
-// appFailedTagSession returns a session whose tag index for region has
-// already failed to load, as it does when tag:GetResources is denied.
+// appFailedTagSession returns a session whose tag indexes for region have
+// already failed to load, as they do when tag:GetResources is denied.
 func appFailedTagSession(cfg aws.Config, region string) *session {
 	s := newSession(cfg, 4)
-	ti := &tagIndex{region: region, err: errors.New("AccessDeniedException: not authorized to perform tag:GetResources")}
-	ti.once.Do(func() {})
-	s.tags[region] = ti
+	for _, svc := range []string{tagsSQS, tagsLambda, tagsDynamoDB, tagsKMS, tagsLogs, tagsS3} {
+		ti := &tagIndex{region: region, err: errors.New("AccessDeniedException: not authorized to perform tag:GetResources")}
+		ti.once.Do(func() {})
+		s.tags[region+"|"+svc] = ti
+	}
 	return s
 }
 

@@ -80,7 +80,7 @@ func listLogGroups(ctx context.Context, s *session, region string) ([]model.Reso
 	if len(out) == 0 {
 		return out, nil
 	}
-	idx := appTagIndex(ctx, s, region)
+	idx := appTagIndex(ctx, s, region, tagsLogs)
 	for i := range out {
 		out[i].Tags = appIndexTags(idx, out[i].ARN, out[i].ARN+":*")
 	}

@@ -306,9 +306,10 @@ func appIndexTags(idx *tagIndex, arns ...string) map[string]string {
 	return map[string]string{}
 }
 
-// appTagIndex loads a region's tag index, nil when it cannot be read.
-func appTagIndex(ctx context.Context, s *session, region string) *tagIndex {
-	idx, err := s.tagsFor(ctx, region)
+// appTagIndex loads a service's tag index in a region, nil when it cannot
+// be read.
+func appTagIndex(ctx context.Context, s *session, region, service string) *tagIndex {
+	idx, err := s.tagsFor(ctx, region, service)
 	if err != nil {
 		return nil
 	}

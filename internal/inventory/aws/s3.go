@@ -61,7 +61,7 @@ func listS3Buckets(ctx context.Context, s *session, region string) ([]model.Reso
 			})
 		}
 	}
-	tagFromIndexOrUnknown(ctx, s, region, out)
+	tagFromIndexOrUnknown(ctx, s, region, tagsS3, out)
 	if s.policyAttrs && len(out) > 0 {
 		if err := s3PolicyAttributes(ctx, s, s3DetailClient(s.config(region)), out); err != nil {
 			return nil, err

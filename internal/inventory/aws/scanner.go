@@ -77,7 +77,8 @@ type Options struct {
 	Types []string
 	// Concurrency bounds how many (service, region) units list at once.
 	Concurrency int
-	// PerUnitConcurrency bounds per-resource detail calls inside one unit.
+	// PerUnitConcurrency bounds the listers running at once inside one
+	// unit, and the per-resource detail calls of each (default 8).
 	PerUnitConcurrency int
 	// MaxAttempts is the retry budget per API call for throttling and
 	// other retryable answers (adaptive mode). Default 8.
@@ -145,7 +146,7 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 		opts.Concurrency = 8
 	}
 	if opts.PerUnitConcurrency <= 0 {
-		opts.PerUnitConcurrency = 4
+		opts.PerUnitConcurrency = 8
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = defaultMaxAttempts
@@ -316,33 +317,21 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 			}
 			defer func() { <-sem }()
 			uctx := withUnit(ctx, u.label())
+			// The listers of a unit (EC2 has a dozen) run side by side:
+			// one after another, each list call's latency added up.
+			// Every lister gets its turn even after the time limit, so each
+			// type is recorded as read or failed.
+			lsem := make(chan struct{}, s.opts.PerUnitConcurrency)
+			var lwg sync.WaitGroup
 			for _, l := range u.listers {
-				if ctx.Err() != nil {
-					res.FailType(scope, l.Name, limitReached(ctx, s.activityOf(u.label())))
-					continue
-				}
-				out, err := l.list(uctx, sess, u.region)
-				if err != nil {
-					if ctx.Err() != nil {
-						err = limitReached(ctx, s.activityOf(u.label()))
-					} else {
-						err = describeErr(err)
-					}
-					res.FailType(scope, l.Name, err)
-					continue
-				}
-				for i := range out {
-					out[i].Provider = "aws"
-					out[i].Type = l.Name
-					if out[i].Account == "" {
-						out[i].Account = sess.account
-					}
-					if out[i].Region == "" && !l.Global {
-						out[i].Region = u.region
-					}
-				}
-				res.Add(l.Name, u.region, out)
+				lsem <- struct{}{}
+				lwg.Add(1)
+				go func(l lister) {
+					defer func() { <-lsem; lwg.Done() }()
+					s.runLister(ctx, uctx, sess, res, scope, u, l)
+				}(l)
 			}
+			lwg.Wait()
 		}(u)
 	}
 	wg.Wait()
@@ -350,6 +339,36 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	res.APIAttempts = s.attempts.Load()
 	res.Sort()
 	return res, nil
+}
+
+// runLister lists one type of a unit into res, or records why it could
+// not.
+func (s *Scanner) runLister(ctx, uctx context.Context, sess *session, res *inventory.Result, scope inventory.Scope, u unit, l lister) {
+	if ctx.Err() != nil {
+		res.FailType(scope, l.Name, limitReached(ctx, s.activityOf(u.label())))
+		return
+	}
+	out, err := l.list(uctx, sess, u.region)
+	if err != nil {
+		if ctx.Err() != nil {
+			err = limitReached(ctx, s.activityOf(u.label()))
+		} else {
+			err = describeErr(err)
+		}
+		res.FailType(scope, l.Name, err)
+		return
+	}
+	for i := range out {
+		out[i].Provider = "aws"
+		out[i].Type = l.Name
+		if out[i].Account == "" {
+			out[i].Account = sess.account
+		}
+		if out[i].Region == "" && !l.Global {
+			out[i].Region = u.region
+		}
+	}
+	res.Add(l.Name, u.region, out)
 }
 
 func (s *Scanner) units() []unit {

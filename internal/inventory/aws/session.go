@@ -56,11 +56,17 @@ func (s *session) wantsDetail(typ, id string) bool {
 	return s.declared == nil || s.declared(typ, id)
 }
 
-// tagIndex holds the tags of every tagged resource of a region, read in
-// pages of 100 through the Resource Groups Tagging API. Services whose list
-// calls do not return tags (SQS, Lambda, DynamoDB, KMS, CloudWatch Logs, S3)
-// look their tags up here, which costs one call per hundred resources
-// instead of one per resource.
+// tagIndex holds the tags of every tagged resource of one service in a
+// region, read in pages of 100 through the Resource Groups Tagging API.
+// Services whose list calls do not return tags (SQS, Lambda, DynamoDB,
+// KMS, CloudWatch Logs, S3) look their tags up here, which costs one call
+// per hundred resources instead of one per resource. There is one index
+// per (region, service) rather than one per region: the pages of one
+// index follow each other (each needs the last one's token), so with an
+// API answering in tens of milliseconds one shared index of thousands of
+// resources was the longest wait of a scan; per service, the indexes load
+// side by side, each when its lister needs it, for at most one more call
+// per service listed.
 type tagIndex struct {
 	once   sync.Once
 	byARN  map[string]map[string]string
@@ -68,17 +74,30 @@ type tagIndex struct {
 	region string
 }
 
-// tagsFor returns the tag index of a region, loading it on first use.
-func (s *session) tagsFor(ctx context.Context, region string) (*tagIndex, error) {
+// Tagging API resource type filters of the services that read their tags
+// from an index.
+const (
+	tagsSQS      = "sqs"
+	tagsLambda   = "lambda"
+	tagsDynamoDB = "dynamodb"
+	tagsKMS      = "kms"
+	tagsLogs     = "logs"
+	tagsS3       = "s3"
+)
+
+// tagsFor returns the tag index of a service in a region, loading it on
+// first use.
+func (s *session) tagsFor(ctx context.Context, region, service string) (*tagIndex, error) {
+	key := region + "|" + service
 	s.mu.Lock()
-	ti, ok := s.tags[region]
+	ti, ok := s.tags[key]
 	if !ok {
 		ti = &tagIndex{region: region}
-		s.tags[region] = ti
+		s.tags[key] = ti
 	}
 	s.mu.Unlock()
 	ti.once.Do(func() {
-		ti.byARN, ti.err = loadTagIndex(ctx, s.config(region))
+		ti.byARN, ti.err = loadTagIndex(ctx, s.config(region), service)
 	})
 	return ti, ti.err
 }
@@ -92,17 +111,17 @@ func (t *tagIndex) Tags(arn string) map[string]string {
 	return map[string]string{}
 }
 
-func loadTagIndex(ctx context.Context, cfg aws.Config) (map[string]map[string]string, error) {
+func loadTagIndex(ctx context.Context, cfg aws.Config, service string) (map[string]map[string]string, error) {
 	client := resourcegroupstaggingapi.NewFromConfig(cfg)
 	out := map[string]map[string]string{}
 	p := resourcegroupstaggingapi.NewGetResourcesPaginator(client, &resourcegroupstaggingapi.GetResourcesInput{
 		ResourcesPerPage:    aws.Int32(100),
-		ResourceTypeFilters: []string{"sqs", "lambda", "dynamodb", "kms", "logs", "s3"},
+		ResourceTypeFilters: []string{service},
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("tagging GetResources in %s: %w", cfg.Region, describeErr(err))
+			return nil, fmt.Errorf("tagging GetResources (%s) in %s: %w", service, cfg.Region, describeErr(err))
 		}
 		for _, m := range page.ResourceTagMappingList {
 			tags := map[string]string{}

@@ -53,7 +53,7 @@ func listSQSQueues(ctx context.Context, s *session, region string) ([]model.Reso
 			urls = append(urls, raw)
 		}
 	}
-	tagFromIndexOrUnknown(ctx, s, region, out)
+	tagFromIndexOrUnknown(ctx, s, region, tagsSQS, out)
 	if s.policyAttrs {
 		if err := sqsPolicyAttributes(ctx, s, client, out, urls); err != nil {
 			return nil, fmt.Errorf("read SQS queue attributes in %s: %w", region, err)
@@ -158,14 +158,14 @@ func sqsURLRegion(raw string) string {
 }
 
 // tagFromIndexOrUnknown fills the tags of regional resources from the session's
-// tag index, keyed by ARN. When the index cannot be read every resource
+// tag index of their service, keyed by ARN. When the index cannot be read every resource
 // keeps nil tags: unknown, so never compared, rather than failing a
 // listing that otherwise succeeded. Resources without an ARN stay nil too.
-func tagFromIndexOrUnknown(ctx context.Context, s *session, region string, res []model.Resource) {
+func tagFromIndexOrUnknown(ctx context.Context, s *session, region, service string, res []model.Resource) {
 	if len(res) == 0 {
 		return
 	}
-	ti, err := s.tagsFor(ctx, region)
+	ti, err := s.tagsFor(ctx, region, service)
 	if err != nil {
 		return
 	}
