@@ -39,6 +39,10 @@ type compiledSet struct {
 // untracked program returns the same result.
 type compiledRule struct {
 	rule *Rule
+	// params is the CEL value of the rule's parameters (defaults, then
+	// Set.SetParams overrides).
+	params      ref.Val
+	paramValues map[string]any
 	// lookups are this rule's related() calls.
 	lookups []lookup
 	// fast evaluates without cost tracking; nil when no input size is
@@ -71,6 +75,11 @@ func (cr *compiledRule) program(maxSize int) cel.Program {
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("resource", cel.MapType(cel.StringType, cel.DynType)),
+		// params are the rule's parameters (see Rule.Params); environment
+		// is the subject's {name, production} when environments are
+		// compared.
+		cel.Variable("params", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("environment", cel.MapType(cel.StringType, cel.DynType)),
 		cel.CrossTypeNumericComparisons(true),
 		ext.Strings(),
 		cel.Function("json",
@@ -98,6 +107,19 @@ func newEnv() (*cel.Env, error) {
 			cel.Overload(relatedFunc+"_type", []*cel.Type{cel.StringType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
 				cel.LateFunctionBinding(), cel.OverloadIsNonStrict()),
 			cel.Overload(relatedFunc+"_type_attr_value", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		// regional(TYPE): the resources of TYPE in the subject's account
+		// and region (account settings that exist per region).
+		cel.Function(regionalFunc,
+			cel.Overload(regionalFunc+"_type", []*cel.Type{cel.StringType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		// across() and overlaps() reach the environments on the other
+		// side of the production boundary (see environments.go).
+		cel.Function(acrossFunc,
+			cel.Overload(acrossFunc+"_type_attr_value", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		cel.Function(overlapsFunc,
+			cel.Overload(overlapsFunc+"_type_attr_cidr", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
 				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
 	)
 }
@@ -247,7 +269,7 @@ func compileRule(env *cel.Env, r *Rule) (*compiledRule, error) {
 		}
 		return prg, nil
 	}
-	cr := &compiledRule{rule: r, lookups: lookups}
+	cr := &compiledRule{rule: r, lookups: lookups, params: paramsValue(r.Params), paramValues: r.Params}
 	// Runtime cost tracking roughly doubles the work of a simple rule, so
 	// only rules that could exceed the limit pay for it. The static
 	// estimate assumes no attribute string or list is longer than

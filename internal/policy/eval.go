@@ -39,16 +39,25 @@ type activation struct {
 	live  bool
 	pos   int // the subject's position in the evaluated slice
 	subj  *Subject
-	// relatedOp and knownOp are the bound related() and known()
-	// implementations, made once.
-	relatedOp, knownOp functions.LateBoundOp
+	// relatedOp and the others are the bound implementations of the
+	// late-bound functions, made once.
+	relatedOp, knownOp, regionalOp, acrossOp, overlapsOp functions.LateBoundOp
+	// params is the running rule's parameters; env the subject's
+	// environment value, and production the evaluation's production
+	// environments.
+	params     ref.Val
+	env        ref.Val
+	production map[string]bool
 }
 
-func newActivation(index *relIndex, live bool) *activation {
-	a := &activation{index: index, live: live}
+func newActivation(index *relIndex, live bool, production map[string]bool) *activation {
+	a := &activation{index: index, live: live, production: production}
 	a.conv.table = &a.table
 	a.relatedOp = a.related
 	a.knownOp = a.known
+	a.regionalOp = a.regional
+	a.acrossOp = a.across
+	a.overlapsOp = a.overlaps
 	if f, err := interpreter.NewExecutionFrame(a); err == nil {
 		a.frame = f
 	}
@@ -77,6 +86,7 @@ func (a *activation) close() {
 func (a *activation) set(subjects []Subject, i int) {
 	a.pos, a.subj = i, &subjects[i]
 	a.table.list = a.table.list[:0]
+	a.env = nil
 	if a.index != nil {
 		if iv := a.index.values[i]; iv.val != nil {
 			a.resource, a.maxSize = iv.val, iv.maxSize
@@ -92,8 +102,16 @@ func (a *activation) set(subjects []Subject, i int) {
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	if name == "resource" {
+	switch name {
+	case "resource":
 		return a.resource, true
+	case "params":
+		return a.params, true
+	case "environment":
+		if a.env == nil {
+			a.env = environmentValue(a.subj.Environment, a.production)
+		}
+		return a.env, true
 	}
 	return nil, false
 }
@@ -109,6 +127,12 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 		return a.relatedOp, true
 	case knownFunc:
 		return a.knownOp, true
+	case regionalFunc:
+		return a.regionalOp, true
+	case acrossFunc:
+		return a.acrossOp, true
+	case overlapsFunc:
+		return a.overlapsOp, true
 	}
 	return nil, false
 }
@@ -198,6 +222,7 @@ func run(cr *compiledRule, act *activation) Outcome {
 	r := cr.rule
 	s := act.subj
 	mark := len(act.table.list)
+	act.params = cr.params
 	out, _, err := cr.program(act.maxSize).Eval(act.input())
 	if act.frame != nil && act.frame.CostTracker() != nil {
 		// A tracked program leaves its tracker (and the cost it counted)
@@ -288,7 +313,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 	}
 
 	if workers <= 1 {
-		act := newActivation(index, opts.Live)
+		act := newActivation(index, opts.Live, opts.Production)
 		defer act.close()
 		for c := 0; c < chunks; c++ {
 			if err := ctx.Err(); err != nil {
@@ -305,7 +330,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			act := newActivation(index, opts.Live)
+			act := newActivation(index, opts.Live, opts.Production)
 			defer act.close()
 			for {
 				c := int(next.Add(1) - 1)
