@@ -90,7 +90,7 @@ type Subject struct {
 	// overlaps() compare resources of environments on either side of the
 	// production boundary (EvalOptions.Production).
 	Environment string
-	Tags    map[string]string
+	Tags        map[string]string
 	// Attributes are the Terraform attribute names and values. A value a
 	// plan does not know yet is an *Unknown (see Unknown).
 	Attributes map[string]any
