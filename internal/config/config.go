@@ -40,6 +40,8 @@ type Config struct {
 	// runs; IgnoreRules is them parsed.
 	Ignore      []string      `yaml:"ignore"`
 	IgnoreRules *drift.Ignore `yaml:"-"`
+	// PolicyParams override policy rule parameters (see compliance.go).
+	PolicyParams PolicyParams `yaml:"policy_params"`
 }
 
 // Server holds the HTTP side: where it listens and who may call the API.
@@ -110,6 +112,8 @@ type Environment struct {
 	// Accounts is the allow-list of accounts plumb may act in; any
 	// enforcement other than report requires it.
 	Accounts []Account `yaml:"accounts"`
+	// Compliance settings: production, account_baseline (compliance.go).
+	EnvironmentCompliance `yaml:",inline"`
 }
 
 // Sources configures event intake.
@@ -385,6 +389,7 @@ func (v *validator) name(field, name string) {
 }
 
 func (v *validator) validate(c *Config) {
+	v.validatePolicyParams(c.PolicyParams)
 	s := &c.Server
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = 1 << 20
