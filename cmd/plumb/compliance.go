@@ -21,8 +21,9 @@ import (
 type complianceFlags struct {
 	pack      string
 	policies  []string
-	plan      string
+	plans     []string
 	configDir string
+	policyInputFlags
 	outputs   []string
 
 	// Live mode: the scan engine's desired-state and inventory flags.
@@ -90,7 +91,7 @@ declared resource was not evaluated, as with --cloud none, unless
 	fl := cmd.Flags()
 	fl.StringVar(&f.pack, "pack", "", "compliance pack to report on: "+strings.Join(policy.Packs(), ", "))
 	fl.StringArrayVar(&f.policies, "policy", nil, "extra rule files or directories; a rule with a pack rule's id replaces it (repeatable)")
-	fl.StringVar(&f.plan, "plan", "", "plan JSON (terraform show -json PLAN) whose resources to evaluate")
+	fl.StringArrayVar(&f.plans, "plan", nil, "plan JSON (terraform show -json PLAN) or Terraform state to evaluate; ENV=FILE names its environment (repeatable: several environments are evaluated together)")
 	fl.StringVar(&f.configDir, "config-dir", "", "root module directory, to point at .tf files and lines (default: the plan's directory)")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "markdown or html, optionally =PATH (repeatable; default: markdown to stdout)")
 	fl.StringArrayVar(&f.states, "state", nil, "live mode: Terraform state of the estate: a path, a glob, or s3://... (repeatable)")
@@ -101,6 +102,7 @@ declared resource was not evaluated, as with --cloud none, unless
 	fl.StringVar(&f.ignore, "ignore", "", "live mode: ignore file (default: .plumbignore in the current directory, if present)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "live mode: exit 0/2 even when part of the estate could not be read")
 	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "live mode: accept state files without resources")
+	f.policyInputFlags.add(fl)
 	return cmd
 }
 
@@ -140,10 +142,12 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 	}
 	live := len(f.states) > 0
 	switch {
-	case f.plan != "" && live:
+	case len(f.plans) > 0 && live:
 		return usageErr(fmt.Errorf("--plan and --state are two modes: report on a plan or on the live estate, not both"))
-	case f.plan == "" && !live:
-		return usageErr(fmt.Errorf("--plan is required: the resources to evaluate come from a plan JSON (terraform show -json PLAN), or from the live estate with --state"))
+	case len(f.plans) == 0 && !live && f.configPath == "":
+		return usageErr(fmt.Errorf("--plan is required: the resources to evaluate come from a plan JSON (terraform show -json PLAN), from every environment's states with --config, or from the live estate with --state"))
+	case live && (len(f.production) > 0 || f.configPath != "" || f.accountBaseline):
+		return usageErr(fmt.Errorf("--production, --config and --account-baseline apply to plans and states (--plan), not to the live estate (--state)"))
 	case !live && len(f.regions)+len(f.clouds)+len(f.types) > 0:
 		return usageErr(fmt.Errorf("--region, --cloud and --type select the live inventory: pass --state too"))
 	}
@@ -156,23 +160,37 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
 	}
+	flagParams, err := parseParamFlags(f.params)
+	if err != nil {
+		return usageErr(err)
+	}
 	var (
 		summary *policy.Compliance
 		render  func(io.Writer, string) error
 		unread  []string
 	)
 	if live {
+		if err := set.SetParams(flagParams); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
 		lc, u, err := liveCompliance(ctx, f, set)
 		if err != nil {
 			return err
 		}
 		summary, unread = lc, u
 	} else {
-		subjects, err := planSubjects(f.plan, f.configDir)
+		inputs, err := parseInputs(f.plans, f.env)
+		if err != nil {
+			return usageErr(err)
+		}
+		subjects, opts, params, err := policySources(ctx, inputs, f.configDir, f.policyInputFlags)
 		if err != nil {
 			return err
 		}
-		outcomes, err := set.Evaluate(ctx, subjects)
+		if err := set.SetParams(params); err != nil {
+			return &exitCodeError{code: exitError, err: err}
+		}
+		outcomes, err := set.EvaluateWith(ctx, subjects, opts)
 		if err != nil {
 			return &exitCodeError{code: exitError, err: fmt.Errorf("evaluate policies: %w", err)}
 		}

@@ -80,7 +80,7 @@ func (e envSides) opposite(a, b string) bool {
 // envGap is the unknown across() and overlaps() return when the
 // evaluation cannot compare the subject's environment with the others.
 func (a *activation) envGap() ref.Val {
-	if a.index.envs.ready && a.subj.Environment != "" {
+	if a.sides.ready && a.subj.Environment != "" {
 		return nil
 	}
 	id := a.table.add(source{label: subjectName(a.subj), reason: envReason})
@@ -207,11 +207,20 @@ func (a *activation) overlaps(_ string, args ...ref.Val) ref.Val {
 	return a.lookup(overlapsFunc, args)
 }
 
-// environmentValue is the CEL `environment` variable of a subject: its
-// name and whether it is production.
-func environmentValue(name string, production map[string]bool) ref.Val {
+// environmentValue is the CEL `environment` variable of the subject: its
+// name and whether it is production. When the evaluation cannot compare
+// environments (it does not hold a production environment and another
+// one), whether a subject is production says nothing, and the variable
+// is unknown: a rule about production is then not evaluated rather than
+// passed for want of anything to compare.
+func (a *activation) environmentValue() ref.Val {
+	if !a.sides.ready || a.subj.Environment == "" {
+		id := a.table.add(source{label: subjectName(a.subj), reason: envReason})
+		return types.NewUnknown(id, nil)
+	}
+	name := a.subj.Environment
 	return types.NewStringInterfaceMap(types.DefaultTypeAdapter, map[string]any{
 		"name":       name,
-		"production": name != "" && production[name],
+		"production": a.sides.production[name],
 	})
 }

@@ -45,13 +45,13 @@ type activation struct {
 	// params is the running rule's parameters; env the subject's
 	// environment value, and production the evaluation's production
 	// environments.
-	params     ref.Val
-	env        ref.Val
-	production map[string]bool
+	params ref.Val
+	env    ref.Val
+	sides  envSides
 }
 
-func newActivation(index *relIndex, live bool, production map[string]bool) *activation {
-	a := &activation{index: index, live: live, production: production}
+func newActivation(index *relIndex, live bool, sides envSides) *activation {
+	a := &activation{index: index, live: live, sides: sides}
 	a.conv.table = &a.table
 	a.relatedOp = a.related
 	a.knownOp = a.known
@@ -108,10 +108,16 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case "params":
 		return a.params, true
 	case "environment":
-		if a.env == nil {
-			a.env = environmentValue(a.subj.Environment, a.production)
+		if a.env != nil {
+			return a.env, true
 		}
-		return a.env, true
+		v := a.environmentValue()
+		if _, unknown := v.(*types.Unknown); !unknown {
+			// A known value is the subject's for every rule; an
+			// unknown's source lives in the running rule's table.
+			a.env = v
+		}
+		return v, true
 	}
 	return nil, false
 }
@@ -287,9 +293,10 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 	if len(out) == 0 {
 		return out, ctx.Err()
 	}
+	sides := newEnvSides(subjects, opts.Production)
 	var index *relIndex
 	if len(cs.lookups) > 0 {
-		index = buildIndex(subjects, cs.lookups, opts)
+		index = buildIndex(subjects, cs.lookups, opts, sides)
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -313,7 +320,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 	}
 
 	if workers <= 1 {
-		act := newActivation(index, opts.Live, opts.Production)
+		act := newActivation(index, opts.Live, sides)
 		defer act.close()
 		for c := 0; c < chunks; c++ {
 			if err := ctx.Err(); err != nil {
@@ -330,7 +337,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			act := newActivation(index, opts.Live, opts.Production)
+			act := newActivation(index, opts.Live, sides)
 			defer act.close()
 			for {
 				c := int(next.Add(1) - 1)

@@ -171,7 +171,7 @@ func refKey(addr string) string { return "r:" + addr }
 
 func numberKey(f float64) string { return valueKey(strconv.FormatFloat(f, 'g', -1, 64)) }
 
-func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions) *relIndex {
+func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions, sides envSides) *relIndex {
 	ix := &relIndex{
 		subjects: subjects,
 		live:     opts.Live,
@@ -181,7 +181,7 @@ func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions) *
 		values:   make([]indexedValue, len(subjects)),
 		keyed:    make(map[lookup]*keyedIndex, len(lookups)),
 		cidrs:    map[lookup]*cidrIndex{},
-		envs:     newEnvSides(subjects, opts.Production),
+		envs:     sides,
 	}
 	byType := map[string][]lookup{}
 	for l := range lookups {

@@ -7,6 +7,7 @@ import (
 
 	tfjson "github.com/hashicorp/terraform-json"
 
+	"plumb/internal/model"
 	"plumb/internal/policy"
 )
 
@@ -92,6 +93,33 @@ func accountSubjects(cfg *tfjson.Config, loc *locator) []policy.Subject {
 		out = append(out, policy.Subject{
 			Provider: "aws", Type: policy.RegionType, Address: policy.RegionType + "." + name, Name: c.key,
 			Region: c.region, Attributes: attrs, File: file, Line: line,
+		})
+	}
+	return out
+}
+
+// StateSubjects presents the resources of a Terraform state (as
+// internal/state reads it) as policy subjects: every managed, current
+// instance with the attributes the state holds, all of them known. It is
+// how rules are evaluated on what an environment has applied without
+// reading the cloud, for instance to compare environments.
+func StateSubjects(resources []model.DesiredResource) []policy.Subject {
+	var out []policy.Subject
+	for _, d := range resources {
+		if d.Mode == "data" || d.Deposed != "" || d.Raw == nil {
+			continue
+		}
+		id, _ := d.Raw["id"].(string)
+		out = append(out, policy.Subject{
+			Provider:   d.Provider,
+			Type:       d.Type,
+			Address:    d.Address,
+			ID:         id,
+			Name:       d.Name,
+			Region:     d.Region,
+			Account:    d.Account,
+			Tags:       d.Tags,
+			Attributes: d.Raw,
 		})
 	}
 	return out
