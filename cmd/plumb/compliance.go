@@ -24,7 +24,7 @@ type complianceFlags struct {
 	plans     []string
 	configDir string
 	policyInputFlags
-	outputs   []string
+	outputs []string
 
 	// Live mode: the scan engine's desired-state and inventory flags.
 	states       []string
