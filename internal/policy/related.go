@@ -165,9 +165,11 @@ type keyedIndex struct {
 }
 
 // Keys of the index: a known value, or the address of the single
-// resource an unknown value is computed from.
-func valueKey(s string) string  { return "v:" + s }
-func refKey(addr string) string { return "r:" + addr }
+// resource an unknown value is computed from. An address is only unique
+// within one configuration, so it is keyed with its environment: two
+// environments' plans both declaring aws_vpc.main refer to two VPCs.
+func valueKey(s string) string       { return "v:" + s }
+func refKey(env, addr string) string { return "r:" + env + "|" + addr }
 
 func numberKey(f float64) string { return valueKey(strconv.FormatFloat(f, 'g', -1, 64)) }
 
@@ -212,7 +214,7 @@ func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions, s
 				ki.all = append(ki.all, i)
 				continue
 			}
-			keys, uncertain := indexKeys(s.Attributes[l.attr], s.Refs[l.attr], s.Address, nil)
+			keys, uncertain := indexKeys(s.Attributes[l.attr], s.Refs[l.attr], s.Address, s.Environment, nil)
 			if uncertain {
 				id := ix.table.add(source{label: subjectName(s), reason: reasonAfterApply + " and cannot be traced to a resource"})
 				ki.uncertain = append(ki.uncertain, types.NewUnknown(id, types.NewAttributeTrail(l.attr)))
@@ -232,7 +234,7 @@ func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions, s
 // known value(s), and the single resource an unknown value (or, at plan
 // time, the configuration of a known one) refers to. uncertain is true
 // when the attribute is unknown and refers to no single resource.
-func indexKeys(v any, refs []string, own string, keys []string) ([]string, bool) {
+func indexKeys(v any, refs []string, own, env string, keys []string) ([]string, bool) {
 	uncertain := false
 	switch x := v.(type) {
 	case string:
@@ -248,7 +250,7 @@ func indexKeys(v any, refs []string, own string, keys []string) ([]string, bool)
 	case []any:
 		for _, e := range x {
 			var u bool
-			keys, u = indexKeys(e, nil, own, keys)
+			keys, u = indexKeys(e, nil, own, env, keys)
 			uncertain = uncertain || u
 		}
 	case *Unknown:
@@ -259,10 +261,10 @@ func indexKeys(v any, refs []string, own string, keys []string) ([]string, bool)
 		if len(r) != 1 || x.Untraced {
 			return keys, true
 		}
-		keys = append(keys, refKey(r[0]))
+		keys = append(keys, refKey(env, r[0]))
 	}
 	if len(refs) == 1 {
-		keys = append(keys, refKey(refs[0]))
+		keys = append(keys, refKey(env, refs[0]))
 	}
 	return keys, uncertain
 }
@@ -481,7 +483,7 @@ func (a *activation) lookupKeys(v ref.Val, keys []string) ([]string, ref.Val, re
 			if !ok || src.related != "" || src.untraced || len(src.refs) != 1 {
 				return nil, x, nil
 			}
-			keys = append(keys, refKey(src.refs[0]))
+			keys = append(keys, refKey(a.subj.Environment, src.refs[0]))
 		}
 		return keys, nil, nil
 	case traits.Lister:

@@ -192,3 +192,36 @@ func TestSetParams(t *testing.T) {
 		}
 	}
 }
+
+// TestReferencesStayInTheirEnvironment: an address names a resource of
+// one configuration, so an unknown value computed from aws_vpc.main in
+// one environment's plan pairs with that plan's aws_vpc.main only, never
+// with another environment's resource of the same address.
+func TestReferencesStayInTheirEnvironment(t *testing.T) {
+	const deny = `across("aws_vpc", "id", [resource.vpc_id]).size() > 0 || related("aws_vpc", "id", resource.vpc_id).size() == 0`
+	peering := func(env string) Subject {
+		return Subject{Type: "aws_vpc_peering_connection", Address: "aws_vpc_peering_connection.p", Environment: env,
+			Attributes: map[string]any{"vpc_id": &Unknown{Configured: true, Refs: []string{"aws_vpc.main"}}}}
+	}
+	vpc := func(env string) Subject {
+		return Subject{Type: "aws_vpc", Address: "aws_vpc.main", Environment: env, Attributes: map[string]any{"id": &Unknown{}}}
+	}
+	opts := EvalOptions{Production: map[string]bool{"prod": true}}
+	tests := []struct {
+		name   string
+		others []Subject
+		want   string
+	}{
+		// Its own aws_vpc.main is found; staging's is not across.
+		{"both environments declare the address", []Subject{vpc("prod"), vpc("staging")}, "pass"},
+		// Only staging declares aws_vpc.main: prod's reference finds nothing.
+		{"only the other environment declares it", []Subject{vpc("staging"), {Type: "aws_vpc", Address: "aws_vpc.x", Environment: "staging", Attributes: map[string]any{"id": "vpc-1"}}}, "violated"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := verdict(evalOne(t, deny, peering("prod"), opts, tt.others...)); got != tt.want {
+				t.Errorf("%s, want %s", got, tt.want)
+			}
+		})
+	}
+}
