@@ -143,8 +143,8 @@ func runCheck(cmd *cobra.Command, args []string, f checkFlags, stdout io.Writer)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
 	}
-	if err := set.SetParams(params); err != nil {
-		return &exitCodeError{code: exitError, err: err}
+	if err := applyParams(set, params, f.params); err != nil {
+		return err
 	}
 	outcomes, err := set.EvaluateWith(ctx, subjects, opts)
 	if err != nil {

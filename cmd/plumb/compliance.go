@@ -160,18 +160,14 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
 	}
-	flagParams, err := parseParamFlags(f.params)
-	if err != nil {
-		return usageErr(err)
-	}
 	var (
 		summary *policy.Compliance
 		render  func(io.Writer, string) error
 		unread  []string
 	)
 	if live {
-		if err := set.SetParams(flagParams); err != nil {
-			return &exitCodeError{code: exitError, err: err}
+		if err := applyParams(set, nil, f.params); err != nil {
+			return err
 		}
 		lc, u, err := liveCompliance(ctx, f, set)
 		if err != nil {
@@ -187,8 +183,8 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
-		if err := set.SetParams(params); err != nil {
-			return &exitCodeError{code: exitError, err: err}
+		if err := applyParams(set, params, f.params); err != nil {
+			return err
 		}
 		outcomes, err := set.EvaluateWith(ctx, subjects, opts)
 		if err != nil {

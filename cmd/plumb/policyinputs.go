@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -192,8 +193,9 @@ func policySources(ctx context.Context, inputs []policyInput, configDir string, 
 	if f.accountBaseline {
 		opts.AccountBaseline = true
 	}
-	params := policy.Params{}
+	var params policy.Params
 	if cfg != nil {
+		params = policy.Params{}
 		for k, v := range cfg.PolicyParams {
 			params[k] = map[string]any{}
 			for n, x := range v {
@@ -201,19 +203,65 @@ func policySources(ctx context.Context, inputs []policyInput, configDir string, 
 			}
 		}
 	}
-	flagParams, err := parseParamFlags(f.params)
+	return subjects, opts, params, nil
+}
+
+// applyParams sets the rule parameters of a check: plumb.yaml's
+// policy_params, then --param (which wins). plumb.yaml serves every
+// check, so its entries for a built-in pack or rule this check did not
+// load are left out; a key that names nothing built in or loaded is an
+// error, like every --param that names nothing loaded.
+func applyParams(set *policy.Set, cfgParams policy.Params, flagSpecs []string) error {
+	flagParams, err := parseParamFlags(flagSpecs)
 	if err != nil {
-		return nil, opts, nil, usageErr(err)
+		return usageErr(err)
+	}
+	loaded := map[string]bool{}
+	for _, r := range set.Rules {
+		loaded[r.ID] = true
+		for std := range r.Controls {
+			loaded[std] = true
+		}
+	}
+	var builtin map[string]bool
+	params := policy.Params{}
+	for k, v := range cfgParams {
+		if !loaded[k] {
+			if builtin == nil {
+				builtin = builtinParamKeys()
+			}
+			if builtin[k] {
+				continue
+			}
+		}
+		params[k] = v
 	}
 	for k, v := range flagParams {
 		if params[k] == nil {
 			params[k] = map[string]any{}
+		} else {
+			params[k] = maps.Clone(params[k])
 		}
-		for n, x := range v {
-			params[k][n] = x
+		maps.Copy(params[k], v)
+	}
+	if err := set.SetParams(params); err != nil {
+		return &exitCodeError{code: exitError, err: err}
+	}
+	return nil
+}
+
+// builtinParamKeys are the names of the built-in packs and rules.
+func builtinParamKeys() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range policy.Packs() {
+		out[p] = true
+	}
+	if all, err := policy.LoadPacks(policy.Packs(), nil); err == nil {
+		for _, r := range all.Rules {
+			out[r.ID] = true
 		}
 	}
-	return subjects, opts, params, nil
+	return out
 }
 
 // parseParamFlags reads --param KEY.NAME=VALUE: KEY is a rule id or a pack
