@@ -266,3 +266,34 @@ func TestCheckEnvironmentUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestReportComplianceEnvironments: the control that compares
+// environments fails when production overlaps staging, and is not
+// evaluated (never Pass) on one environment alone.
+func TestReportComplianceEnvironments(t *testing.T) {
+	dir := t.TempDir()
+	prod := writeState(t, dir, "prod.tfstate", vpcState("main", "vpc-prod1", "10.60.0.0/16"))
+	overlap := writeState(t, dir, "staging.tfstate", vpcState("copy", "vpc-stg1", "10.60.0.0/16"))
+	apart := writeState(t, dir, "staging-apart.tfstate", vpcState("apart", "vpc-stg2", "172.16.0.0/16"))
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"overlap", []string{"--plan", "prod=" + prod, "--plan", "staging=" + overlap, "--production", "prod"}, "| `6.5.3` | Fail |"},
+		{"apart", []string{"--plan", "prod=" + prod, "--plan", "staging=" + apart, "--production", "prod"}, "| `6.5.3` | Pass |"},
+		{"one environment", []string{"--plan", prod}, "| `6.5.3` | Not evaluated |"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(append([]string{"report", "compliance", "--pack", "pci-dss-4.0"}, tt.args...), &stdout, &stderr)
+			if code != exitOK && code != exitFindings {
+				t.Fatalf("exit %d\n%s", code, stderr.String())
+			}
+			if !strings.Contains(stdout.String(), tt.want) {
+				t.Errorf("report lacks %q:\n%s", tt.want, stdout.String())
+			}
+		})
+	}
+}

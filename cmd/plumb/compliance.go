@@ -61,7 +61,12 @@ The resources come from a plan (--plan: before the apply) or from the live
 estate (--state: the plumb scan engine lists the inventory and evaluates
 the pack on every resource it reads, declared or not; --state says which
 resources the code declares and, with the cloud flags, which cloud to
-list).
+list). --plan also takes a Terraform state (what was applied), and is
+repeatable as ENV=FILE to evaluate several environments together, with
+production marked by --production, for the controls that compare
+environments (PCI DSS 6.5.3); --config with no --plan reads every
+environment's states from plumb.yaml. --account-baseline and --param act
+as in plumb check.
 
 A control fails when any resource breaks one of its rules; is "error" when
 a rule failed to run on some resource (bad JSON in a policy document, the
@@ -81,6 +86,9 @@ declared resource was not evaluated, as with --cloud none, unless
 		Example: `  terraform show -json tfplan > plan.json
   plumb report compliance --pack pci-dss-4.0 --plan plan.json -o html=pci.html -o markdown
 
+  # production and staging compared (their address spaces, peering)
+  plumb report compliance --pack pci-dss-4.0 --plan prod=prod.json --plan staging=staging.json --production prod
+
   # the live estate
   plumb report compliance --pack cis-aws-3.0 --state terraform.tfstate --region eu-west-1 -o html=cis.html`,
 		Args: cobra.NoArgs,
@@ -98,7 +106,7 @@ declared resource was not evaluated, as with --cloud none, unless
 	fl.StringArrayVar(&f.regions, "region", nil, "live mode: AWS region to list (repeatable; default: the region of the AWS configuration)")
 	fl.StringArrayVar(&f.clouds, "cloud", nil, "live mode: inventory to run: aws, azure or none (repeatable; default: decided from the state and the cloud flags)")
 	fl.StringArrayVar(&f.types, "type", nil, "live mode: only list this Terraform resource type (repeatable; default: all supported types)")
-	fl.StringVar(&f.env, "env", "default", "live mode: environment name")
+	fl.StringVar(&f.env, "env", "default", "environment name of the live estate, or of a --plan file given without ENV=")
 	fl.StringVar(&f.ignore, "ignore", "", "live mode: ignore file (default: .plumbignore in the current directory, if present)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "live mode: exit 0/2 even when part of the estate could not be read")
 	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "live mode: accept state files without resources")
