@@ -71,6 +71,8 @@ var ordinaryPlanted = [][2]string{
 	{"aws-nacl-admin-ports-open", "aws_network_acl.bad_ssh_open"},
 	{"aws-nacl-rule-admin-ports-open", "aws_network_acl_rule.bad_rdp_open"},
 	{"aws-peering-route-least-access", "aws_route.bad_whole_peer"},
+	{"aws-iam-user-one-active-key", "aws_iam_user.bad_two_keys"},
+	{"aws-account-security-contact", "plumb_aws_account.this"},
 }
 
 // ordinaryNotEvaluated are (rule, address, reason) triples the checks

@@ -500,3 +500,29 @@ resource "aws_route" "to_shared_tools" {
   destination_cidr_block    = cidrsubnet(aws_vpc.shared.cidr_block, 8, 4)
   vpc_peering_connection_id = aws_vpc_peering_connection.shared.id
 }
+
+# --- Contacts and keys -------------------------------------------------
+
+# Security notices from AWS reach the security team (CIS 1.2).
+resource "aws_account_alternate_contact" "security" {
+  alternate_contact_type = "SECURITY"
+  name                   = "Security team"
+  title                  = "Security"
+  email_address          = "security@example.com"
+  phone_number           = "+4930123456"
+}
+
+# A deployment user with one active key; the previous one, being
+# rotated out, is inactive (CIS 1.13).
+resource "aws_iam_user" "deploy" {
+  name = "ordinary-deploy"
+}
+
+resource "aws_iam_access_key" "deploy" {
+  user = aws_iam_user.deploy.name
+}
+
+resource "aws_iam_access_key" "deploy_previous" {
+  user   = aws_iam_user.deploy.name
+  status = "Inactive"
+}

@@ -529,3 +529,25 @@ resource "aws_route" "bad_whole_peer" {
   destination_cidr_block    = aws_vpc.shared.cidr_block
   vpc_peering_connection_id = aws_vpc_peering_connection.shared.id
 }
+
+# Planted: aws-iam-user-one-active-key (two active keys), and
+# aws-account-security-contact on the account: only a billing contact.
+resource "aws_iam_user" "bad_two_keys" {
+  name = "ordinary-two-keys"
+}
+
+resource "aws_iam_access_key" "first" {
+  user = aws_iam_user.bad_two_keys.name
+}
+
+resource "aws_iam_access_key" "second" {
+  user = aws_iam_user.bad_two_keys.name
+}
+
+resource "aws_account_alternate_contact" "billing" {
+  alternate_contact_type = "BILLING"
+  name                   = "Finance"
+  title                  = "Billing"
+  email_address          = "billing@example.com"
+  phone_number           = "+4930123456"
+}
