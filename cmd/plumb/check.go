@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"plumb/internal/inventory"
 	"plumb/internal/policy"
 	"plumb/internal/report"
-	"plumb/internal/tfplan"
 )
 
 type checkFlags struct {
@@ -24,19 +22,33 @@ type checkFlags struct {
 	env          string
 	outputs      []string
 	allowPartial bool
+	policyInputFlags
 }
 
 func newCheckCmd(stdout, stderr io.Writer) *cobra.Command {
 	var f checkFlags
 	cmd := &cobra.Command{
-		Use:   "check PLAN_JSON",
+		Use:   "check [ENV=]FILE...",
 		Short: "Check a Terraform plan against compliance policies before it is applied",
 		Long: `Evaluate compliance rules (CEL, see docs) on every resource a saved
 Terraform plan would create, update or keep, so a violation is caught in
 the pull request instead of in production.
 
-PLAN_JSON is the output of 'terraform show -json PLANFILE'. Resources the
-plan only destroys are not checked. Values Terraform only knows after the
+FILE is the output of 'terraform show -json PLANFILE' (or a Terraform
+state, tfstate v4, to check what was applied). Resources the plan only
+destroys are not checked. Several files are several environments, each
+named ENV=FILE: rules that compare environments (production's address
+space and peering against the others', PCI DSS 6.5.3) need them together,
+with the production ones marked by --production or by plumb.yaml's
+environments[].production (--config). With --config and no FILE, every
+environment's states are checked.
+
+Each AWS provider configuration of a plan is also a region subject, and
+the plan an account subject, for controls about the account (Access
+Analyzer in every region, Security Hub, a support role). A plan that
+declares none of those settings is not judged on them (account settings
+usually live in a configuration of their own) unless --account-baseline
+says this configuration manages them. Values Terraform only knows after the
 apply (ids, ARNs, a kms_key_id that refers to a key created in the same
 plan, a bucket policy built with jsonencode() from ARNs) are unknown: a
 rule whose verdict depends on one is not evaluated on that resource
@@ -69,14 +81,23 @@ under policy_not_evaluated in -o json.`,
   # plan.json written elsewhere: say where the .tf files are
   plumb check /tmp/plan.json --policy rules.yaml --config-dir infra/prod
 
+  # production and staging together: address spaces and peering compared
+  plumb check prod=plan-prod.json staging=plan-staging.json --production prod --pack pci-dss-4.0
+
+  # every environment's applied state, production marked in plumb.yaml
+  plumb check --config plumb.yaml --pack pci-dss-4.0
+
+  # a rule parameter: keep logs at most a year
+  plumb check plan.json --pack observability --param observability.max_retention_days=365
+
   # GitHub code scanning (in a workflow with security-events: write)
   plumb check plan.json --pack pci-dss-4.0 -o table -o sarif=plumb.sarif
   #   - uses: github/codeql-action/upload-sarif@v3
   #     if: always()
   #     with: {sarif_file: plumb.sarif, category: plumb}`,
-		Args: cobra.ExactArgs(1),
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runCheck(cmd, args[0], f, stdout)
+			return runCheck(cmd, args, f, stdout)
 		},
 	}
 	fl := cmd.Flags()
@@ -86,10 +107,11 @@ under policy_not_evaluated in -o json.`,
 	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format "+strings.Join(report.Formats(), "|")+", optionally =PATH to write a file (repeatable; default: table)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when a rule could not be evaluated on some resource (it is still listed under errors)")
+	f.policyInputFlags.add(fl)
 	return cmd
 }
 
-func runCheck(cmd *cobra.Command, planPath string, f checkFlags, stdout io.Writer) error {
+func runCheck(cmd *cobra.Command, args []string, f checkFlags, stdout io.Writer) error {
 	ctx := cmd.Context()
 	start := time.Now()
 	outs, err := report.ParseOutputs(f.outputs)
@@ -104,19 +126,35 @@ func runCheck(cmd *cobra.Command, planPath string, f checkFlags, stdout io.Write
 			return usageErr(fmt.Errorf("--pack %q: unknown pack (built-in: %s)", p, strings.Join(policy.Packs(), ", ")))
 		}
 	}
+	inputs, err := parseInputs(args, f.env)
+	if err != nil {
+		return usageErr(err)
+	}
+	if f.configDir != "" {
+		if st, err := os.Stat(f.configDir); err != nil || !st.IsDir() {
+			return usageErr(fmt.Errorf("--config-dir %s: not a directory", f.configDir))
+		}
+	}
+	subjects, opts, params, err := policySources(ctx, inputs, f.configDir, f.policyInputFlags)
+	if err != nil {
+		return err
+	}
 	set, err := policy.LoadPacks(f.packs, f.policies)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("load policies: %w", err)}
 	}
-	subjects, err := planSubjects(planPath, f.configDir)
-	if err != nil {
+	if err := applyParams(set, params, f.params); err != nil {
 		return err
 	}
-	outcomes, err := set.Evaluate(ctx, subjects)
+	outcomes, err := set.EvaluateWith(ctx, subjects, opts)
 	if err != nil {
 		return &exitCodeError{code: exitError, err: fmt.Errorf("evaluate policies: %w", err)}
 	}
-	rep := checkReport(f.env, start, set, subjects, outcomes)
+	env := f.env
+	if envs := sortedEnvs(subjects); len(envs) > 1 {
+		env = strings.Join(envs, ",")
+	}
+	rep := checkReport(env, start, set, subjects, outcomes)
 	if err := report.WriteAll(ctx, outs, rep, stdout); err != nil {
 		return &exitCodeError{code: exitError, err: err}
 	}
@@ -127,27 +165,6 @@ func runCheck(cmd *cobra.Command, planPath string, f checkFlags, stdout io.Write
 		return &exitCodeError{code: exitFindings}
 	}
 	return nil
-}
-
-// planSubjects reads a plan JSON into policy subjects, locating each
-// resource's declaration in configDir (default: the plan's directory).
-func planSubjects(planPath, configDir string) ([]policy.Subject, error) {
-	data, err := os.ReadFile(planPath)
-	if err != nil {
-		return nil, &exitCodeError{code: exitError, err: fmt.Errorf("read plan: %w", err)}
-	}
-	if configDir != "" {
-		if st, err := os.Stat(configDir); err != nil || !st.IsDir() {
-			return nil, usageErr(fmt.Errorf("--config-dir %s: not a directory", configDir))
-		}
-	} else {
-		configDir = filepath.Dir(planPath)
-	}
-	subjects, err := tfplan.Read(planPath, data, configDir)
-	if err != nil {
-		return nil, &exitCodeError{code: exitError, err: err}
-	}
-	return subjects, nil
 }
 
 // checkReport builds the report of a plan check. The summary counts the
@@ -163,7 +180,14 @@ func checkReport(env string, start time.Time, set *policy.Set, subjects []policy
 		ToolVersion: version,
 		PlanCheck:   true,
 	}
-	rep.Summary.Managed = len(subjects)
+	n := 0
+	for _, s := range subjects {
+		if !policy.Synthetic(s.Type) {
+			n++
+		}
+	}
+	subjectsChecked := n
+	rep.Summary.Managed = n
 	rep.Summary.Coverage = 1
 	for _, o := range outcomes {
 		if o.Err == nil || o.Rule == nil || o.Subject == nil {
@@ -186,7 +210,7 @@ func checkReport(env string, start time.Time, set *policy.Set, subjects []policy
 	}
 	rep.NotEvaluated = report.PolicyNotEvaluated(outcomes)
 	checked := fmt.Sprintf("Checked %d planned %s against %d %s",
-		len(subjects), pluralize(len(subjects), "resource", "resources"), len(set.Rules), pluralize(len(set.Rules), "rule", "rules"))
+		subjectsChecked, pluralize(subjectsChecked, "resource", "resources"), len(set.Rules), pluralize(len(set.Rules), "rule", "rules"))
 	if n := len(rep.NotEvaluated); n > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf("%s; %d %s depend on values known only after apply and were not evaluated (neither passed nor violated; -o json lists them under policy_not_evaluated).",
 			checked, n, pluralize(n, "evaluation", "evaluations")))

@@ -324,7 +324,7 @@ func TestCheckUsageErrors(t *testing.T) {
 	}{
 		{"no policies", []string{fixturePlan}, "no policies to check: give --pack NAME (built-in: "},
 		{"unknown pack", []string{fixturePlan, "--pack", "nope"}, `--pack "nope": unknown pack`},
-		{"no plan", []string{"--policy", checkRules}, "accepts 1 arg"},
+		{"no plan", []string{"--policy", checkRules}, "nothing to evaluate: give a plan (or state) file"},
 		{"missing plan", []string{"does-not-exist.json", "--policy", checkRules}, "does-not-exist.json"},
 		{"not a plan", []string{checkRules, "--policy", checkRules}, "malformed JSON"},
 		{"bad output", []string{fixturePlan, "--policy", checkRules, "-o", "xml"}, `unknown format "xml"`},

@@ -21,9 +21,10 @@ import (
 type complianceFlags struct {
 	pack      string
 	policies  []string
-	plan      string
+	plans     []string
 	configDir string
-	outputs   []string
+	policyInputFlags
+	outputs []string
 
 	// Live mode: the scan engine's desired-state and inventory flags.
 	states       []string
@@ -60,7 +61,12 @@ The resources come from a plan (--plan: before the apply) or from the live
 estate (--state: the plumb scan engine lists the inventory and evaluates
 the pack on every resource it reads, declared or not; --state says which
 resources the code declares and, with the cloud flags, which cloud to
-list).
+list). --plan also takes a Terraform state (what was applied), and is
+repeatable as ENV=FILE to evaluate several environments together, with
+production marked by --production, for the controls that compare
+environments (PCI DSS 6.5.3); --config with no --plan reads every
+environment's states from plumb.yaml. --account-baseline and --param act
+as in plumb check.
 
 A control fails when any resource breaks one of its rules; is "error" when
 a rule failed to run on some resource (bad JSON in a policy document, the
@@ -80,6 +86,9 @@ declared resource was not evaluated, as with --cloud none, unless
 		Example: `  terraform show -json tfplan > plan.json
   plumb report compliance --pack pci-dss-4.0 --plan plan.json -o html=pci.html -o markdown
 
+  # production and staging compared (their address spaces, peering)
+  plumb report compliance --pack pci-dss-4.0 --plan prod=prod.json --plan staging=staging.json --production prod
+
   # the live estate
   plumb report compliance --pack cis-aws-3.0 --state terraform.tfstate --region eu-west-1 -o html=cis.html`,
 		Args: cobra.NoArgs,
@@ -90,17 +99,18 @@ declared resource was not evaluated, as with --cloud none, unless
 	fl := cmd.Flags()
 	fl.StringVar(&f.pack, "pack", "", "compliance pack to report on: "+strings.Join(policy.Packs(), ", "))
 	fl.StringArrayVar(&f.policies, "policy", nil, "extra rule files or directories; a rule with a pack rule's id replaces it (repeatable)")
-	fl.StringVar(&f.plan, "plan", "", "plan JSON (terraform show -json PLAN) whose resources to evaluate")
+	fl.StringArrayVar(&f.plans, "plan", nil, "plan JSON (terraform show -json PLAN) or Terraform state to evaluate; ENV=FILE names its environment (repeatable: several environments are evaluated together)")
 	fl.StringVar(&f.configDir, "config-dir", "", "root module directory, to point at .tf files and lines (default: the plan's directory)")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "markdown or html, optionally =PATH (repeatable; default: markdown to stdout)")
 	fl.StringArrayVar(&f.states, "state", nil, "live mode: Terraform state of the estate: a path, a glob, or s3://... (repeatable)")
 	fl.StringArrayVar(&f.regions, "region", nil, "live mode: AWS region to list (repeatable; default: the region of the AWS configuration)")
 	fl.StringArrayVar(&f.clouds, "cloud", nil, "live mode: inventory to run: aws, azure or none (repeatable; default: decided from the state and the cloud flags)")
 	fl.StringArrayVar(&f.types, "type", nil, "live mode: only list this Terraform resource type (repeatable; default: all supported types)")
-	fl.StringVar(&f.env, "env", "default", "live mode: environment name")
+	fl.StringVar(&f.env, "env", "default", "environment name of the live estate, or of a --plan file given without ENV=")
 	fl.StringVar(&f.ignore, "ignore", "", "live mode: ignore file (default: .plumbignore in the current directory, if present)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "live mode: exit 0/2 even when part of the estate could not be read")
 	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "live mode: accept state files without resources")
+	f.policyInputFlags.add(fl)
 	return cmd
 }
 
@@ -140,10 +150,12 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 	}
 	live := len(f.states) > 0
 	switch {
-	case f.plan != "" && live:
+	case len(f.plans) > 0 && live:
 		return usageErr(fmt.Errorf("--plan and --state are two modes: report on a plan or on the live estate, not both"))
-	case f.plan == "" && !live:
-		return usageErr(fmt.Errorf("--plan is required: the resources to evaluate come from a plan JSON (terraform show -json PLAN), or from the live estate with --state"))
+	case len(f.plans) == 0 && !live && f.configPath == "":
+		return usageErr(fmt.Errorf("--plan is required: the resources to evaluate come from a plan JSON (terraform show -json PLAN), from every environment's states with --config, or from the live estate with --state"))
+	case live && (len(f.production) > 0 || f.configPath != "" || f.accountBaseline):
+		return usageErr(fmt.Errorf("--production, --config and --account-baseline apply to plans and states (--plan), not to the live estate (--state)"))
 	case !live && len(f.regions)+len(f.clouds)+len(f.types) > 0:
 		return usageErr(fmt.Errorf("--region, --cloud and --type select the live inventory: pass --state too"))
 	}
@@ -162,17 +174,27 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 		unread  []string
 	)
 	if live {
+		if err := applyParams(set, nil, f.params); err != nil {
+			return err
+		}
 		lc, u, err := liveCompliance(ctx, f, set)
 		if err != nil {
 			return err
 		}
 		summary, unread = lc, u
 	} else {
-		subjects, err := planSubjects(f.plan, f.configDir)
+		inputs, err := parseInputs(f.plans, f.env)
+		if err != nil {
+			return usageErr(err)
+		}
+		subjects, opts, params, err := policySources(ctx, inputs, f.configDir, f.policyInputFlags)
 		if err != nil {
 			return err
 		}
-		outcomes, err := set.Evaluate(ctx, subjects)
+		if err := applyParams(set, params, f.params); err != nil {
+			return err
+		}
+		outcomes, err := set.EvaluateWith(ctx, subjects, opts)
 		if err != nil {
 			return &exitCodeError{code: exitError, err: fmt.Errorf("evaluate policies: %w", err)}
 		}

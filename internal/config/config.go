@@ -40,6 +40,8 @@ type Config struct {
 	// runs; IgnoreRules is them parsed.
 	Ignore      []string      `yaml:"ignore"`
 	IgnoreRules *drift.Ignore `yaml:"-"`
+	// PolicyParams override policy rule parameters (see compliance.go).
+	PolicyParams PolicyParams `yaml:"policy_params"`
 
 	// lines holds the line of every field path, for warnings found
 	// after the load (a state pattern that matches no file).
@@ -119,6 +121,8 @@ type Environment struct {
 	// Accounts is the allow-list of accounts plumb may act in; any
 	// enforcement other than report requires it.
 	Accounts []Account `yaml:"accounts"`
+	// Compliance settings: production, account_baseline (compliance.go).
+	EnvironmentCompliance `yaml:",inline"`
 }
 
 // Sources configures event intake.
@@ -541,6 +545,7 @@ func (v *validator) name(field, name string) {
 }
 
 func (v *validator) validate(c *Config) {
+	v.validatePolicyParams(c.PolicyParams)
 	s := &c.Server
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = 1 << 20

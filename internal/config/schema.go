@@ -92,7 +92,18 @@ func (g *schemaGen) schemaFor(t reflect.Type) map[string]any {
 			if !f.IsExported() {
 				continue
 			}
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if opts == "inline" && f.Type.Kind() == reflect.Struct {
+				// Inlined fields (an environment's compliance
+				// settings) are properties of the enclosing object.
+				inner := g.schemaFor(f.Type)
+				if p, ok := inner["properties"].(map[string]any); ok {
+					for k, v := range p {
+						props[k] = v
+					}
+				}
+				continue
+			}
 			if name == "-" || name == "" {
 				continue
 			}

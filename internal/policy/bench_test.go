@@ -187,7 +187,7 @@ func builtinSubjects(n int, plan bool) []Subject {
 			}
 			subs = append(subs, s)
 		}
-		add("aws_s3_bucket", bucket, map[string]any{"id": id(bucket, bname), "bucket": bname, "tags": tags, "tags_all": tags,
+		add("aws_s3_bucket", bucket, map[string]any{"id": id(bucket, bname), "arn": id(bucket, "arn:aws:s3:::"+bname), "bucket": bname, "tags": tags, "tags_all": tags,
 			"server_side_encryption_configuration": id(bucket, "")})
 		if g%4 != 0 {
 			b, _ := ref(bucket, bname)

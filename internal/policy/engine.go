@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"net/netip"
 	"strings"
+
+	"plumb/internal/logpattern"
 
 	"cel.dev/cel-go/cel"
 	celcommon "cel.dev/cel-go/common"
@@ -39,6 +42,10 @@ type compiledSet struct {
 // untracked program returns the same result.
 type compiledRule struct {
 	rule *Rule
+	// params is the CEL value of the rule's parameters (defaults, then
+	// Set.SetParams overrides).
+	params      ref.Val
+	paramValues map[string]any
 	// lookups are this rule's related() calls.
 	lookups []lookup
 	// fast evaluates without cost tracking; nil when no input size is
@@ -71,6 +78,11 @@ func (cr *compiledRule) program(maxSize int) cel.Program {
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("resource", cel.MapType(cel.StringType, cel.DynType)),
+		// params are the rule's parameters (see Rule.Params); environment
+		// is the subject's {name, production} when environments are
+		// compared.
+		cel.Variable("params", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("environment", cel.MapType(cel.StringType, cel.DynType)),
 		cel.CrossTypeNumericComparisons(true),
 		ext.Strings(),
 		cel.Function("json",
@@ -87,6 +99,16 @@ func newEnv() (*cel.Env, error) {
 		cel.Function(knownFunc,
 			cel.Overload(knownFunc+"_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
 				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		// logFilterMatches(pattern, event): whether a CloudWatch Logs
+		// filter pattern matches a sample event (see internal/logpattern).
+		cel.Function("logFilterMatches",
+			cel.Overload("log_filter_matches_string_map", []*cel.Type{cel.StringType, cel.MapType(cel.StringType, cel.DynType)}, cel.BoolType,
+				cel.BinaryBinding(logFilterMatches))),
+		// cidrContains(outer, inner): whether CIDR block outer contains
+		// inner (equal blocks contain each other).
+		cel.Function("cidrContains",
+			cel.Overload("cidr_contains_string_string", []*cel.Type{cel.StringType, cel.StringType}, cel.BoolType,
+				cel.BinaryBinding(cidrContains))),
 		cel.Function(nonEmptyFunc,
 			cel.Overload(nonEmptyFunc+"_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
 				cel.UnaryBinding(nonEmpty))),
@@ -98,6 +120,19 @@ func newEnv() (*cel.Env, error) {
 			cel.Overload(relatedFunc+"_type", []*cel.Type{cel.StringType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
 				cel.LateFunctionBinding(), cel.OverloadIsNonStrict()),
 			cel.Overload(relatedFunc+"_type_attr_value", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		// regional(TYPE): the resources of TYPE in the subject's account
+		// and region (account settings that exist per region).
+		cel.Function(regionalFunc,
+			cel.Overload(regionalFunc+"_type", []*cel.Type{cel.StringType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		// across() and overlaps() reach the environments on the other
+		// side of the production boundary (see environments.go).
+		cel.Function(acrossFunc,
+			cel.Overload(acrossFunc+"_type_attr_value", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		cel.Function(overlapsFunc,
+			cel.Overload(overlapsFunc+"_type_attr_cidr", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
 				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
 	)
 }
@@ -157,6 +192,87 @@ func decodeJSON(v ref.Val) ref.Val {
 		return types.NewErr("json: %v", err)
 	}
 	return types.DefaultTypeAdapter.NativeToValue(out)
+}
+
+// cidrContains is the cidrContains CEL function. A value that is not a
+// CIDR block is an evaluation error, never a pass.
+func cidrContains(outer, inner ref.Val) ref.Val {
+	o, ok1 := outer.(types.String)
+	i, ok2 := inner.(types.String)
+	if !ok1 || !ok2 {
+		return types.MaybeNoSuchOverloadErr(outer)
+	}
+	op, err := netip.ParsePrefix(string(o))
+	if err != nil {
+		return types.NewErr("cidrContains: %q is not a CIDR block", string(o))
+	}
+	ip, err := netip.ParsePrefix(string(i))
+	if err != nil {
+		return types.NewErr("cidrContains: %q is not a CIDR block", string(i))
+	}
+	return types.Bool(op.Bits() <= ip.Bits() && op.Masked().Contains(ip.Addr()))
+}
+
+// logFilterMatches is the logFilterMatches CEL function. A pattern that
+// is not a JSON pattern (a term or space-delimited pattern) has no fields
+// to match and matches no sample event; a JSON pattern CloudWatch would
+// reject is an evaluation error.
+func logFilterMatches(pattern, event ref.Val) ref.Val {
+	s, ok := pattern.(types.String)
+	if !ok {
+		return types.MaybeNoSuchOverloadErr(pattern)
+	}
+	native, ok := celJSON(event).(map[string]any)
+	if !ok {
+		return types.NewErr("logFilterMatches: the event must be a map")
+	}
+	p, err := logpattern.Parse(string(s))
+	switch {
+	case errors.Is(err, logpattern.ErrNotJSON):
+		return types.False
+	case err != nil:
+		return types.NewErr("logFilterMatches: %v", err)
+	}
+	return types.Bool(p.Match(native))
+}
+
+// celJSON converts a CEL value to the Go shape of a decoded JSON
+// document: maps with string keys, lists, strings, float64, bool, nil.
+func celJSON(v ref.Val) any {
+	switch x := v.(type) {
+	case traits.Mapper:
+		out := map[string]any{}
+		it := x.Iterator()
+		for it.HasNext() == types.True {
+			k := it.Next()
+			ks, ok := k.(types.String)
+			if !ok {
+				continue
+			}
+			out[string(ks)] = celJSON(x.Get(k))
+		}
+		return out
+	case traits.Lister:
+		var out []any
+		it := x.Iterator()
+		for it.HasNext() == types.True {
+			out = append(out, celJSON(it.Next()))
+		}
+		return out
+	case types.String:
+		return string(x)
+	case types.Int:
+		return float64(x)
+	case types.Uint:
+		return float64(x)
+	case types.Double:
+		return float64(x)
+	case types.Bool:
+		return bool(x)
+	case types.Null:
+		return nil
+	}
+	return v.Value()
 }
 
 // compileRules checks every rule and compiles its deny expression. All
@@ -247,7 +363,7 @@ func compileRule(env *cel.Env, r *Rule) (*compiledRule, error) {
 		}
 		return prg, nil
 	}
-	cr := &compiledRule{rule: r, lookups: lookups}
+	cr := &compiledRule{rule: r, lookups: lookups, params: paramsValue(r.Params), paramValues: r.Params}
 	// Runtime cost tracking roughly doubles the work of a simple rule, so
 	// only rules that could exceed the limit pay for it. The static
 	// estimate assumes no attribute string or list is longer than

@@ -39,16 +39,25 @@ type activation struct {
 	live  bool
 	pos   int // the subject's position in the evaluated slice
 	subj  *Subject
-	// relatedOp and knownOp are the bound related() and known()
-	// implementations, made once.
-	relatedOp, knownOp functions.LateBoundOp
+	// relatedOp and the others are the bound implementations of the
+	// late-bound functions, made once.
+	relatedOp, knownOp, regionalOp, acrossOp, overlapsOp functions.LateBoundOp
+	// params is the running rule's parameters; env the subject's
+	// environment value, and production the evaluation's production
+	// environments.
+	params ref.Val
+	env    ref.Val
+	sides  envSides
 }
 
-func newActivation(index *relIndex, live bool) *activation {
-	a := &activation{index: index, live: live}
+func newActivation(index *relIndex, live bool, sides envSides) *activation {
+	a := &activation{index: index, live: live, sides: sides}
 	a.conv.table = &a.table
 	a.relatedOp = a.related
 	a.knownOp = a.known
+	a.regionalOp = a.regional
+	a.acrossOp = a.across
+	a.overlapsOp = a.overlaps
 	if f, err := interpreter.NewExecutionFrame(a); err == nil {
 		a.frame = f
 	}
@@ -77,6 +86,7 @@ func (a *activation) close() {
 func (a *activation) set(subjects []Subject, i int) {
 	a.pos, a.subj = i, &subjects[i]
 	a.table.list = a.table.list[:0]
+	a.env = nil
 	if a.index != nil {
 		if iv := a.index.values[i]; iv.val != nil {
 			a.resource, a.maxSize = iv.val, iv.maxSize
@@ -92,8 +102,22 @@ func (a *activation) set(subjects []Subject, i int) {
 
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	if name == "resource" {
+	switch name {
+	case "resource":
 		return a.resource, true
+	case "params":
+		return a.params, true
+	case "environment":
+		if a.env != nil {
+			return a.env, true
+		}
+		v := a.environmentValue()
+		if _, unknown := v.(*types.Unknown); !unknown {
+			// A known value is the subject's for every rule; an
+			// unknown's source lives in the running rule's table.
+			a.env = v
+		}
+		return v, true
 	}
 	return nil, false
 }
@@ -109,6 +133,12 @@ func (a *activation) ResolveFunction(name string) (functions.LateBoundOp, bool) 
 		return a.relatedOp, true
 	case knownFunc:
 		return a.knownOp, true
+	case regionalFunc:
+		return a.regionalOp, true
+	case acrossFunc:
+		return a.acrossOp, true
+	case overlapsFunc:
+		return a.overlapsOp, true
 	}
 	return nil, false
 }
@@ -198,6 +228,7 @@ func run(cr *compiledRule, act *activation) Outcome {
 	r := cr.rule
 	s := act.subj
 	mark := len(act.table.list)
+	act.params = cr.params
 	out, _, err := cr.program(act.maxSize).Eval(act.input())
 	if act.frame != nil && act.frame.CostTracker() != nil {
 		// A tracked program leaves its tracker (and the cost it counted)
@@ -262,9 +293,10 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 	if len(out) == 0 {
 		return out, ctx.Err()
 	}
+	sides := newEnvSides(subjects, opts.Production)
 	var index *relIndex
 	if len(cs.lookups) > 0 {
-		index = buildIndex(subjects, cs.lookups, opts)
+		index = buildIndex(subjects, cs.lookups, opts, sides)
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -288,7 +320,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 	}
 
 	if workers <= 1 {
-		act := newActivation(index, opts.Live)
+		act := newActivation(index, opts.Live, sides)
 		defer act.close()
 		for c := 0; c < chunks; c++ {
 			if err := ctx.Err(); err != nil {
@@ -305,7 +337,7 @@ func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, opts Ev
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			act := newActivation(index, opts.Live)
+			act := newActivation(index, opts.Live, sides)
 			defer act.close()
 			for {
 				c := int(next.Add(1) - 1)

@@ -18,7 +18,13 @@ func Findings(outcomes []Outcome, environment string) []model.Finding {
 		if !o.Violated || o.Err != nil || o.Rule == nil || o.Subject == nil {
 			continue
 		}
-		out = append(out, finding(o.Rule, o.Subject, environment))
+		env := environment
+		if o.Subject.Environment != "" {
+			// Several environments evaluated together: each finding
+			// belongs to its resource's environment.
+			env = o.Subject.Environment
+		}
+		out = append(out, finding(o.Rule, o.Subject, env))
 	}
 	return out
 }

@@ -71,7 +71,7 @@ var (
 
 var ruleKeys = map[string]bool{
 	"id": true, "title": true, "resource": true, "deny": true, "message": true, "severity": true,
-	"security": true, "controls": true, "remediation": true, "examples": true,
+	"security": true, "controls": true, "remediation": true, "examples": true, "params": true,
 }
 
 // readPaths reads rule files and directories, in the order given (a
@@ -336,6 +336,8 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 			r.Controls = p.controls(v)
 		case "examples":
 			r.Examples = p.examples(v)
+		case "params":
+			r.Params = p.params(v)
 		}
 	})
 	if r.ID == "" {
@@ -356,6 +358,40 @@ func (p *parser) rule(n *yaml.Node) *Rule {
 	}
 	return r
 }
+
+// params reads a rule's parameters: names to default values (a number,
+// string, boolean or a list of them).
+func (p *parser) params(n *yaml.Node) map[string]any {
+	if n.Kind != yaml.MappingNode {
+		p.errf(n, "params must map parameter names to default values")
+		return nil
+	}
+	out := map[string]any{}
+	p.fields(n, func(name string, k, v *yaml.Node) {
+		if !paramName.MatchString(name) {
+			p.errf(k, "invalid parameter name %q (letters, digits and '_', starting with a letter)", name)
+			return
+		}
+		var val any
+		if err := v.Decode(&val); err != nil {
+			p.errf(v, "parameter %s: %v", name, err)
+			return
+		}
+		switch x := val.(type) {
+		case nil, map[string]any:
+			p.errf(v, "parameter %s: want a number, string, boolean or list as its default", name)
+			return
+		case []any:
+			for i := range x {
+				x[i] = normalizeNumber(x[i])
+			}
+		}
+		out[name] = normalizeNumber(val)
+	})
+	return out
+}
+
+var paramName = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 
 func (p *parser) controls(n *yaml.Node) map[string][]string {
 	if n.Kind != yaml.MappingNode {
@@ -429,6 +465,20 @@ func (p *parser) example(c *yaml.Node) (Example, bool) {
 			switch key {
 			case "resource":
 				e.Attributes, ok = p.attrMap(v, "example resource")
+			case "environment":
+				e.Environment, ok = p.str(v, "example environment")
+			case "environments":
+				if v.Kind != yaml.MappingNode {
+					p.errf(v, "example environments must map environment names to Terraform types to lists of attribute maps")
+					ok = false
+					return
+				}
+				e.Environments = map[string]map[string][]map[string]any{}
+				p.fields(v, func(env string, ek, ev *yaml.Node) {
+					if e.Environments[env], ok = p.typedLists(ev, "environments."+env); !ok {
+						return
+					}
+				})
 			case "related":
 				if v.Kind != yaml.MappingNode {
 					p.errf(v, "example related must map Terraform types to lists of attribute maps")
@@ -474,12 +524,45 @@ func isFullExample(c *yaml.Node) bool {
 		switch c.Content[i].Value {
 		case "resource":
 			hasResource = resolveAlias(c.Content[i+1]).Kind == yaml.MappingNode
-		case "related":
+		case "related", "environment", "environments":
 		default:
 			return false
 		}
 	}
 	return hasResource
+}
+
+// typedLists reads a map of Terraform types to lists of attribute maps.
+func (p *parser) typedLists(v *yaml.Node, what string) (map[string][]map[string]any, bool) {
+	if v.Kind != yaml.MappingNode {
+		p.errf(v, "example %s must map Terraform types to lists of attribute maps", what)
+		return nil, false
+	}
+	out := map[string][]map[string]any{}
+	ok := true
+	p.fields(v, func(typ string, tk, tv *yaml.Node) {
+		if !typePattern.MatchString(typ) {
+			p.errf(tk, "invalid Terraform type %q in example %s", typ, what)
+			ok = false
+			return
+		}
+		if tv.Kind != yaml.SequenceNode {
+			p.errf(tv, "example %s.%s must be a list of attribute maps", what, typ)
+			ok = false
+			return
+		}
+		list := []map[string]any{}
+		for _, item := range tv.Content {
+			m, good := p.attrMap(resolveAlias(item), what+" "+typ)
+			if !good {
+				ok = false
+				continue
+			}
+			list = append(list, m)
+		}
+		out[typ] = list
+	})
+	return out, ok
 }
 
 func (p *parser) attrMap(c *yaml.Node, what string) (map[string]any, bool) {

@@ -45,6 +45,11 @@ type Rule struct {
 	// Examples are attribute maps the rule must accept (Pass) and reject
 	// (Fail); they document the rule and the tests hold every rule to them.
 	Examples Examples
+	// Params are the rule's parameters and their defaults, the CEL
+	// variable `params`: a retention limit, a sampling rate. Set.SetParams
+	// overrides them per rule or per pack (plumb.yaml policy_params,
+	// --param), so a team tunes a limit without rewriting the rule.
+	Params map[string]any
 }
 
 // Examples are sample resources for a rule, written as Terraform attribute
@@ -61,6 +66,12 @@ type Examples struct {
 type Example struct {
 	Attributes map[string]any
 	Related    map[string][]map[string]any
+	// Environment is the subject's environment, taken as production, and
+	// Environments the resources of the other environments (name, then
+	// type), taken as not production: how rules that compare environments
+	// (across(), overlaps()) are shown.
+	Environment  string
+	Environments map[string]map[string][]map[string]any
 }
 
 // Subject is a resource a rule is evaluated on.
@@ -74,7 +85,12 @@ type Subject struct {
 	// Account is the cloud account (AWS account id), when known: related()
 	// without a key only returns resources of the subject's account.
 	Account string
-	Tags    map[string]string
+	// Environment is the plumb environment the subject belongs to, when
+	// several environments are evaluated together: across() and
+	// overlaps() compare resources of environments on either side of the
+	// production boundary (EvalOptions.Production).
+	Environment string
+	Tags        map[string]string
 	// Attributes are the Terraform attribute names and values. A value a
 	// plan does not know yet is an *Unknown (see Unknown).
 	Attributes map[string]any
@@ -326,6 +342,19 @@ type EvalOptions struct {
 	// at event time). Plan evaluation ignores it: a plan lists every
 	// resource of its configuration.
 	Coverage Coverage
+	// AccountBaseline says the plan manages the account's own settings
+	// (Access Analyzer, Security Hub, trails, the support role): a lookup
+	// made for an account or region subject (AccountType, RegionType)
+	// that finds nothing is then a violation. Without it such a lookup is
+	// not evaluated at plan time, because account settings are usually
+	// managed in a configuration of their own and absent from an
+	// application's plan. Live evaluation reads the account and ignores it.
+	AccountBaseline bool
+	// Production names the environments that are production. Rules that
+	// compare environments (across(), overlaps()) need subjects of at
+	// least one production and one other environment; otherwise they are
+	// not evaluated.
+	Production map[string]bool
 }
 
 // EvaluateWith is Evaluate with options.
@@ -353,14 +382,33 @@ func (s *Set) CheckExample(r *Rule, ex Example) (bool, error) {
 	if !ok {
 		return false, errors.New("policy: rule " + r.ID + " is not part of this set")
 	}
-	subjects := []Subject{{Type: firstType(r), Address: "example", Attributes: ex.Attributes}}
+	// Examples live in one account and region, and hold every resource
+	// there is: a type left out has none, and account settings they do
+	// not list do not exist (AccountBaseline).
+	const exRegion, exAccount = "us-east-1", "123456789012"
+	subjects := []Subject{{Type: firstType(r), Address: "example", Region: exRegion, Account: exAccount, Attributes: ex.Attributes}}
+	if firstType(r) == RegionType || firstType(r) == AccountType {
+		subjects[0].Attributes = withDefault(ex.Attributes, "region", exRegion)
+	}
 	for _, typ := range sortedKeys(ex.Related) {
 		for i, attrs := range ex.Related[typ] {
-			subjects = append(subjects, Subject{Type: typ, Address: fmt.Sprintf("%s.example[%d]", typ, i), Attributes: attrs})
+			subjects = append(subjects, Subject{Type: typ, Address: fmt.Sprintf("%s.example[%d]", typ, i), Region: exRegion, Account: exAccount, Attributes: attrs})
+		}
+	}
+	opts := EvalOptions{Workers: 1, AccountBaseline: true}
+	if ex.Environment != "" {
+		subjects[0].Environment = ex.Environment
+		opts.Production = map[string]bool{ex.Environment: true}
+		for _, env := range sortedKeys(ex.Environments) {
+			for _, typ := range sortedKeys(ex.Environments[env]) {
+				for i, attrs := range ex.Environments[env][typ] {
+					subjects = append(subjects, Subject{Type: typ, Address: fmt.Sprintf("%s.%s[%d]", typ, env, i), Region: exRegion, Account: exAccount, Environment: env, Attributes: attrs})
+				}
+			}
 		}
 	}
 	one := &compiledSet{programs: s.compiled.programs, byType: map[string][]*compiledRule{subjects[0].Type: {cr}}, lookups: s.compiled.lookups}
-	out, err := one.evaluate(context.Background(), subjects, EvalOptions{Workers: 1})
+	out, err := one.evaluate(context.Background(), subjects, opts)
 	if err != nil {
 		return false, err
 	}
@@ -372,6 +420,19 @@ func (s *Set) CheckExample(r *Rule, ex Example) (bool, error) {
 		return false, fmt.Errorf("rule %s: not evaluated: %s", r.ID, o.Reason())
 	}
 	return o.Violated, nil
+}
+
+// withDefault returns attrs with key set to v when it is absent.
+func withDefault(attrs map[string]any, key string, v any) map[string]any {
+	if _, ok := attrs[key]; ok {
+		return attrs
+	}
+	out := make(map[string]any, len(attrs)+1)
+	for k, x := range attrs {
+		out[k] = x
+	}
+	out[key] = v
+	return out
 }
 
 func firstType(r *Rule) string {

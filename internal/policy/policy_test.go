@@ -144,7 +144,7 @@ func TestOverridePackRule(t *testing.T) {
 // to it: pass examples must not violate, fail examples must, and neither
 // may error.
 func TestPackExamples(t *testing.T) {
-	if got := Packs(); !reflect.DeepEqual(got, []string{"cis-aws-3.0", "pci-dss-4.0"}) {
+	if got := Packs(); !reflect.DeepEqual(got, []string{"cis-aws-3.0", "observability", "pci-dss-4.0"}) {
 		t.Fatalf("Packs() = %v", got)
 	}
 	all, err := embeddedRules()

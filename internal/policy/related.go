@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"net/netip"
 	"strconv"
 
 	"cel.dev/cel-go/cel"
@@ -58,26 +59,38 @@ type Coverage interface {
 	Listed(typ string) (ok bool, reason string)
 }
 
-// lookup is one related() call shape: TYPE and ATTRIBUTE ("" for the
-// unkeyed form).
+// lookup is one lookup call shape: TYPE and ATTRIBUTE ("" for the
+// unkeyed forms related(TYPE) and regional(TYPE)), and whether it matches
+// CIDR blocks by overlap (overlaps()) rather than values by equality.
 type lookup struct {
 	typ, attr string
+	cidr      bool
 }
 
-// ruleLookups finds the related() calls of a compiled rule and checks
-// that their type and attribute are literals.
+// lookupFuncs are the functions that look at other resources, and
+// whether their second argument is an attribute name.
+var lookupFuncs = map[string]bool{relatedFunc: true, regionalFunc: false, acrossFunc: true, overlapsFunc: true}
+
+// ruleLookups finds the lookup calls of a compiled rule (related(),
+// regional(), across(), overlaps()) and checks that their type and
+// attribute are literals.
 func ruleLookups(a *cel.Ast) ([]lookup, error) {
 	var out []lookup
 	var err error
 	seen := map[lookup]bool{}
 	celast.PostOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		if err != nil || e.Kind() != celast.CallKind || e.AsCall().FunctionName() != relatedFunc {
+		if err != nil || e.Kind() != celast.CallKind {
+			return
+		}
+		fn := e.AsCall().FunctionName()
+		keyed, ok := lookupFuncs[fn]
+		if !ok {
 			return
 		}
 		args := e.AsCall().Args()
-		var l lookup
+		l := lookup{cidr: fn == overlapsFunc}
 		for i, arg := range args {
-			if i > 1 {
+			if i > 1 || (i == 1 && !keyed) {
 				break
 			}
 			s, ok := literalString(arg)
@@ -86,18 +99,18 @@ func ruleLookups(a *cel.Ast) ([]lookup, error) {
 				if i == 1 {
 					what = "attribute"
 				}
-				err = fmt.Errorf("related(): the %s must be a string literal, such as \"aws_flow_log\"", what)
+				err = fmt.Errorf("%s(): the %s must be a string literal, such as \"aws_flow_log\"", fn, what)
 				return
 			}
 			if i == 0 {
 				if !typePattern.MatchString(s) {
-					err = fmt.Errorf("related(): %q is not a Terraform type", s)
+					err = fmt.Errorf("%s(): %q is not a Terraform type", fn, s)
 					return
 				}
 				l.typ = s
 			} else {
 				if s == "" {
-					err = fmt.Errorf("related(): empty attribute name")
+					err = fmt.Errorf("%s(): empty attribute name", fn)
 					return
 				}
 				l.attr = s
@@ -124,12 +137,16 @@ type relIndex struct {
 	subjects []Subject
 	live     bool
 	cov      Coverage
+	// baseline is EvalOptions.AccountBaseline.
+	baseline bool
 	// table holds the sources of the unknowns in the indexed values.
 	table sources
 	// values are the CEL values of the subjects of looked-up types, by
 	// position (zero for others); workers reuse them for those subjects.
 	values []indexedValue
 	keyed  map[lookup]*keyedIndex
+	cidrs  map[lookup]*cidrIndex
+	envs   envSides
 }
 
 type indexedValue struct {
@@ -143,30 +160,39 @@ type keyedIndex struct {
 	// uncertain are the resources whose attribute is unknown and cannot
 	// be traced to a resource: any lookup might be theirs.
 	uncertain []*types.Unknown
-	// all lists the resources of the type, for the unkeyed form.
+	// all lists the resources of the type, for the unkeyed forms.
 	all []int
 }
 
 // Keys of the index: a known value, or the address of the single
-// resource an unknown value is computed from.
-func valueKey(s string) string  { return "v:" + s }
-func refKey(addr string) string { return "r:" + addr }
+// resource an unknown value is computed from. An address is only unique
+// within one configuration, so it is keyed with its environment: two
+// environments' plans both declaring aws_vpc.main refer to two VPCs.
+func valueKey(s string) string       { return "v:" + s }
+func refKey(env, addr string) string { return "r:" + env + "|" + addr }
 
 func numberKey(f float64) string { return valueKey(strconv.FormatFloat(f, 'g', -1, 64)) }
 
-func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions) *relIndex {
+func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions, sides envSides) *relIndex {
 	ix := &relIndex{
 		subjects: subjects,
 		live:     opts.Live,
 		cov:      opts.Coverage,
+		baseline: opts.AccountBaseline,
 		table:    sources{negative: true},
 		values:   make([]indexedValue, len(subjects)),
 		keyed:    make(map[lookup]*keyedIndex, len(lookups)),
+		cidrs:    map[lookup]*cidrIndex{},
+		envs:     sides,
 	}
 	byType := map[string][]lookup{}
 	for l := range lookups {
 		byType[l.typ] = append(byType[l.typ], l)
-		ix.keyed[l] = &keyedIndex{byKey: map[string][]int{}}
+		if l.cidr {
+			ix.cidrs[l] = &cidrIndex{exact: map[netip.Prefix][]int{}}
+		} else {
+			ix.keyed[l] = &keyedIndex{byKey: map[string][]int{}}
+		}
 	}
 	conv := converter{table: &ix.table}
 	for i := range subjects {
@@ -179,12 +205,16 @@ func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions) *
 		v := conv.convert(s.Attributes)
 		ix.values[i] = indexedValue{val: v, maxSize: conv.maxSize}
 		for _, l := range ls {
+			if l.cidr {
+				ix.cidrs[l].add(ix, i, l.attr)
+				continue
+			}
 			ki := ix.keyed[l]
 			if l.attr == "" {
 				ki.all = append(ki.all, i)
 				continue
 			}
-			keys, uncertain := indexKeys(s.Attributes[l.attr], s.Refs[l.attr], s.Address, nil)
+			keys, uncertain := indexKeys(s.Attributes[l.attr], s.Refs[l.attr], s.Address, s.Environment, nil)
 			if uncertain {
 				id := ix.table.add(source{label: subjectName(s), reason: reasonAfterApply + " and cannot be traced to a resource"})
 				ki.uncertain = append(ki.uncertain, types.NewUnknown(id, types.NewAttributeTrail(l.attr)))
@@ -194,6 +224,9 @@ func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions) *
 			}
 		}
 	}
+	for _, ci := range ix.cidrs {
+		ci.sort()
+	}
 	return ix
 }
 
@@ -201,7 +234,7 @@ func buildIndex(subjects []Subject, lookups map[lookup]bool, opts EvalOptions) *
 // known value(s), and the single resource an unknown value (or, at plan
 // time, the configuration of a known one) refers to. uncertain is true
 // when the attribute is unknown and refers to no single resource.
-func indexKeys(v any, refs []string, own string, keys []string) ([]string, bool) {
+func indexKeys(v any, refs []string, own, env string, keys []string) ([]string, bool) {
 	uncertain := false
 	switch x := v.(type) {
 	case string:
@@ -217,7 +250,7 @@ func indexKeys(v any, refs []string, own string, keys []string) ([]string, bool)
 	case []any:
 		for _, e := range x {
 			var u bool
-			keys, u = indexKeys(e, nil, own, keys)
+			keys, u = indexKeys(e, nil, own, env, keys)
 			uncertain = uncertain || u
 		}
 	case *Unknown:
@@ -228,69 +261,162 @@ func indexKeys(v any, refs []string, own string, keys []string) ([]string, bool)
 		if len(r) != 1 || x.Untraced {
 			return keys, true
 		}
-		keys = append(keys, refKey(r[0]))
+		keys = append(keys, refKey(env, r[0]))
 	}
 	if len(refs) == 1 {
-		keys = append(keys, refKey(refs[0]))
+		keys = append(keys, refKey(env, refs[0]))
 	}
 	return keys, uncertain
 }
 
 // related is the related() CEL function of one worker.
-func (a *activation) related(overload string, args ...ref.Val) ref.Val {
-	for _, arg := range args[:min(len(args), 2)] {
+func (a *activation) related(_ string, args ...ref.Val) ref.Val {
+	return a.lookup(relatedFunc, args)
+}
+
+// regional is the regional() CEL function: the resources of a type in
+// the subject's account and region.
+func (a *activation) regional(_ string, args ...ref.Val) ref.Val {
+	return a.lookup(regionalFunc, args)
+}
+
+// lookup runs one lookup function: related(), regional(), across() or
+// overlaps().
+func (a *activation) lookup(fn string, args []ref.Val) ref.Val {
+	keyed := lookupFuncs[fn]
+	for i, arg := range args[:min(len(args), 2)] {
+		if i == 1 && !keyed {
+			break
+		}
 		if _, ok := arg.(types.String); !ok {
 			return types.MaybeNoSuchOverloadErr(arg)
 		}
 	}
 	typ := string(args[0].(types.String))
-	l := lookup{typ: typ}
-	if len(args) == 3 {
+	l := lookup{typ: typ, cidr: fn == overlapsFunc}
+	if keyed && len(args) == 3 {
 		l.attr = string(args[1].(types.String))
 	}
 	if a.index == nil {
-		return types.NewErr("related(%q): no index of related resources", typ)
+		return types.NewErr("%s(%q): no index of related resources", fn, typ)
 	}
-	ki := a.index.keyed[l]
-	if ki == nil {
-		return types.NewErr("related(%q, %q): lookup not compiled", l.typ, l.attr)
+	crossEnv := fn == acrossFunc || fn == overlapsFunc
+	if crossEnv {
+		if unk := a.envGap(); unk != nil {
+			return unk
+		}
 	}
 	if unk := a.coverageGap(typ); unk != nil {
 		return unk
 	}
 	var hits []int
-	if l.attr == "" {
-		for _, p := range ki.all {
-			if p != a.pos && sameAccount(a.subj, &a.index.subjects[p]) {
-				hits = append(hits, p)
-			}
-		}
-		return a.index.list(hits)
-	}
-	keys, unk, err := a.lookupKeys(args[2], nil)
 	switch {
-	case err != nil:
-		return err
-	case unk != nil:
-		return unk
-	}
-	if len(ki.uncertain) > 0 {
-		// Any of them might be this subject's companion; name a few.
-		var u *types.Unknown
-		for _, c := range ki.uncertain[:min(len(ki.uncertain), 3)] {
-			u = types.MergeUnknowns(u, c)
+	case l.cidr:
+		ci := a.index.cidrs[l]
+		if ci == nil {
+			return types.NewErr("%s(%q, %q): lookup not compiled", fn, l.typ, l.attr)
 		}
-		return u
-	}
-	for _, k := range keys {
-		for _, p := range ki.byKey[k] {
-			if p == a.pos || containsInt(hits, p) {
+		prefixes, unk, err := a.lookupPrefixes(args[2], nil)
+		switch {
+		case err != nil:
+			return err
+		case unk != nil:
+			return unk
+		}
+		if len(ci.uncertain) > 0 {
+			return mergeFew(ci.uncertain)
+		}
+		for _, p := range prefixes {
+			hits = ci.find(p, hits, a.pos)
+		}
+	case l.attr == "":
+		ki := a.index.keyed[l]
+		if ki == nil {
+			return types.NewErr("%s(%q): lookup not compiled", fn, l.typ)
+		}
+		for _, p := range ki.all {
+			if p == a.pos || !sameAccount(a.subj, &a.index.subjects[p]) {
 				continue
+			}
+			if fn == regionalFunc {
+				if unk := a.regionGap(p, typ); unk != nil {
+					return unk
+				}
+				if a.index.subjects[p].Region != a.subj.Region {
+					continue
+				}
 			}
 			hits = append(hits, p)
 		}
+	default:
+		ki := a.index.keyed[l]
+		if ki == nil {
+			return types.NewErr("%s(%q, %q): lookup not compiled", fn, l.typ, l.attr)
+		}
+		keys, unk, err := a.lookupKeys(args[2], nil)
+		switch {
+		case err != nil:
+			return err
+		case unk != nil:
+			return unk
+		}
+		if len(ki.uncertain) > 0 {
+			// Any of them might be this subject's companion; name a few.
+			return mergeFew(ki.uncertain)
+		}
+		for _, k := range keys {
+			for _, p := range ki.byKey[k] {
+				if p == a.pos || containsInt(hits, p) {
+					continue
+				}
+				hits = append(hits, p)
+			}
+		}
+	}
+	if crossEnv {
+		kept := hits[:0]
+		for _, p := range hits {
+			if a.index.envs.opposite(a.subj.Environment, a.index.subjects[p].Environment) {
+				kept = append(kept, p)
+			}
+		}
+		hits = kept
+	}
+	if len(hits) == 0 && !a.index.live && !a.index.baseline && Synthetic(a.subj.Type) {
+		id := a.table.add(source{label: subjectName(a.subj), related: typ, reason: baselineReason})
+		return types.NewUnknown(id, nil)
 	}
 	return a.index.list(hits)
+}
+
+// mergeFew merges the first few uncertain candidates into one unknown, so
+// the gap names some of the resources that could not be paired.
+func mergeFew(us []*types.Unknown) ref.Val {
+	var u *types.Unknown
+	for _, c := range us[:min(len(us), 3)] {
+		u = types.MergeUnknowns(u, c)
+	}
+	return u
+}
+
+// regionGap is the unknown regional() returns when the region of the
+// subject or of candidate p is not known.
+func (a *activation) regionGap(p int, typ string) ref.Val {
+	var who string
+	switch {
+	case a.subj.Region == "":
+		who = "the subject's"
+	case a.index.subjects[p].Region == "":
+		who = "the region of " + subjectName(&a.index.subjects[p])
+	default:
+		return nil
+	}
+	reason := who + " region is not known"
+	if who != "the subject's" {
+		reason = who + " is not known"
+	}
+	id := a.table.add(source{label: subjectName(a.subj), related: typ, reason: reason})
+	return types.NewUnknown(id, nil)
 }
 
 func containsInt(xs []int, x int) bool {
@@ -357,7 +483,7 @@ func (a *activation) lookupKeys(v ref.Val, keys []string) ([]string, ref.Val, re
 			if !ok || src.related != "" || src.untraced || len(src.refs) != 1 {
 				return nil, x, nil
 			}
-			keys = append(keys, refKey(src.refs[0]))
+			keys = append(keys, refKey(a.subj.Environment, src.refs[0]))
 		}
 		return keys, nil, nil
 	case traits.Lister:

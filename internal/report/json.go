@@ -52,9 +52,12 @@ type jsonSummary struct {
 }
 
 type jsonFinding struct {
-	Kind        string       `json:"kind"`
-	Severity    string       `json:"severity"`
-	Fingerprint string       `json:"fingerprint"`
+	Kind        string `json:"kind"`
+	Severity    string `json:"severity"`
+	Fingerprint string `json:"fingerprint"`
+	// Environment is the finding's own environment when the report
+	// covers several (plumb check ENV=FILE ...); omitted otherwise.
+	Environment string       `json:"environment,omitempty"`
 	Resource    jsonResource `json:"resource"`
 	Address     *string      `json:"address"`
 	Source      string       `json:"source,omitempty"`
@@ -177,6 +180,9 @@ func toJSON(r *Report) (*jsonReport, error) {
 			Security:   f.Security,
 			File:       f.File,
 			Line:       f.Line,
+		}
+		if f.Environment != r.Environment {
+			jf.Environment = f.Environment
 		}
 		if a := address(f); a != "" {
 			jf.Address = &a

@@ -1,6 +1,8 @@
 package tfplan
 
 import (
+	"github.com/zclconf/go-cty/cty"
+
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,10 +89,24 @@ func parseDir(root, dir string) map[string]location {
 			continue
 		}
 		for _, b := range body.Blocks {
-			if b.Type != "resource" || len(b.Labels) != 2 {
+			var key string
+			switch {
+			case b.Type == "resource" && len(b.Labels) == 2:
+				key = b.Labels[0] + "." + b.Labels[1]
+			case b.Type == "provider" && len(b.Labels) == 1:
+				// provider.NAME, or provider.NAME.ALIAS when the alias
+				// is a literal.
+				key = "provider." + b.Labels[0]
+				if a := b.Body.Attributes["alias"]; a != nil {
+					v, diags := a.Expr.Value(nil)
+					if diags.HasErrors() || !v.Type().Equals(cty.String) || v.IsNull() {
+						continue
+					}
+					key += "." + v.AsString()
+				}
+			default:
 				continue
 			}
-			key := b.Labels[0] + "." + b.Labels[1]
 			if _, dup := out[key]; dup {
 				continue
 			}

@@ -61,6 +61,7 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 	}
 	loc := newLocator(configDir, moduleDirs(plan.Config))
 	regions := providerRegions(plan.Config)
+	byConfig := configRegions(plan.Config)
 	refs := newRefIndex(plan)
 	defaults := defaultTags(plan.Config)
 
@@ -91,8 +92,12 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 			m.scope.key, m.scope.hasKey = normalizeKey(rc.Index)
 		}
 		attrs := redact(m.value(after, rc.Change.AfterUnknown, exprNode{body: body}), rc.Change.AfterSensitive).(map[string]any)
+		fallback := regions[rc.ProviderName]
 		if cfg != nil {
 			knownTagsAll(attrs, defaults, cfg.ProviderConfigKey)
+			if r, ok := byConfig[cfg.ProviderConfigKey]; ok {
+				fallback = r
+			}
 		}
 		redactTagsAll(attrs)
 		s := policy.Subject{
@@ -101,7 +106,7 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 			Address:    rc.Address,
 			Name:       rc.Name,
 			ID:         stringAttr(attrs, "id"),
-			Region:     region(attrs, regions[rc.ProviderName]),
+			Region:     region(attrs, fallback),
 			Tags:       tags(attrs),
 			Attributes: attrs,
 			Refs:       m.attributeRefs(body),
@@ -109,7 +114,7 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 		s.File, s.Line = loc.find(modulePath(rc.ModuleAddress), rc.Type, rc.Name)
 		subjects = append(subjects, s)
 	}
-	return subjects, nil
+	return append(subjects, accountSubjects(plan.Config, loc)...), nil
 }
 
 // decode checks that data is well-formed JSON and a plan, in that order,

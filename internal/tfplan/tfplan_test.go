@@ -42,8 +42,16 @@ func byAddress(subjects []policy.Subject) map[string]policy.Subject {
 
 func TestPlanCreate(t *testing.T) {
 	subs := byAddress(readFixture(t, "create"))
-	if len(subs) != 3 {
-		t.Fatalf("subjects = %v, want 3", subs)
+	// Three resources, the account and the provider's region.
+	if len(subs) != 5 {
+		t.Fatalf("subjects = %v, want 5", subs)
+	}
+	acct, region := subs["plumb_aws_account.this"], subs["plumb_aws_region.us-east-1"]
+	if acct.Type != policy.AccountType || region.Type != policy.RegionType || region.Region != "us-east-1" || region.Attributes["region"] != "us-east-1" {
+		t.Errorf("account %+v, region %+v", acct, region)
+	}
+	if region.File != "main.tf" || region.Line == 0 || acct.File != region.File || acct.Line != region.Line {
+		t.Errorf("account and region subjects point at %s:%d and %s:%d, want the provider block", acct.File, acct.Line, region.File, region.Line)
 	}
 	sg, ok := subs["aws_security_group.ssh"]
 	if !ok {
@@ -172,7 +180,7 @@ func TestPlanWithoutConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(subjects) != 3 {
+	if len(subjects) != 5 {
 		t.Fatalf("subjects = %d", len(subjects))
 	}
 	for _, s := range subjects {

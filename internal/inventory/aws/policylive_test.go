@@ -55,7 +55,49 @@ var liveRulesNotCovered = map[string]string{
 	"aws-sg-rule-admin-ports-open":             "aws_security_group_rule exists only in Terraform: live, its permissions are part of the group, which the aws-sg-* rules check",
 	"aws-vpc-sg-ingress-rule-admin-ports-open": "aws_vpc_security_group_ingress_rule is folded into its group live, which the aws-sg-* rules check",
 	"aws-default-sg-restricts-all":             "default security groups are created by AWS, listed as aws_security_group with a default reason, and left out of live evaluation",
+	"aws-iam-no-user-policy-attachment":        "aws_iam_user_policy_attachment / aws_iam_policy_attachment are not listed live",
+	"aws-iam-no-cloudshell-full-access":        "policy attachments (aws_iam_*_policy_attachment, aws_iam_policy_attachment) are not listed live",
+	"aws-iam-user-one-active-key":              "aws_iam_access_key is not listed live",
+	"aws-account-security-contact":             "the live inventory creates no account subjects (plumb_aws_account) yet, and does not list aws_account_alternate_contact",
+	"aws-iam-support-role":                     "the live inventory creates no account subjects (plumb_aws_account) yet",
+	"aws-cloudtrail-s3-object-writes":          "the live inventory creates no account subjects (plumb_aws_account) yet, and does not read trail event selectors",
+	"aws-cloudtrail-s3-object-reads":           "the live inventory creates no account subjects (plumb_aws_account) yet, and does not read trail event selectors",
+	"aws-access-analyzer-enabled":              "the live inventory creates no region subjects (plumb_aws_region) yet, and does not list aws_accessanalyzer_analyzer",
+	"aws-macie-enabled":                        "the live inventory creates no region subjects (plumb_aws_region) yet, and does not list aws_macie2_account",
+	"aws-securityhub-enabled":                  "the live inventory creates no region subjects (plumb_aws_region) yet, and does not list aws_securityhub_account",
+	"aws-s3-mfa-delete":                        "bucket versioning (aws_s3_bucket_versioning, MFA delete) is not read live",
+	"aws-cloudtrail-bucket-access-logging":     "bucket access logging (aws_s3_bucket_logging) is not read live",
+	"aws-nacl-admin-ports-open":                "network ACL entries (ingress) are not read live",
+	"aws-nacl-rule-admin-ports-open":           "aws_network_acl_rule exists only in Terraform, and live ACL entries are not read",
+	"aws-peering-route-least-access":           "routes (aws_route, route table routes) are not read live",
+	"aws-cis-metric-unauthorized-api-calls":    cisMetricNotLive,
+	"aws-cis-metric-console-no-mfa":            cisMetricNotLive,
+	"aws-cis-metric-root-usage":                cisMetricNotLive,
+	"aws-cis-metric-iam-policy-changes":        cisMetricNotLive,
+	"aws-cis-metric-cloudtrail-changes":        cisMetricNotLive,
+	"aws-cis-metric-console-auth-failures":     cisMetricNotLive,
+	"aws-cis-metric-cmk-disable-delete":        cisMetricNotLive,
+	"aws-cis-metric-s3-policy-changes":         cisMetricNotLive,
+	"aws-cis-metric-config-changes":            cisMetricNotLive,
+	"aws-cis-metric-security-group-changes":    cisMetricNotLive,
+	"aws-cis-metric-nacl-changes":              cisMetricNotLive,
+	"aws-cis-metric-gateway-changes":           cisMetricNotLive,
+	"aws-cis-metric-route-table-changes":       cisMetricNotLive,
+	"aws-cis-metric-vpc-changes":               cisMetricNotLive,
+	"aws-cis-metric-organizations-changes":     cisMetricNotLive,
+	"obs-log-analytics-retention":              "an Azure type: the AWS live inventory does not read it",
+	"obs-appinsights-sampling":                 "an Azure type: the AWS live inventory does not read it",
+	"obs-log-bucket-lifecycle":                 "bucket lifecycle configurations (aws_s3_bucket_lifecycle_configuration) are not read live",
+	"obs-xray-sampling-rate":                   "aws_xray_sampling_rule is not listed live",
+	"env-production-address-space-overlap":     "a live scan covers one environment: rules that compare environments run on plans and states (plumb check ENV=FILE ...)",
+	"env-production-peering":                   "a live scan covers one environment: rules that compare environments run on plans and states (plumb check ENV=FILE ...)",
+	"aws-lb-listener-tls":                      "aws_lb_listener is not listed live",
+	"aws-cloudfront-https-only":                "aws_cloudfront_distribution is not listed live",
+	"aws-elasticache-encrypted":                "aws_elasticache_replication_group is not listed live",
 }
+
+// cisMetricNotLive is why the CIS section 4 rules have no live example.
+const cisMetricNotLive = "aws_cloudwatch_log_metric_filter, aws_cloudwatch_metric_alarm and aws_sns_topic_subscription are not listed live"
 
 // liveRulePartial are rules covered live on some of their types only.
 var liveRulePartial = map[string]string{
@@ -211,6 +253,8 @@ func liveRuleCases() []liveRuleCase {
 		}
 	}
 	add("aws-cloudwatch-log-retention", logGroup("/live/year", 365, nil), logGroup("/live/month", 30, nil))
+	add("obs-log-group-retention-set", logGroup("/live/obs-quarter", 90, nil), logGroup("/live/obs-forever", 0, nil))
+	add("obs-log-group-retention-max", logGroup("/live/obs-year", 365, nil), logGroup("/live/obs-decade", 3653, nil))
 	add("aws-required-tags",
 		logGroup("/live/tagged", 0, map[string]string{"owner": "payments", "environment": "prod", "data-classification": "internal"}),
 		logGroup("/live/untagged", 0, map[string]string{"owner": "payments"}))
