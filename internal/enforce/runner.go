@@ -306,7 +306,7 @@ func (r *Runner) finish(ctx context.Context, a *Action, result string) error {
 	if err := markReleased(ctx, r.Actions, a, now); err != nil {
 		return err
 	}
-	if r.Findings == nil || a.Fingerprint == "" {
+	if r.Findings == nil || !recordsOnFinding(a) {
 		return nil
 	}
 	note := model.Enforcement{Verb: string(a.Verb), Result: result, ActionID: a.ID, At: now}

@@ -20,10 +20,7 @@ import (
 // the standard SDK chain (profiles, AWS_ENDPOINT_URL). None is built when
 // no environment enforces anything but report.
 func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Executor, error) {
-	acts := false
-	for _, e := range cfg.Environments {
-		acts = acts || e.Enforcement.Acts()
-	}
+	acts := actsAnywhere(cfg)
 	if !acts {
 		return map[string]enforce.Executor{}, nil
 	}
