@@ -86,7 +86,7 @@ taken (dry run) or stopped by a guard, 1 an error or a failed action.`,
 	cf.StringVar(&f.finding, "finding", "", "only this finding (fingerprint)")
 	cf.StringVar(&f.actor, "actor", envOr("USER", "cli"), "who is acting, recorded on every action")
 	cf.DurationVar(&f.wait, "wait", 10*time.Minute, "with --apply, how long to wait for the actions and the notifications that follow")
-	cmd.AddCommand(newEnforceLogCmd(stdout, &f))
+	cmd.AddCommand(newEnforceLogCmd(stdout, &f), newEnforceReleaseCmd(stdout, stderr, &f, deps), newEnforceIsolateCmd(stdout, stderr, &f))
 	return cmd
 }
 
@@ -237,9 +237,18 @@ func enforceRemote(cmd *cobra.Command, f enforceFlags, kind model.Kind) (*enforc
 	if err := f.api.send(cmd, "POST", path, body, &plan); err != nil {
 		return nil, nil, "", err
 	}
+	if !f.apply {
+		return &plan, plan.Actions, "", nil
+	}
+	return awaitRemote(cmd, f, &plan)
+}
+
+// awaitRemote waits up to --wait for the runnable actions of a plan the
+// server queued, and returns them as they stand.
+func awaitRemote(cmd *cobra.Command, f enforceFlags, plan *enforce.Plan) (*enforce.Plan, []*enforce.Action, string, error) {
 	actions := plan.Actions
-	if !f.apply || len(plan.Runnable()) == 0 {
-		return &plan, actions, "", nil
+	if len(plan.Runnable()) == 0 {
+		return plan, actions, "", nil
 	}
 	deadline := time.Now().Add(f.wait)
 	for {
@@ -264,10 +273,10 @@ func enforceRemote(cmd *cobra.Command, f enforceFlags, kind model.Kind) (*enforc
 			}
 		}
 		if unfinished == 0 {
-			return &plan, actions, "", nil
+			return plan, actions, "", nil
 		}
 		if time.Now().After(deadline) || cmd.Context().Err() != nil {
-			return &plan, actions, fmt.Sprintf("%d action(s) still running on the server after --wait %s (plumb enforce log --server ... shows them)", unfinished, f.wait), nil
+			return plan, actions, fmt.Sprintf("%d action(s) still running on the server after --wait %s (plumb enforce log --server ... shows them)", unfinished, f.wait), nil
 		}
 		time.Sleep(time.Second)
 	}
