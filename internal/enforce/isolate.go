@@ -56,18 +56,20 @@ var cvePattern = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
 // it acts at once on an operator's explicit request, so grace, complete
 // scope, the circuit breaker and the environment's dry_run do not apply.
 // Everything else holds: the executor can do it, nothing else runs on it,
-// it is not isolated already, the account is allowed, protect patterns
-// and tags are honoured, the live resource exists, is not an AWS default
-// and meets the executor's preconditions.
+// it is not isolated already, protect patterns are honoured, the live
+// resource exists in an allowed account (with plumb's credentials in one
+// too), is not an AWS default, carries no protect tag and meets the
+// executor's preconditions.
 func IsolateGuards(src Sources) []Guard {
 	return []Guard{
 		Supported{},
 		InFlight{Store: src.InFlight},
 		Quarantined{Store: src.Quarantines},
-		Account{},
 		ProtectPattern{},
-		ProtectTag{},
+		// The request names type and id only: the account is judged on the
+		// resource as read back.
 		Live{},
+		Account{},
 		AWSDefault{},
 		ProtectTag{Live: true},
 		Precondition{},
@@ -111,12 +113,8 @@ func (s *Service) Isolate(ctx context.Context, req IsolateRequest) (*IsolateResu
 		runID = newID()
 	}
 	fp := IsolationFingerprint(env.Name, r)
-	msg := fmt.Sprintf("%s isolated by plumb at a security operator's request: %s", r.DisplayName(), req.Reason)
-	if req.CVE != "" {
-		msg += " (" + req.CVE + ")"
-	}
 	a := &Action{ID: actionID(runID, fp, VerbQuarantine), RunID: runID, Fingerprint: fp, Environment: env.Name,
-		Verb: VerbQuarantine, Resource: r, Kind: model.KindIsolated, Why: msg, Actor: req.Actor, State: StatePlanned,
+		Verb: VerbQuarantine, Resource: r, Kind: model.KindIsolated, Why: isolationMessage(r, req), Actor: req.Actor, State: StatePlanned,
 		Keep: declared.Rules(r), CreatedAt: now, UpdatedAt: now}
 	plan := &Plan{RunID: runID, Environment: env.Name, Apply: true, DryRun: env.Enforcement.DryRun, At: now, Notes: []string{}}
 	c := &Candidate{Action: a}
@@ -131,14 +129,18 @@ func (s *Service) Isolate(ctx context.Context, req IsolateRequest) (*IsolateResu
 	if c.Blocked() {
 		return res, nil
 	}
+	// The record carries the resource as read back (account, tags, name),
+	// under the requested identity, so its fingerprint and the finding's
+	// agree even if the live read spells a field differently.
 	live := *c.Live
+	live.Type, live.ID, live.Region = r.Type, r.ID, r.Region
+	a.Resource = live
+	msg := isolationMessage(live, req)
+	a.Why = msg
 	f := model.Finding{Kind: model.KindIsolated, Severity: model.SeverityCritical, Fingerprint: fp, Environment: env.Name,
 		Resource: live, Address: &addr, Source: "isolate/" + req.Actor, Changes: []model.Change{}, Message: msg, Security: true,
 		Isolation: &model.Isolation{Reason: req.Reason, CVE: req.CVE, Operator: req.Actor,
 			Release: "plumb enforce release " + fp + " --server URL (with the operator credential)"}}
-	// The finding keeps the requested identity, so its fingerprint and the
-	// action's agree even if the live read spells a field differently.
-	f.Resource.Type, f.Resource.ID, f.Resource.Region = r.Type, r.ID, r.Region
 	if f.Isolation.Related, err = s.related(ctx, env.Name, r); err != nil {
 		return res, err
 	}
@@ -217,4 +219,13 @@ func providerOf(typ string) string {
 // globalType reports AWS types without a region (IAM).
 func globalType(typ string) bool {
 	return strings.HasPrefix(typ, "aws_iam_")
+}
+
+// isolationMessage is the isolation finding's message (and title).
+func isolationMessage(r model.Resource, req IsolateRequest) string {
+	msg := fmt.Sprintf("%s isolated by plumb at a security operator's request: %s", r.DisplayName(), req.Reason)
+	if req.CVE != "" {
+		msg += " (" + req.CVE + ")"
+	}
+	return msg
 }

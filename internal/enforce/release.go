@@ -23,7 +23,7 @@ type ReleaseRequest struct {
 // protect tags, grace, circuit breaker, dry run) do not apply: a protect
 // tag added to a quarantined resource must not keep it quarantined.
 func ReleaseGuards(src Sources) []Guard {
-	return []Guard{Supported{}, InFlight{Store: src.InFlight}, Account{}, Live{}}
+	return []Guard{Supported{}, InFlight{Store: src.InFlight}, Live{}, Account{}}
 }
 
 // Release undoes the active quarantine of a finding's resource: it plans

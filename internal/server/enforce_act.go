@@ -10,9 +10,13 @@ import (
 )
 
 // actsAnywhere reports whether anything in the config may change the
-// cloud: an environment's enforcement other than report, or a
-// subscription handler that acts (enforce, tag, grant).
+// cloud: an environment's enforcement other than report, a subscription
+// handler that acts (enforce, tag, grant), or an operator credential
+// (isolation).
 func actsAnywhere(cfg *config.Config) bool {
+	if cfg.Server.OperatorToken.Set() {
+		return true
+	}
 	for _, e := range cfg.Environments {
 		if e.Enforcement.Acts() {
 			return true
