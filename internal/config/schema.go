@@ -31,7 +31,9 @@ var (
 	nodeType     = reflect.TypeOf(yaml.Node{})
 	secretType   = reflect.TypeOf(Secret{})
 	enforceType  = reflect.TypeOf(Enforcement{})
-	accountType  = reflect.TypeOf(Account{})
+	// enforceYAMLType is how the mapping form of enforcement is written.
+	enforceYAMLType = reflect.TypeOf(enforcementYAML{})
+	accountType     = reflect.TypeOf(Account{})
 )
 
 // schemaGen builds schemas; a type that contains itself (the routing
