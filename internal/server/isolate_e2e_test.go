@@ -304,9 +304,12 @@ func runInstance(t *testing.T, ctx context.Context, cfg aws.Config, tags map[str
 	for k, v := range tags {
 		ts = append(ts, ec2types.Tag{Key: aws.String(k), Value: aws.String(v)})
 	}
-	out, err := c.RunInstances(ctx, &ec2.RunInstancesInput{ImageId: images.Images[0].ImageId, InstanceType: ec2types.InstanceTypeT3Micro,
-		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: subnets.Subnets[0].SubnetId, SecurityGroupIds: groups,
-		TagSpecifications: []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: ts}}})
+	in := &ec2.RunInstancesInput{ImageId: images.Images[0].ImageId, InstanceType: ec2types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: subnets.Subnets[0].SubnetId, SecurityGroupIds: groups}
+	if len(ts) > 0 { // EC2 refuses a tag specification without tags
+		in.TagSpecifications = []ec2types.TagSpecification{{ResourceType: ec2types.ResourceTypeInstance, Tags: ts}}
+	}
+	out, err := c.RunInstances(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
