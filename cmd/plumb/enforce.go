@@ -342,6 +342,8 @@ func outcomeText(a *enforce.Action) string {
 		return "running"
 	case enforce.StatePlanned:
 		return "passes every guard"
+	case enforce.StateReleased:
+		return a.Reason // released by WHO (action ID)
 	}
 	return string(a.State)
 }

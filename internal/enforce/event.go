@@ -189,4 +189,3 @@ func (s *Service) Act(ctx context.Context, req ActRequest) (*Plan, error) {
 func recordsOnFinding(a *Action) bool {
 	return a.Fingerprint != "" && a.Verb != VerbTag && a.Verb != VerbGrant
 }
-

@@ -62,6 +62,9 @@ func (s *Server) withRoles(fn func(w http.ResponseWriter, r *http.Request, role 
 func (s *Server) isolateRoutes(mux *http.ServeMux) {
 	mux.Handle("POST /v1/isolate", s.withRoles(s.isolate, RoleOperator))
 	mux.Handle("POST /v1/enforce/release", s.withRoles(s.release, RoleAPI, RoleOperator))
+	// The operator reads the records of what they asked for (plumb enforce
+	// isolate and release wait on them) with their own credential.
+	mux.Handle("GET /v1/actions", s.withRoles(func(w http.ResponseWriter, r *http.Request, _ Role) { s.listActions(w, r) }, RoleAPI, RoleOperator))
 }
 
 // isolateRequest is the body of POST /v1/isolate.
