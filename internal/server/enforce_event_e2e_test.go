@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -256,5 +257,70 @@ subscriptions:
 	fs := ts.findings("kind=" + string(model.KindOperationFailed))
 	if len(fs) != 1 || !strings.Contains(fs[0].Finding.Message, "AccessDenied") || !strings.Contains(fs[0].Finding.Message, "user/bob") {
 		t.Errorf("failed-operation findings %+v", fs)
+	}
+}
+
+// BenchmarkEventToQuarantine measures event-time enforcement end to end on
+// moto: 100 real-format RunInstances events by a person, 10 a second
+// through EventBridge and SQS, each to the moment its instance's
+// quarantine succeeded (the action record's time). It reports p50 and p99
+// in seconds (goal: p99 under 5 s). Run with -benchtime 1x.
+func BenchmarkEventToQuarantine(b *testing.B) {
+	const n = 100
+	moto := testenv.StartMoto(b)
+	ctx := context.Background()
+	awsCfg := moto.Config(b, "us-east-1")
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = runInstance(b, ctx, awsCfg, nil)
+	}
+	url := eventBridgeToSQS(b, awsCfg, "plumb-bench", "aws.ec2")
+	state := filepath.Join(b.TempDir(), "prod.tfstate")
+	writeFile(b, state, emptyTFState)
+	ts := runE2E(b, fmt.Sprintf(eventEnforceConfig, state, deployRoleARN, 10*n, url), nil, nil)
+
+	b.ResetTimer()
+	for iter := 0; iter < b.N; iter++ {
+		sent := map[string]time.Time{}
+		for i := 0; i < n; i += 10 {
+			var entries []ebEntry
+			at := time.Now()
+			for _, id := range ids[i : i+10] {
+				entries = append(entries, ebEntry{"aws.ec2", "AWS API Call via CloudTrail", runInstancesDetail(b, aliceIdentity, id)})
+				sent[id] = at
+			}
+			putEvents(b, awsCfg, entries...)
+			time.Sleep(time.Until(at.Add(time.Second)))
+		}
+		// lat: event sent to quarantine done; plan: event sent to the
+		// action planned (intake, handler, guards); exec: planned to done.
+		var lat, plan, exec []time.Duration
+		waitForDeadline(b, 5*time.Minute, "every quarantine", func() bool {
+			var page struct {
+				Actions []enforce.Action `json:"actions"`
+			}
+			ts.apiGet("/v1/actions?environment=prod&state=succeeded&limit=1000", &page)
+			lat, plan, exec = lat[:0], plan[:0], exec[:0]
+			for _, a := range page.Actions {
+				if s, ok := sent[a.Resource.ID]; ok && a.Verb == enforce.VerbQuarantine {
+					lat = append(lat, a.UpdatedAt.Sub(s))
+					plan = append(plan, a.CreatedAt.Sub(s))
+					exec = append(exec, a.UpdatedAt.Sub(a.CreatedAt))
+				}
+			}
+			return len(lat) == n
+		})
+		b.StopTimer()
+		for _, l := range [][]time.Duration{lat, plan, exec} {
+			slices.Sort(l)
+		}
+		p50, p99 := lat[n/2], lat[n*99/100-1]
+		b.ReportMetric(p50.Seconds(), "p50-s")
+		b.ReportMetric(p99.Seconds(), "p99-s")
+		b.Logf("%d events: p50 %s, p99 %s, max %s; sent to planned p50 %s p99 %s; planned to done p50 %s p99 %s",
+			n, p50, p99, lat[n-1], plan[n/2], plan[n*99/100-1], exec[n/2], exec[n*99/100-1])
+		if iter+1 < b.N {
+			b.Fatal("run with -benchtime 1x: the instances are quarantined after the first round")
+		}
 	}
 }

@@ -263,7 +263,7 @@ func seedDataDir(t *testing.T, dataDir string, fs ...model.Finding) {
 	}
 }
 
-func writeFile(t *testing.T, path, body string) {
+func writeFile(t testing.TB, path, body string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -275,7 +275,7 @@ func writeFile(t *testing.T, path, body string) {
 
 // runInstance starts an instance with two security groups in the default
 // VPC.
-func runInstance(t *testing.T, ctx context.Context, cfg aws.Config, tags map[string]string) string {
+func runInstance(t testing.TB, ctx context.Context, cfg aws.Config, tags map[string]string) string {
 	t.Helper()
 	c := ec2.NewFromConfig(cfg)
 	vpcs, err := c.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{})
@@ -316,7 +316,7 @@ func runInstance(t *testing.T, ctx context.Context, cfg aws.Config, tags map[str
 	return aws.ToString(out.Instances[0].InstanceId)
 }
 
-func describeInstance(t *testing.T, ctx context.Context, cfg aws.Config, id string) ec2types.Instance {
+func describeInstance(t testing.TB, ctx context.Context, cfg aws.Config, id string) ec2types.Instance {
 	t.Helper()
 	out, err := ec2.NewFromConfig(cfg).DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 	if err != nil {
@@ -326,7 +326,7 @@ func describeInstance(t *testing.T, ctx context.Context, cfg aws.Config, id stri
 }
 
 // instanceState is what isolation changes on an instance, read from moto.
-func instanceState(t *testing.T, ctx context.Context, cfg aws.Config, id string) string {
+func instanceState(t testing.TB, ctx context.Context, cfg aws.Config, id string) string {
 	t.Helper()
 	in := describeInstance(t, ctx, cfg, id)
 	var groups []string
