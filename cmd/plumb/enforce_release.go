@@ -23,7 +23,8 @@ type actFlags struct {
 }
 
 func (a *actFlags) register(cmd *cobra.Command, reasonHelp string) {
-	cmd.Flags().StringVar(&a.actor, "actor", envOr("USER", "cli"), "who is acting, recorded on the action")
+	cmd.Flags().StringVar(&a.actor, "actor", "cli", "who is acting, recorded on the action")
+	envDefault(cmd.Flags(), "actor", "USER", "cli")
 	cmd.Flags().StringVar(&a.reason, "reason", "", reasonHelp)
 	cmd.Flags().DurationVar(&a.wait, "wait", 10*time.Minute, "how long to wait for the action to finish")
 }
