@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -86,10 +87,11 @@ func (c *apiClient) send(cmd *cobra.Command, method, path string, in, out any) e
 		var e struct {
 			Error string `json:"error"`
 		}
+		se := &apiStatusError{status: resp.StatusCode, body: body, msg: fmt.Sprintf("%s %s: %s", method, path, resp.Status)}
 		if json.Unmarshal(body, &e) == nil && e.Error != "" {
-			return fmt.Errorf("%s %s: %s: %s", method, path, resp.Status, e.Error)
+			se.msg += ": " + e.Error
 		}
-		return fmt.Errorf("%s %s: %s", method, path, resp.Status)
+		return se
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return fmt.Errorf("%s %s: decode answer: %w", method, path, err)
@@ -173,3 +175,17 @@ func reportUnshown(w io.Writer, l listing, what string, max int) {
 	}
 	fmt.Fprintf(w, "showing %d of %d %s: %d more were added while listing; run the command again to see them\n", shown, l.total, what, l.total-shown)
 }
+
+// apiStatusError is an answer outside 2xx, with its body (a 409 of the
+// enforcement endpoints still carries the plan that says which guard
+// stopped the action).
+type apiStatusError struct {
+	status int
+	body   []byte
+	msg    string
+}
+
+func (e *apiStatusError) Error() string { return e.msg }
+
+// asStatus finds an apiStatusError in err.
+func asStatus(err error, target **apiStatusError) bool { return errors.As(err, target) }

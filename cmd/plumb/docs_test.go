@@ -451,6 +451,8 @@ func TestEnvDefaultsDoNotLeakIntoDocs(t *testing.T) {
 	}{
 		{[]string{"events", "list"}, "server", "http://plumb.example:9999", "http://127.0.0.1:8080"},
 		{[]string{"silence", "add"}, "author", "someone-else", ""},
+		{[]string{"enforce", "release"}, "actor", "someone-else", "cli"},
+		{[]string{"enforce", "isolate"}, "actor", "someone-else", "cli"},
 	} {
 		cmd, _, err := root.Find(tc.path)
 		if err != nil {

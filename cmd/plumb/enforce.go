@@ -88,7 +88,7 @@ taken (dry run) or stopped by a guard, 1 an error or a failed action.`,
 	cf.StringVar(&f.actor, "actor", "cli", "who is acting, recorded on every action")
 	envDefault(cf, "actor", "USER", "cli")
 	cf.DurationVar(&f.wait, "wait", 10*time.Minute, "with --apply, how long to wait for the actions and the notifications that follow")
-	cmd.AddCommand(newEnforceLogCmd(stdout, &f))
+	cmd.AddCommand(newEnforceLogCmd(stdout, &f), newEnforceReleaseCmd(stdout, stderr, &f, deps), newEnforceIsolateCmd(stdout, stderr, &f))
 	return cmd
 }
 
@@ -239,9 +239,18 @@ func enforceRemote(cmd *cobra.Command, f enforceFlags, kind model.Kind) (*enforc
 	if err := f.api.send(cmd, "POST", path, body, &plan); err != nil {
 		return nil, nil, "", err
 	}
+	if !f.apply {
+		return &plan, plan.Actions, "", nil
+	}
+	return awaitRemote(cmd, f, &plan)
+}
+
+// awaitRemote waits up to --wait for the runnable actions of a plan the
+// server queued, and returns them as they stand.
+func awaitRemote(cmd *cobra.Command, f enforceFlags, plan *enforce.Plan) (*enforce.Plan, []*enforce.Action, string, error) {
 	actions := plan.Actions
-	if !f.apply || len(plan.Runnable()) == 0 {
-		return &plan, actions, "", nil
+	if len(plan.Runnable()) == 0 {
+		return plan, actions, "", nil
 	}
 	deadline := time.Now().Add(f.wait)
 	for {
@@ -266,10 +275,10 @@ func enforceRemote(cmd *cobra.Command, f enforceFlags, kind model.Kind) (*enforc
 			}
 		}
 		if unfinished == 0 {
-			return &plan, actions, "", nil
+			return plan, actions, "", nil
 		}
 		if time.Now().After(deadline) || cmd.Context().Err() != nil {
-			return &plan, actions, fmt.Sprintf("%d action(s) still running on the server after --wait %s (plumb enforce log --server ... shows them)", unfinished, f.wait), nil
+			return plan, actions, fmt.Sprintf("%d action(s) still running on the server after --wait %s (plumb enforce log --server ... shows them)", unfinished, f.wait), nil
 		}
 		time.Sleep(time.Second)
 	}
@@ -333,6 +342,8 @@ func outcomeText(a *enforce.Action) string {
 		return "running"
 	case enforce.StatePlanned:
 		return "passes every guard"
+	case enforce.StateReleased:
+		return a.Reason // released by WHO (action ID)
 	}
 	return string(a.State)
 }

@@ -54,6 +54,10 @@ type Server struct {
 	// APITokens authenticate API and CLI calls (bearer tokens). They are
 	// secrets, so they come from the environment or a file.
 	APITokens Secret `yaml:"api_token"`
+	// OperatorToken is the security operator role's own credential: the
+	// only one that may isolate a managed resource (POST /v1/isolate) or
+	// release an isolation. It must differ from api_token.
+	OperatorToken Secret `yaml:"operator_token"`
 	// MaxBodyBytes bounds one request; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxInflight bounds concurrent intake requests; above it the sender
@@ -189,7 +193,7 @@ type Subscription struct {
 
 // Handler is one step a subscription runs for each matching event.
 type Handler struct {
-	Type string `yaml:"type"` // validate | audit | drift-check | runbook
+	Type string `yaml:"type"` // validate | audit | drift-check | runbook | enforce | tag | grant | operation-failed
 	// RequiredTags for validate.
 	RequiredTags []string `yaml:"required_tags"`
 	// Packs and Policies for validate: the rules of plumb check and
@@ -200,6 +204,14 @@ type Handler struct {
 	Command []string      `yaml:"command"`
 	Timeout time.Duration `yaml:"timeout"`
 	Dir     string        `yaml:"dir"`
+	// Tags for tag: key -> value template ({principal}, {time}, ...).
+	Tags map[string]string `yaml:"tags"`
+	// ResourceTypes, Policy and Group for grant: when a resource of one
+	// of the types appears, attach the policy (an IAM policy ARN) to the
+	// group (an IAM group name). ResourceTypes also narrows tag.
+	ResourceTypes []string `yaml:"resource_types"`
+	Policy        string   `yaml:"policy"`
+	Group         string   `yaml:"group"`
 }
 
 // Retry is a subscription's retry policy.
@@ -567,6 +579,10 @@ func (v *validator) validate(c *Config) {
 		s.MaxPending = 100000
 	}
 	v.secret("server.api_token", &s.APITokens, false)
+	v.secret("server.operator_token", &s.OperatorToken, false)
+	if s.OperatorToken.Value() != "" && s.OperatorToken.Value() == s.APITokens.Value() {
+		v.errf("server.operator_token", "must differ from server.api_token: the operator credential is what keeps the API token from isolating managed resources")
+	}
 	if s.NotifyInterval == 0 {
 		s.NotifyInterval = 10 * time.Second
 	} else if s.NotifyInterval < 0 {
@@ -666,6 +682,7 @@ func (v *validator) validate(c *Config) {
 	}
 
 	v.routing(c)
+	v.actHandlerEnvironments(c)
 
 	for i, line := range c.Ignore {
 		if _, err := drift.ParseIgnore(strings.NewReader(line)); err != nil {
@@ -735,7 +752,7 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 		}
 	}
 	if len(s.Handlers) == 0 {
-		v.errf(f+".handlers", "required: at least one of validate, audit, drift-check, runbook")
+		v.errf(f+".handlers", "required: at least one of %s", handlerTypes)
 	}
 	for j := range s.Handlers {
 		h := &s.Handlers[j]
@@ -755,10 +772,12 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 			} else if h.Timeout < 0 {
 				v.errf(hf+".timeout", "must be positive")
 			}
+		case HandlerEnforce, HandlerTag, HandlerGrant, HandlerOperationFailed:
+			v.actHandler(hf, h)
 		case "":
-			v.errf(hf+".type", "required: validate, audit, drift-check or runbook")
+			v.errf(hf+".type", "required: %s", handlerTypes)
 		default:
-			v.errf(hf+".type", "%q: want validate, audit, drift-check or runbook", h.Type)
+			v.errf(hf+".type", "%q: want %s", h.Type, handlerTypes)
 		}
 	}
 	if s.Retry.MaxAttempts < 0 || s.Retry.MaxAttempts > 100 {

@@ -31,7 +31,7 @@ const (
 	DefaultKMSWindowDays  = 30
 	minKMSWindowDays      = 7
 	maxKMSWindowDays      = 30
-	enforcementFieldsHelp = "unmanaged, changed, grace, max_actions, max_fraction, dry_run, protect_tags, protect, force_empty, kms_deletion_window_in_days"
+	enforcementFieldsHelp = "unmanaged, changed, grace, max_actions, max_fraction, dry_run, protect_tags, protect, force_empty, kms_deletion_window_in_days, stop_quarantined_instances, break_glass_roles"
 )
 
 // Enforcement is what plumb may do about an environment's findings, and
@@ -71,6 +71,13 @@ type Enforcement struct {
 	// KMSDeletionWindowDays is the waiting period of a scheduled KMS key
 	// deletion (7 to 30 days); keys are never deleted at once.
 	KMSDeletionWindowDays int
+	// StopQuarantinedInstances stops an instance (AWS) after its security
+	// groups were replaced by the isolation group; release starts it
+	// again if it was running.
+	StopQuarantinedInstances bool
+	// BreakGlassRoles are IAM role ARNs a quarantined bucket's deny-all
+	// policy spares, so people can still reach the data in an emergency.
+	BreakGlassRoles []string
 
 	// What the YAML said, for validation with lines.
 	short    string
@@ -93,6 +100,8 @@ type enforcementYAML struct {
 	Protect               []string       `yaml:"protect"`
 	ForceEmpty            bool           `yaml:"force_empty"`
 	KMSDeletionWindowDays *int           `yaml:"kms_deletion_window_in_days"`
+	StopInstances         bool           `yaml:"stop_quarantined_instances"`
+	BreakGlassRoles       []string       `yaml:"break_glass_roles"`
 }
 
 // UnmarshalYAML takes the short form (a word) or the mapping form.
@@ -165,6 +174,7 @@ func (e Environment) AccountIDs() []string {
 }
 
 var (
+	iamRoleARN   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
 	awsAccountID = regexp.MustCompile(`^[0-9]{12}$`)
 	azureSubID   = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
@@ -239,6 +249,13 @@ func (v *validator) enforcement(f string, e *Environment) {
 		en.KMSDeletionWindowDays = *r.KMSDeletionWindowDays
 		if en.KMSDeletionWindowDays < minKMSWindowDays || en.KMSDeletionWindowDays > maxKMSWindowDays {
 			v.errf(ef+".kms_deletion_window_in_days", "%d: AWS schedules key deletion 7 to 30 days ahead", en.KMSDeletionWindowDays)
+		}
+	}
+	en.StopQuarantinedInstances = r.StopInstances
+	en.BreakGlassRoles = r.BreakGlassRoles
+	for i, arn := range r.BreakGlassRoles {
+		if !iamRoleARN.MatchString(arn) {
+			v.errf(fmt.Sprintf("%s.break_glass_roles[%d]", ef, i), "%q: want an IAM role ARN (arn:aws:iam::123456789012:role/NAME)", arn)
 		}
 	}
 	en.ProtectTags = []string{DefaultProtectTag}

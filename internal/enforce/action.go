@@ -81,6 +81,17 @@ type Action struct {
 	Before json.RawMessage `json:"before,omitempty"`
 	// Calls are the API calls the execution made, reads and writes.
 	Calls []Call `json:"calls,omitempty"`
+	// Undoes names the quarantine a release undoes; Restore is that
+	// quarantine's before-state, copied when the release is planned so the
+	// queued job carries everything it needs.
+	Undoes  string          `json:"undoes,omitempty"`
+	Restore json.RawMessage `json:"restore,omitempty"`
+	// Keep are the security group rules the code declares ("ingress",
+	// "egress" -> canonical rules), which a quarantine leaves in place.
+	Keep map[string][]string `json:"keep,omitempty"`
+	// Params are what a tag or grant action applies: the tags to stamp
+	// (key -> value), or the policy to attach ("policy" -> ARN).
+	Params map[string]string `json:"params,omitempty"`
 	// Result says what was done; Error why it failed.
 	Result    string    `json:"result,omitempty"`
 	Error     string    `json:"error,omitempty"`

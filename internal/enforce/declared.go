@@ -24,6 +24,10 @@ type Declared struct {
 	// declarations ("staging: aws_s3_bucket.logs").
 	where map[string][]string
 	count map[string]int
+	// rules are the security group rules the code declares per group
+	// (inline blocks and folded rule resources), by type+id key: what a
+	// quarantine of a managed group keeps.
+	rules map[string]map[string][]string
 }
 
 // StateLoader reads the desired resources of some state sources.
@@ -84,14 +88,18 @@ func (d *Declared) Add(environment string, rs []model.DesiredResource, mapper in
 			continue
 		}
 		at := environment + ": " + r.Address
-		if pt, pid, _, ok := mapper.Fold(r.Type, r.Raw); ok {
+		if pt, pid, add, ok := mapper.Fold(r.Type, r.Raw); ok {
 			d.note(typeKey(pt, pid), at)
+			d.addRules(typeKey(pt, pid), add)
 			continue
 		}
 		d.count[environment]++
 		if m, ok := mapper.FromState(r.Type, r.Raw); ok {
 			d.note(typeKey(m.Type, m.ID), at)
 			d.note(arnKey(m.ARN), at)
+			if m.Type == "aws_security_group" {
+				d.addRules(typeKey(m.Type, m.ID), ruleLists(m.Attributes))
+			}
 		}
 		// The raw attributes too: a type the inventory does not map
 		// still declares its id and ARN.

@@ -145,6 +145,9 @@ type Sources struct {
 	// Size counts the environment's resources (declared plus open
 	// unmanaged findings), the circuit breaker's whole.
 	Size func(ctx context.Context, environment string) (int, error)
+	// Quarantines is the action store's record of quarantines (the
+	// quarantined guard); nil skips that guard.
+	Quarantines QuarantineSource
 }
 
 // StaticGuards need no cloud call: they judge from the config, the
@@ -153,6 +156,7 @@ func StaticGuards(src Sources) []Guard {
 	return []Guard{
 		Supported{},
 		InFlight{Store: src.InFlight},
+		Quarantined{Store: src.Quarantines, Evidence: src.Evidence},
 		Account{},
 		DeclaredAnywhere{Set: src.Declared},
 		ProtectPattern{},

@@ -261,7 +261,7 @@ func (r *Runner) execute(ctx context.Context, env config.Environment, a *Action,
 	}
 	guards := r.Guards
 	if guards == nil {
-		guards = LiveGuards()
+		guards = LiveGuardsFor(a.Verb)
 	}
 	run := &Run{Environment: env, Now: now, Apply: true, Executors: r.Executors, Acting: acting}
 	c := &Candidate{Action: a}
@@ -303,11 +303,14 @@ func (r *Runner) finish(ctx context.Context, a *Action, result string) error {
 	if err := r.Actions.Put(ctx, a); err != nil {
 		return err
 	}
-	if r.Findings == nil {
+	if err := markReleased(ctx, r.Actions, a, now); err != nil {
+		return err
+	}
+	if r.Findings == nil || !recordsOnFinding(a) {
 		return nil
 	}
 	note := model.Enforcement{Verb: string(a.Verb), Result: result, ActionID: a.ID, At: now}
-	err := r.Findings.RecordEnforcement(ctx, now, a.Fingerprint, note, a.Verb == VerbDelete)
+	err := r.Findings.RecordEnforcement(ctx, now, a.Fingerprint, note, resolves(a))
 	if errors.Is(err, findings.ErrNotFound) {
 		r.logger().Warn("enforcement action done, but its finding is no longer stored", "action", a.ID, "fingerprint", a.Fingerprint)
 		return nil

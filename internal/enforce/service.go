@@ -63,7 +63,7 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		return declared.Count(environment) + n, nil
 	}
-	src := Sources{Evidence: s.Findings, InFlight: s.Actions, Declared: declared, Size: size}
+	src := Sources{Evidence: s.Findings, InFlight: s.Actions, Declared: declared, Size: size, Quarantines: s.Actions}
 	guards := DefaultGuards(src)
 	if declErr != nil {
 		guards = append([]Guard{failing{name: GuardDeclared, err: declErr}}, guards...)

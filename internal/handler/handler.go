@@ -22,6 +22,11 @@ type Delivery struct {
 	Environment  string
 	Subscription string
 	Attempt      int
+	// Occurrence names the delivery for findings.Store.UpsertOccurrence,
+	// the key the pipeline stores the handlers' findings under; a handler
+	// that must store findings itself before it acts (enforce) uses the
+	// same key, so they are counted once.
+	Occurrence string
 }
 
 // ID identifies the delivery the same way on every attempt, after a retry

@@ -147,8 +147,11 @@ type Finding struct {
 	// resource (deleted, quarantined, released), so receivers tell the
 	// owning team what happened; nil when plumb never acted.
 	Enforcement *Enforcement `json:"enforcement,omitempty"`
-	FirstSeen   time.Time    `json:"-"`
-	LastSeen    time.Time    `json:"-"`
+	// Isolation is the context of a security operator's isolation
+	// (KindIsolated findings only).
+	Isolation *Isolation `json:"isolation,omitempty"`
+	FirstSeen time.Time  `json:"-"`
+	LastSeen  time.Time  `json:"-"`
 }
 
 // Declaration is one place that declares a resource: its Terraform

@@ -113,6 +113,8 @@ func Title(f Finding) string {
 		return "[UNEXPECTED WRITE] " + f.Message
 	case model.KindAlert:
 		return "[ALERT] " + f.Message
+	case model.KindIsolated:
+		return "[ISOLATED] " + f.Message
 	}
 	return "[" + string(f.Kind) + "] " + f.Message
 }

@@ -20,10 +20,7 @@ import (
 // the standard SDK chain (profiles, AWS_ENDPOINT_URL). None is built when
 // no environment enforces anything but report.
 func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Executor, error) {
-	acts := false
-	for _, e := range cfg.Environments {
-		acts = acts || e.Enforcement.Acts()
-	}
+	acts := actsAnywhere(cfg)
 	if !acts {
 		return map[string]enforce.Executor{}, nil
 	}
@@ -80,6 +77,9 @@ type EnforceOptions struct {
 	Executors map[string]enforce.Executor
 	// Now is the clock (nil: time.Now); tests pass a fake one.
 	Now func() time.Time
+	// Release, when set, releases a quarantine instead of planning
+	// Request (plumb enforce release).
+	Release *enforce.ReleaseRequest
 }
 
 // EnforceOnce is `plumb enforce` with --data-dir: it plans from the
@@ -123,12 +123,16 @@ func EnforceOnce(ctx context.Context, o EnforceOptions) (EnforceResult, error) {
 		return res, err
 	}
 	p.SetEnforcer(enf.runner)
-	res.Plan, err = enf.service.Plan(ctx, o.Request)
+	if o.Release != nil {
+		res.Plan, err = enf.service.Release(ctx, *o.Release)
+	} else {
+		res.Plan, err = enf.service.Plan(ctx, o.Request)
+	}
 	if err != nil {
 		return res, err
 	}
 	res.Actions = res.Plan.Actions
-	if !o.Request.Apply {
+	if !o.Request.Apply && o.Release == nil {
 		return res, nil
 	}
 	if err := q.Start(ctx); err != nil {

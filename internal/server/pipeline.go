@@ -51,6 +51,7 @@ type Pipeline struct {
 	mu       sync.RWMutex
 	store    *findings.Store
 	enforcer queue.Dispatcher
+	service  *enforce.Service
 }
 
 // NewPipeline compiles the subscriptions of a validated config.
@@ -118,6 +119,12 @@ func NewPipeline(cfg *config.Config, desired handler.Desired, logger *slog.Logge
 				s.handlers = append(s.handlers, handler.DriftCheck{Desired: desired})
 			case "runbook":
 				s.handlers = append(s.handlers, handler.Runbook{Command: hc.Command, Timeout: hc.Timeout, Dir: hc.Dir})
+			case config.HandlerEnforce, config.HandlerTag, config.HandlerGrant, config.HandlerOperationFailed:
+				h, err := p.actingHandler(sc, hc, checkers[sc.Environment], desired)
+				if err != nil {
+					return nil, err
+				}
+				s.handlers = append(s.handlers, h)
 			default:
 				return nil, fmt.Errorf("subscription %s: unknown handler %q", sc.Name, hc.Type)
 			}
@@ -220,7 +227,8 @@ func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
 	if !ok {
 		return queue.Permanent(fmt.Errorf("subscription %q is no longer configured", d.Subscription))
 	}
-	hd := handler.Delivery{Event: d.Event, Environment: s.environment, Subscription: s.name, Attempt: d.Attempt}
+	hd := handler.Delivery{Event: d.Event, Environment: s.environment, Subscription: s.name, Attempt: d.Attempt,
+		Occurrence: fmt.Sprintf("delivery-%d", d.ID)}
 	var found []model.Finding
 	for _, h := range s.handlers {
 		start := time.Now()
@@ -236,6 +244,18 @@ func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
 		}
 		found = append(found, fs...)
 	}
+	if err := p.storeFound(ctx, d, s, hd, found); err != nil {
+		return err
+	}
+	if err := p.afterStore(ctx, d, s, hd, found); err != nil {
+		return err
+	}
+	p.metrics.delivery(s.name, "succeeded")
+	return nil
+}
+
+// storeFound stores a delivery's findings under its occurrence key.
+func (p *Pipeline) storeFound(ctx context.Context, d queue.Delivery, s *subscription, hd handler.Delivery, found []model.Finding) error {
 	if len(found) > 0 {
 		p.mu.RLock()
 		store := p.store
@@ -243,12 +263,11 @@ func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
 		if store == nil {
 			return errors.New("findings store is not open yet")
 		}
-		if err := store.UpsertOccurrence(ctx, p.now(), fmt.Sprintf("delivery-%d", d.ID), found); err != nil {
+		if err := store.UpsertOccurrence(ctx, p.now(), hd.Occurrence, found); err != nil {
 			p.metrics.delivery(s.name, outcome(d, err))
 			return fmt.Errorf("store %d findings: %w", len(found), err)
 		}
 	}
-	p.metrics.delivery(s.name, "succeeded")
 	return nil
 }
 

@@ -137,6 +137,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("open action store: %w", err)
 	}
 	pipeline.SetEnforcer(enf.runner)
+	pipeline.SetService(enf.service)
 	srv.enforcement = enf
 
 	var schedules []string
@@ -146,7 +147,10 @@ func Run(ctx context.Context, o Options) error {
 		}
 		env := env
 		err := q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error {
-			return scheduledScan(ctx, env, cfg.IgnoreRules, store, logger, o.ScanTimeout)
+			if err := scheduledScan(ctx, env, cfg.IgnoreRules, store, logger, o.ScanTimeout); err != nil {
+				return err
+			}
+			return enf.afterScan(ctx, env, logger)
 		})
 		if err != nil {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)

@@ -88,7 +88,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/findings/{fingerprint}/unsuppress", s.api(s.findingAction("unsuppress")))
 	mux.Handle("POST /v1/enforce/plan", s.api(s.enforcePlan(false)))
 	mux.Handle("POST /v1/enforce/apply", s.api(s.enforcePlan(true)))
-	mux.Handle("GET /v1/actions", s.api(s.listActions))
+	s.isolateRoutes(mux)
 	mux.Handle("GET /v1/silences", s.api(s.listSilences))
 	mux.Handle("POST /v1/silences", s.api(s.addSilence))
 	mux.Handle("POST /v1/silences/{id}/expire", s.api(s.expireSilence))

@@ -60,7 +60,7 @@ subscriptions:
 `
 
 type testServer struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	logs   *lockedBuffer // runE2E's server log
 	srv    *Server
@@ -157,7 +157,7 @@ func eventGridEvent(id, eventType, principal string) map[string]any {
 	}
 }
 
-func mustJSON(t *testing.T, v any) []byte {
+func mustJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {

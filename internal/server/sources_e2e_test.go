@@ -54,7 +54,7 @@ func (b *lockedBuffer) String() string {
 // (secrets from env, then TOKEN, KEY and HOOK_SECRET), and runs Run on a free port
 // until the test ends. tweak adjusts the options (database, alert
 // interval) before the start.
-func runE2E(t *testing.T, yaml string, env map[string]string, tweak func(*Options)) *testServer {
+func runE2E(t testing.TB, yaml string, env map[string]string, tweak func(*Options)) *testServer {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "plumb.yaml")
@@ -127,7 +127,7 @@ type findingsAnswer struct {
 }
 
 // waitForDeadline polls cond every 100ms until it holds or limit passes.
-func waitForDeadline(t *testing.T, limit time.Duration, what string, cond func() bool) {
+func waitForDeadline(t testing.TB, limit time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for {
@@ -194,7 +194,7 @@ var (
 
 // cloudTrailDetail is the detail of an "AWS API Call via CloudTrail"
 // EventBridge event: one CloudTrail management event record.
-func cloudTrailDetail(t *testing.T, identity map[string]any, eventSource, eventName string, req, resp map[string]any) string {
+func cloudTrailDetail(t testing.TB, identity map[string]any, eventSource, eventName string, req, resp map[string]any) string {
 	t.Helper()
 	return string(mustJSON(t, map[string]any{
 		"eventVersion": "1.09", "userIdentity": identity,
@@ -207,7 +207,7 @@ func cloudTrailDetail(t *testing.T, identity map[string]any, eventSource, eventN
 	}))
 }
 
-func runInstancesDetail(t *testing.T, identity map[string]any, instanceID string) string {
+func runInstancesDetail(t testing.TB, identity map[string]any, instanceID string) string {
 	return cloudTrailDetail(t, identity, "ec2.amazonaws.com", "RunInstances",
 		map[string]any{"instanceType": "t3.micro", "minCount": 1, "maxCount": 1, "imageId": "ami-0abcdef1234567890"},
 		map[string]any{"instancesSet": map[string]any{"items": []any{map[string]any{"instanceId": instanceID}}}})
@@ -221,7 +221,7 @@ func createBucketDetail(t *testing.T, identity map[string]any, bucket string) st
 // eventBridgeToSQS creates an SQS queue and an EventBridge rule on the
 // default bus that sends every event of source to it, as an operator
 // wires plumb to EventBridge.
-func eventBridgeToSQS(t *testing.T, cfg aws.Config, queueName, source string) string {
+func eventBridgeToSQS(t testing.TB, cfg aws.Config, queueName, source string) string {
 	t.Helper()
 	ctx := context.Background()
 	sq := sqs.NewFromConfig(cfg)
@@ -257,7 +257,7 @@ type ebEntry struct {
 }
 
 // putEvents sends entries to the default bus and returns their event ids.
-func putEvents(t *testing.T, cfg aws.Config, entries ...ebEntry) []string {
+func putEvents(t testing.TB, cfg aws.Config, entries ...ebEntry) []string {
 	t.Helper()
 	in := &eventbridge.PutEventsInput{}
 	for _, e := range entries {

@@ -64,12 +64,14 @@ func deleters() map[string]deleter {
 
 // Executor is the AWS enforce.Executor. Safe for concurrent use.
 type Executor struct {
-	cfg      aws.Config
-	loadOpts []func(*config.LoadOptions) error
-	deleters map[string]deleter
-	types    map[string]typeInfo
-	reads    atomic.Int64
-	writes   atomic.Int64
+	cfg          aws.Config
+	loadOpts     []func(*config.LoadOptions) error
+	deleters     map[string]deleter
+	quarantiners map[string]quarantiner
+	selfState
+	types  map[string]typeInfo
+	reads  atomic.Int64
+	writes atomic.Int64
 	// Wait bounds the waits for AWS to finish (termination, snapshots).
 	Wait time.Duration
 }
@@ -85,7 +87,7 @@ var _ enforce.Executor = (*Executor)(nil)
 // AWS_ENDPOINT_URL, ...), as `plumb scan` does, with the call counter
 // installed. loadOpts are added to the chain (tests pass moto's).
 func New(ctx context.Context, loadOpts ...func(*config.LoadOptions) error) (*Executor, error) {
-	e := &Executor{deleters: deleters(), types: map[string]typeInfo{}, Wait: 15 * time.Minute}
+	e := &Executor{deleters: deleters(), quarantiners: quarantiners(), types: map[string]typeInfo{}, Wait: 15 * time.Minute}
 	count := middleware.InitializeMiddlewareFunc("plumbEnforceCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		op := awsmiddleware.GetOperationName(ctx)
 		write := IsWrite(op)
@@ -141,14 +143,22 @@ type recorderKey struct{}
 func (e *Executor) Provider() string { return "aws" }
 
 // Supports implements enforce.Executor: delete of the types with a
-// deleter. Quarantine, revert and release are not implemented yet.
+// deleter; quarantine and release, tag and grant (quarantine.go).
 func (e *Executor) Supports(verb enforce.Verb, typ string) bool {
+	if verb != enforce.VerbDelete {
+		return e.supportsMore(verb, typ)
+	}
 	_, ok := e.deleters[typ]
 	return verb == enforce.VerbDelete && ok
 }
 
 // Rank implements enforce.Executor.
-func (e *Executor) Rank(_ enforce.Verb, typ string) int { return e.deleters[typ].rank }
+func (e *Executor) Rank(verb enforce.Verb, typ string) int {
+	if verb != enforce.VerbDelete {
+		return e.rankMore(verb, typ)
+	}
+	return e.deleters[typ].rank
+}
 
 // Types lists the types delete supports, for docs and errors.
 func (e *Executor) Types() []string {
@@ -261,6 +271,9 @@ func regionOrEmpty(info typeInfo, region string) string {
 
 // Check implements enforce.Executor.
 func (e *Executor) Check(ctx context.Context, a *enforce.Action, live model.Resource, s plumbconfig.Enforcement, acting func(typ, id string) bool) (string, error) {
+	if a.Verb != enforce.VerbDelete {
+		return e.checkMore(ctx, a, live)
+	}
 	d, ok := e.deleters[a.Resource.Type]
 	if !ok || a.Verb != enforce.VerbDelete {
 		return fmt.Sprintf("plumb cannot %s %s", a.Verb, a.Resource.Type), nil
@@ -284,6 +297,9 @@ func (e *Executor) Check(ctx context.Context, a *enforce.Action, live model.Reso
 // Execute implements enforce.Executor: read the resource (gone is a
 // success), save the before-state once, delete.
 func (e *Executor) Execute(ctx context.Context, a *enforce.Action, s plumbconfig.Enforcement, rec enforce.Recorder) (string, error) {
+	if a.Verb != enforce.VerbDelete {
+		return e.executeMore(ctx, a, s, rec)
+	}
 	d, ok := e.deleters[a.Resource.Type]
 	if !ok || a.Verb != enforce.VerbDelete {
 		return "", enforce.Permanent(fmt.Errorf("plumb cannot %s %s", a.Verb, a.Resource.Type))

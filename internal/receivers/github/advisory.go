@@ -124,7 +124,9 @@ type advisoryVulnerability struct {
 }
 
 type advisoryCreate struct {
-	Summary         string                  `json:"summary"`
+	Summary string `json:"summary"`
+	// CVEID names the vulnerability an isolation was requested for.
+	CVEID           *string                 `json:"cve_id,omitempty"`
 	Description     string                  `json:"description"`
 	Severity        string                  `json:"severity"`
 	Vulnerabilities []advisoryVulnerability `json:"vulnerabilities"`
@@ -156,7 +158,12 @@ func (r *AdvisoryReceiver) deliverFinding(ctx context.Context, n receivers.Notif
 		if f.Status != statusOpen {
 			return nil // resolved before anyone drafted it: nothing to say.
 		}
+		var cve *string
+		if f.Isolation != nil && f.Isolation.CVE != "" {
+			cve = &f.Isolation.CVE
+		}
 		created, err := r.create(ctx, advisoryCreate{
+			CVEID:       cve,
 			Summary:     summary,
 			Description: desc,
 			Severity:    string(f.Severity),

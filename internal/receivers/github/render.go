@@ -77,6 +77,8 @@ type material struct {
 	// Enforcement is what plumb did; omitted when nothing, so the hashes
 	// of issues written before enforcement existed stay the same.
 	Enforcement *model.Enforcement `json:"en,omitempty"`
+	// Isolation is an operator's isolation request (omitted otherwise).
+	Isolation *model.Isolation `json:"is,omitempty"`
 }
 
 // contentHash hashes the material content of findings (in order), so a
@@ -90,6 +92,7 @@ func contentHash(fs ...receivers.Finding) string {
 			Region: f.Resource.Region, Account: f.Resource.Account, Name: f.Resource.Name,
 			Changes: f.Changes, Message: f.Message, Rule: f.Rule, Controls: f.Controls,
 			Confidence: f.Confidence, Principal: f.Principal, Status: f.Status, Enforcement: f.Enforcement,
+			Isolation: f.Isolation,
 		}
 		if f.Address != nil {
 			m.Address = *f.Address
@@ -289,6 +292,10 @@ func writeFinding(b *strings.Builder, f receivers.Finding, heading string) {
 			fmt.Fprintf(b, "| %s | %s | %s |\n", codeCell(c.Path), codeCell(c.Before), codeCell(c.After))
 		}
 		b.WriteString("\n")
+	}
+
+	if f.Isolation != nil {
+		writeIsolation(b, f)
 	}
 
 	if len(f.Controls) > 0 {

@@ -93,9 +93,11 @@ type Advisory struct {
 	Description string
 	Severity    string
 	State       string
-	Vulns       []map[string]any
-	Created     time.Time
-	Updated     time.Time
+	// CVE is the cve_id given at creation ("" when none).
+	CVE     string
+	Vulns   []map[string]any
+	Created time.Time
+	Updated time.Time
 }
 
 // Failure answers the next request matching Method and PathPrefix (the
@@ -853,7 +855,7 @@ func (f *Fake) advisoryJSON(a *Advisory) map[string]any {
 		vulns = []map[string]any{}
 	}
 	return map[string]any{
-		"ghsa_id": a.GHSA, "cve_id": nil,
+		"ghsa_id": a.GHSA, "cve_id": nullable(a.CVE),
 		"url":         api + "/security-advisories/" + a.GHSA,
 		"html_url":    fmt.Sprintf("%s/%s/%s/security/advisories/%s", f.srv.URL, f.owner, f.repo, a.GHSA),
 		"summary":     a.Summary,
@@ -921,10 +923,15 @@ func (f *Fake) createAdvisory(w http.ResponseWriter, r *http.Request) {
 			"vulnerable_functions": v["vulnerable_functions"],
 		})
 	}
+	cve, _ := body["cve_id"].(string)
+	if v, present := body["cve_id"]; present && v != nil && !cveRe.MatchString(cve) {
+		validationFailed(w, "RepositoryAdvisory", "cve_id", "invalid", doc)
+		return
+	}
 	now := time.Now()
 	a := &Advisory{
 		GHSA:    fmt.Sprintf("GHSA-%04x-%04x-%04x", len(f.advisories)+1, 0xabcd, 0x1234),
-		Summary: summary, Description: desc, Severity: sev, State: "draft", Vulns: vulns, Created: now, Updated: now,
+		Summary: summary, Description: desc, Severity: sev, State: "draft", CVE: cve, Vulns: vulns, Created: now, Updated: now,
 	}
 	f.advisories = append(f.advisories, a)
 	writeJSON(w, 201, f.advisoryJSON(a))
@@ -1035,4 +1042,15 @@ func (s *MemState) Put(_ context.Context, receiver, key, value string) error {
 	defer s.mu.Unlock()
 	s.m[receiver+"\x00"+key] = value
 	return nil
+}
+
+// cveRe is the documented shape of a CVE id.
+var cveRe = regexp.MustCompile(`^CVE-[0-9]{4}-[0-9]{4,}$`)
+
+// nullable is a JSON null for an empty string.
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }

@@ -1,0 +1,60 @@
+package aws
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+
+	"plumb/internal/enforce"
+)
+
+// grantBefore is what a grant saves: the policies attached to the group
+// before.
+type grantBefore struct {
+	Group    string   `json:"group"`
+	Attached []string `json:"attached"`
+}
+
+// grant attaches the action's policy (Params["policy"]) to its group (an
+// aws_iam_group, id = the group's name). A policy attached already is a
+// success.
+func (e *Executor) grant(ctx context.Context, c *clients, a *enforce.Action, rec enforce.Recorder) (string, error) {
+	policy := a.Params["policy"]
+	if a.Resource.Type != "aws_iam_group" || policy == "" {
+		return "", enforce.Permanent(errors.New("a grant names an aws_iam_group and a policy"))
+	}
+	client := iam.NewFromConfig(c.cfg)
+	group := aws.String(a.Resource.ID)
+	b := grantBefore{Group: a.Resource.ID, Attached: []string{}}
+	p := iam.NewListAttachedGroupPoliciesPaginator(client, &iam.ListAttachedGroupPoliciesInput{GroupName: group})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if isCode(err, []string{"NoSuchEntity"}) {
+			return "", enforce.Permanent(fmt.Errorf("IAM group %s does not exist", a.Resource.ID))
+		}
+		if err != nil {
+			return "", fmt.Errorf("list the group's policies: %s", errorText(err))
+		}
+		for _, ap := range page.AttachedPolicies {
+			b.Attached = append(b.Attached, aws.ToString(ap.PolicyArn))
+		}
+	}
+	if _, err := rec.SaveBefore(ctx, b); err != nil {
+		return "", err
+	}
+	for _, arn := range b.Attached {
+		if arn == policy {
+			return "policy " + policy + " was attached already", nil
+		}
+	}
+	if _, err := client.AttachGroupPolicy(ctx, &iam.AttachGroupPolicyInput{GroupName: group, PolicyArn: aws.String(policy)}); err != nil {
+		if isCode(err, []string{"NoSuchEntity", "InvalidInput"}) {
+			return "", enforce.Permanent(fmt.Errorf("attach %s to %s: %s", policy, a.Resource.ID, errorText(err)))
+		}
+		return "", fmt.Errorf("attach %s to %s: %s", policy, a.Resource.ID, errorText(err))
+	}
+	return "policy " + policy + " attached to group " + a.Resource.ID, nil
+}
