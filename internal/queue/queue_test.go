@@ -439,13 +439,24 @@ func testListStates(t *testing.T, s store) {
 	if _, err := q.ListEvents(context.Background(), "bogus", 0, 0); !errors.Is(err, ErrInvalidState) {
 		t.Errorf("bogus state: %v", err)
 	}
-	depth, err := q.Depth(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
 	// ok x3 succeeded, hold pending, later(retry) x2: one in "retry" event
-	// and one in "dead" event, perm dead.
+	// and one in "dead" event, perm dead. The events' states above are
+	// settled, but the "dead" event's "later" delivery may not have had
+	// its first attempt yet (its "perm" one decided the event's state), so
+	// wait for the deliveries to settle too.
 	want := map[string]int{StateSucceeded: 3, StatePending: 1, StateRetry: 2, StateDead: 1}
+	var depth map[string]int
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var err error
+		depth, err = q.Depth(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(depth) == fmt.Sprint(want) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	if fmt.Sprint(depth) != fmt.Sprint(want) {
 		t.Errorf("Depth = %v, want %v", depth, want)
 	}
