@@ -19,6 +19,7 @@ import (
 	"plumb/internal/progress"
 	"plumb/internal/report"
 	"plumb/internal/scan"
+	"plumb/internal/scanhistory"
 	"plumb/internal/server"
 )
 
@@ -245,7 +246,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		return &exitCodeError{code: exitError, err: err}
 	}
 	if f.notify {
-		if err := notifyScan(ctx, f, out, stderr); err != nil {
+		if err := notifyScan(ctx, f, out, set, stderr); err != nil {
 			return &exitCodeError{code: exitError, err: err}
 		}
 	}
@@ -278,13 +279,16 @@ func usageErr(err error) error {
 }
 
 // notifyScan runs the findings lifecycle and routing for a one-shot scan.
-func notifyScan(ctx context.Context, f scanFlags, out *scan.Outcome, stderr io.Writer) error {
+// The scan is also added to the store's scan history, with the per-control
+// results of the packs it evaluated.
+func notifyScan(ctx context.Context, f scanFlags, out *scan.Outcome, set *policy.Set, stderr io.Writer) error {
 	cfg, err := config.Load(f.configPath, os.Getenv)
 	if err != nil {
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	res, err := server.NotifyOnce(ctx, cfg, f.dataDir, f.env, out.Report.Findings, out.Covered, f.notifyWait, logger)
+	rec := server.NewScanRecord(scanhistory.SourceCLI, out, set, f.packs)
+	res, err := server.NotifyOnce(ctx, cfg, f.dataDir, f.env, out.Report.Findings, out.Covered, rec, f.notifyWait, logger)
 	if err != nil {
 		return fmt.Errorf("--notify: %w", err)
 	}

@@ -40,6 +40,10 @@ type Config struct {
 	// runs; IgnoreRules is them parsed.
 	Ignore      []string      `yaml:"ignore"`
 	IgnoreRules *drift.Ignore `yaml:"-"`
+	// Console is the web console's logins (console.go); Ownership says
+	// which team owns a finding.
+	Console   Console   `yaml:"console"`
+	Ownership Ownership `yaml:"ownership"`
 }
 
 // Server holds the HTTP side: where it listens and who may call the API.
@@ -107,6 +111,11 @@ type Environment struct {
 	// Enforcement is report | revert | quarantine | delete; only report is
 	// acted on today.
 	Enforcement string `yaml:"enforcement"`
+	// Packs and Policies are evaluated on the live estate by scheduled
+	// scans, as plumb scan --pack/--policy does; their per-control results
+	// are kept in the scan history (the console's compliance page).
+	Packs    []string `yaml:"packs"`
+	Policies []string `yaml:"policies"`
 }
 
 // Sources configures event intake.
@@ -513,6 +522,7 @@ func (v *validator) validate(c *Config) {
 	}
 
 	v.routing(c)
+	v.consoleAndOwnership(c)
 
 	for i, line := range c.Ignore {
 		if _, err := drift.ParseIgnore(strings.NewReader(line)); err != nil {
@@ -667,6 +677,9 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Environments {
 		for j, s := range c.Environments[i].States {
 			c.Environments[i].States[j] = rel(s)
+		}
+		for j, p := range c.Environments[i].Policies {
+			c.Environments[i].Policies[j] = rel(p)
 		}
 	}
 	for i := range c.Subscriptions {

@@ -141,8 +141,15 @@ type Finding struct {
 	Declarations []Declaration `json:"declarations,omitempty"`
 	// File and Line point at the code that declares the resource, when
 	// known (SARIF and PR annotations use them).
-	File      string    `json:"file,omitempty"`
-	Line      int       `json:"line,omitempty"`
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Principal is who made the change, when an event said so
+	// (audit.unexpected_write findings).
+	Principal string `json:"principal,omitempty"`
+	// Owner is the team the resource belongs to (package ownership): set
+	// by the findings store from tags or plumb.yaml's ownership rules,
+	// empty when nobody owns it or no store decided.
+	Owner     string    `json:"owner,omitempty"`
 	FirstSeen time.Time `json:"-"`
 	LastSeen  time.Time `json:"-"`
 }

@@ -21,10 +21,12 @@ import (
 	"plumb/internal/findings"
 	"plumb/internal/handler"
 	"plumb/internal/model"
+	"plumb/internal/policy"
 	"plumb/internal/poller"
 	"plumb/internal/queue"
 	"plumb/internal/routing"
 	"plumb/internal/scan"
+	"plumb/internal/scanhistory"
 	"plumb/internal/state"
 )
 
@@ -90,8 +92,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("open findings store: %w", err)
 	}
+	hist, consoleHandler, err := openConsoleStores(ctx, cfg, q, store, logger)
+	if err != nil {
+		return fmt.Errorf("open console: %w", err)
+	}
 	pipeline.SetStore(store)
 	if pipeline.receivers, err = BuildReceivers(cfg, store.ReceiverState()); err != nil {
+		return err
+	}
+	policies, err := environmentPolicies(cfg)
+	if err != nil {
 		return err
 	}
 
@@ -101,7 +111,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		env := env
 		err := q.Periodic("scan-"+env.Name, env.Schedule, func(ctx context.Context) error {
-			return scheduledScan(ctx, env, cfg.IgnoreRules, store, logger)
+			return scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger)
 		})
 		if err != nil {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)
@@ -127,6 +137,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	srv := New(cfg, q, store, pipeline, m, reg, logger)
+	srv.console = consoleHandler
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		stopCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
@@ -187,13 +198,18 @@ func Run(ctx context.Context, o Options) error {
 
 // scheduledScan runs the scan engine for an environment and stores its
 // findings. A partial scan stores what it found; its errors are logged.
-func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store, logger *slog.Logger) error {
-	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore}
+func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store,
+	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger) error {
+	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Policy: set}
 	if env.Cloud != "" {
 		opts.Clouds = []string{env.Cloud}
 	}
+	start := time.Now()
 	out, err := scan.Run(ctx, opts)
 	if err != nil {
+		if herr := scanFailed(ctx, hist, env.Name, start, err); herr != nil {
+			logger.Warn("record failed scan", "environment", env.Name, "error", herr)
+		}
 		return fmt.Errorf("scan %s: %w", env.Name, err)
 	}
 	for _, e := range out.Report.Errors {
@@ -202,6 +218,9 @@ func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *dri
 	res, err := store.Reconcile(ctx, time.Now(), env.Name, scanKinds, out.Report.Findings, out.Covered)
 	if err != nil {
 		return fmt.Errorf("store findings of %s: %w", env.Name, err)
+	}
+	if err := NewScanRecord(scanhistory.SourceSchedule, out, set, env.Packs).record(ctx, hist); err != nil {
+		return fmt.Errorf("scan of %s: %w", env.Name, err)
 	}
 	logger.Info("scheduled scan done", "environment", env.Name, "findings", len(out.Report.Findings), "errors", len(out.Report.Errors),
 		"opened", res.Opened, "reopened", res.Reopened, "resolved", res.Resolved)
