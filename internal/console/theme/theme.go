@@ -34,10 +34,10 @@ type Bar struct {
 // the largest value. title names the chart for screen readers.
 func BarChart(title string, bars []Bar) template.HTML {
 	const (
-		width  = 600.0
+		width  = 480.0
 		rowH   = 30.0
-		labelW = 150.0
-		valueW = 80.0
+		labelW = 110.0
+		valueW = 70.0
 	)
 	maxV := 0
 	for _, b := range bars {
@@ -45,7 +45,7 @@ func BarChart(title string, bars []Bar) template.HTML {
 	}
 	h := rowH*float64(len(bars)) + 8
 	var sb strings.Builder
-	fmt.Fprintf(&sb, `<svg class="chart" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`,
+	fmt.Fprintf(&sb, `<svg class="chart bars" viewBox="0 0 %.0f %.0f" role="img" aria-label="%s"><title>%s</title>`,
 		width, h, esc(title), esc(title))
 	for i, b := range bars {
 		y := 4 + rowH*float64(i)
@@ -89,8 +89,8 @@ type Series struct {
 // legend is returned as HTML to place under the chart.
 func LineChart(title string, series []Series, yMax float64, unit string) (chart, legend template.HTML) {
 	const (
-		width, height       = 640.0, 220.0
-		left, right, top    = 48.0, 12.0, 12.0
+		width, height       = 480.0, 220.0
+		left, right, top    = 44.0, 14.0, 12.0
 		bottom              = 30.0
 		plotW, plotH        = width - left - right, height - top - bottom
 		maxSeries           = 5
@@ -151,7 +151,14 @@ func LineChart(title string, series []Series, yMax float64, unit string) (chart,
 			if t.Before(t0) {
 				break
 			}
-			fmt.Fprintf(&sb, `<text x="%.1f" y="%.1f" text-anchor="middle">%s</text>`, x(t), height-8, esc(t.Format(dateLayout)))
+			anchor := "middle"
+			switch {
+			case d == 0:
+				anchor = "end" // the latest day sits at the right edge
+			case t.Sub(t0) < 12*time.Hour:
+				anchor = "start"
+			}
+			fmt.Fprintf(&sb, `<text x="%.1f" y="%.1f" text-anchor="%s">%s</text>`, x(t), height-8, anchor, esc(t.Format(dateLayout)))
 		}
 	}
 	for i, s := range series {
