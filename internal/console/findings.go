@@ -44,14 +44,14 @@ type filterView struct {
 }
 
 type findingsView struct {
-	Action  string
-	Team    string
-	Filters filterView
+	Action                                                   string
+	Team                                                     string
+	Filters                                                  filterView
 	Environments, Kinds, Severities, Statuses, Types, Owners []option
-	Rows    []findings.Record
-	Columns []column
-	Pager   pager
-	Total   int
+	Rows                                                     []findings.Record
+	Columns                                                  []column
+	Pager                                                    pager
+	Total                                                    int
 }
 
 // findingsPage lists findings with filters, sorting and numbered pages.
