@@ -7,6 +7,8 @@ import (
 	"html/template"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"plumb/internal/console/theme"
 )
@@ -28,6 +30,38 @@ var funcs = template.FuncMap{
 	"label":    statusLabel,
 	"packPct":  packPct,
 	"dict":     dict,
+	"vis":      visible,
+}
+
+// visible shows invisible characters of cloud-controlled text as escapes
+// (\u202e): a bidi override or a zero-width character in a resource id,
+// tag or event could otherwise reorder or hide what an operator reads.
+// Line breaks and tabs stay, so payloads keep their layout.
+func visible(s string) string {
+	clean := true
+	for _, r := range s {
+		if r != '\n' && r != '\t' && (unicode.Is(unicode.Cf, r) || unicode.IsControl(r) || r == utf8.RuneError) {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\t':
+			b.WriteRune(r)
+		case r == utf8.RuneError:
+			b.WriteString(`\ufffd`)
+		case unicode.Is(unicode.Cf, r) || unicode.IsControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // dict builds a map from key, value pairs, to pass several values to a
@@ -90,9 +124,9 @@ func jsonValue(v any) string {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return fmt.Sprint(v)
+		return visible(fmt.Sprint(v))
 	}
-	return strings.TrimSuffix(buf.String(), "\n")
+	return visible(strings.TrimSuffix(buf.String(), "\n"))
 }
 
 // prettyJSON indents a raw JSON payload for reading; anything else is
@@ -100,9 +134,9 @@ func jsonValue(v any) string {
 func prettyJSON(raw []byte) string {
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, raw, "", "  "); err != nil {
-		return string(raw)
+		return visible(string(raw))
 	}
-	return buf.String()
+	return visible(buf.String())
 }
 
 func shorten(s string, n int) string {
