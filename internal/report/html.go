@@ -48,10 +48,10 @@ type htmlView struct {
 	// Chunks split the findings into tables of chunkRows, so the browser
 	// lays out only those on screen (content-visibility): a report of
 	// 10,000 findings opens as fast as one of a few hundred.
-	Chunks []htmlChunk
-	Errors       []htmlErrors
-	KindChart    template.HTML
-	SevChart     template.HTML
+	Chunks    []htmlChunk
+	Errors    []htmlErrors
+	KindChart template.HTML
+	SevChart  template.HTML
 }
 
 // renderHTML writes the HTML report. Every string from the cloud or the
