@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +38,56 @@ type harness struct {
 	con   *Console
 	srv   *httptest.Server
 	now   time.Time
+	// failing makes every delivery die at once (a permanent error) while
+	// set; cleared, deliveries succeed.
+	failing atomic.Bool
+}
+
+type dispatchFunc func(ctx context.Context, d queue.Delivery) error
+
+func (f dispatchFunc) Dispatch(ctx context.Context, d queue.Delivery) error { return f(ctx, d) }
+
+// deadEvents enqueues events for subscriptions (n each, one subscription
+// per event), waits until every delivery is dead and returns the event
+// ids per subscription. Later deliveries succeed (failing is cleared), so
+// a re-run is seen to work.
+func (h *harness) deadEvents(t *testing.T, n map[string]int) map[string][]int64 {
+	t.Helper()
+	ctx := context.Background()
+	total := 0
+	for sub, k := range n {
+		for i := range k {
+			ev := model.Event{Source: "cloudevents", ID: fmt.Sprintf("%s-%d", sub, i), Type: "test.write", Time: h.now, Raw: []byte(`{"x":1}`)}
+			if _, err := h.q.Enqueue(ctx, []queue.Item{{Event: ev, Subscriptions: []string{sub}}}); err != nil {
+				t.Fatal(err)
+			}
+			total++
+		}
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		d, err := h.q.Depth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d[queue.StateDead] == total {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("deliveries did not die: %v", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	h.failing.Store(false)
+	out := map[string][]int64{}
+	page, err := h.q.DeadLetters(ctx, "", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range page.Letters {
+		out[l.Delivery.Subscription] = append(out[l.Delivery.Subscription], l.EventID)
+	}
+	return out
 }
 
 // viewerPassword and operatorPassword are the passwords of the users
@@ -97,8 +149,19 @@ func newHarness(t *testing.T, yaml string) *harness {
 	}
 	ctx := context.Background()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	q, err := queue.Open(ctx, queue.Options{DataDir: t.TempDir(), Logger: logger})
+	h := &harness{t: t, cfg: cfg, now: time.Now().UTC()}
+	h.failing.Store(true)
+	q, err := queue.Open(ctx, queue.Options{DataDir: t.TempDir(), Logger: logger, Workers: 2,
+		Dispatch: dispatchFunc(func(ctx context.Context, d queue.Delivery) error {
+			if h.failing.Load() {
+				return queue.Permanent(errors.New("always fails"))
+			}
+			return nil
+		})})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = q.Close() })
@@ -111,7 +174,7 @@ func newHarness(t *testing.T, yaml string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, cfg: cfg, q: q, store: store, hist: hist, now: time.Now().UTC()}
+	h.q, h.store, h.hist = q, store, hist
 	h.con, err = New(ctx, Options{Config: cfg, Findings: store, Queue: q, History: hist, DB: q.DB(), Dialect: q.Dialect(),
 		Logger: logger, Now: func() time.Time { return h.now }})
 	if err != nil {
