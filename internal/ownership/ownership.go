@@ -91,9 +91,9 @@ func Glob(pattern string) *regexp.Regexp {
 // written, then case-insensitively (Owner, OWNER); an empty tag value
 // counts as absent. Rules are tried in order; the first match wins.
 func (r *Resolver) Owner(f model.Finding) string {
-	tags := r.tags
-	if r == nil || len(tags) == 0 {
-		tags = defaultTags
+	tags := defaultTags
+	if r != nil && len(r.tags) > 0 {
+		tags = r.tags
 	}
 	res := f.Resource
 	for _, k := range tags {
