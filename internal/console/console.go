@@ -65,6 +65,9 @@ type Console struct {
 	secure bool
 	// decoyHash is compared against when a login names an unknown user.
 	decoyHash string
+	// choices are the findings filters' values, counted at most every
+	// ChoicesTTL.
+	choices choiceCache
 }
 
 // pageNames are the templates, one per page (templates/NAME.tmpl), each

@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"sync"
+	"time"
 
 	"plumb/internal/console/theme"
 	"plumb/internal/findings"
@@ -138,7 +140,9 @@ func (c *Console) findingsList(ctx context.Context, q url.Values, action, team s
 		if o.col == "owner" && team != "" {
 			continue
 		}
-		gs, err := c.opts.Findings.Count(ctx, scope, o.col)
+		gs, err := c.choices.get(c.now(), scope.Owner+"\x00"+o.col, func() ([]findings.Group, error) {
+			return c.opts.Findings.Count(ctx, scope, o.col)
+		})
 		if err != nil {
 			return findingsView{}, 0, "", err
 		}
@@ -233,4 +237,40 @@ func pageLinks(total, shown, pageNo, per int, noun string, link func(int) string
 		p.NextURL = link(pageNo + 1)
 	}
 	return p
+}
+
+// ChoicesTTL is how long the values offered in the findings filters (and
+// their counts) are reused before being counted again. Counting them reads
+// every finding; the listing itself and its total are always current.
+const ChoicesTTL = 10 * time.Second
+
+// choiceCache keeps the filters' choices for ChoicesTTL.
+type choiceCache struct {
+	mu      sync.Mutex
+	entries map[string]choiceEntry
+}
+
+type choiceEntry struct {
+	at     time.Time
+	groups []findings.Group
+}
+
+func (cc *choiceCache) get(now time.Time, key string, load func() ([]findings.Group, error)) ([]findings.Group, error) {
+	cc.mu.Lock()
+	e, ok := cc.entries[key]
+	cc.mu.Unlock()
+	if ok && now.Sub(e.at) < ChoicesTTL && !now.Before(e.at) {
+		return e.groups, nil
+	}
+	gs, err := load()
+	if err != nil {
+		return nil, err
+	}
+	cc.mu.Lock()
+	if cc.entries == nil {
+		cc.entries = map[string]choiceEntry{}
+	}
+	cc.entries[key] = choiceEntry{at: now, groups: gs}
+	cc.mu.Unlock()
+	return gs, nil
 }

@@ -64,7 +64,7 @@ func (c *Console) overview(w http.ResponseWriter, r *http.Request, s *session) {
 		return
 	}
 	since := c.now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -(TrendDays - 1))
-	history, err := c.opts.History.Since(ctx, "", since)
+	history, err := c.opts.History.DailyLatest(ctx, since)
 	if err != nil {
 		c.internalError(w, r, s, "read the scan history", err)
 		return

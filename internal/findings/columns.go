@@ -18,21 +18,34 @@ var derivedColumns = []struct{ name, def string }{
 	{"owner", "TEXT NOT NULL DEFAULT ''"},
 	{"severity", "TEXT NOT NULL DEFAULT ''"},
 	{"resource_type", "TEXT NOT NULL DEFAULT ''"},
+	// severity_rank orders by urgency (critical 4 .. low 1, unknown 0)
+	// through an index instead of sorting every row.
+	{"severity_rank", "INTEGER NOT NULL DEFAULT 0"},
 	// search is the lower-cased text free-text filters look in; NULL
 	// marks a row stored before the column existed, still to be filled.
 	{"search", "TEXT"},
 }
 
-// derivedIndexes serve the console's filters and counts at 100,000
-// findings: counts per environment, kind and severity of open findings
-// come from one index without reading a row, and the owner, type and
-// severity filters find their rows without a scan.
+// derivedIndexes serve the console's filters, sorts and counts at 100,000
+// findings: the overview's counts of open findings per environment and
+// severity come from one index in order, without reading a row or
+// sorting; each filter finds its rows without a scan; the severity order
+// is an index range. Every statement is idempotent.
 var derivedIndexes = []string{
-	`CREATE INDEX IF NOT EXISTS plumb_finding_status_env ON plumb_finding (status, environment, kind, severity)`,
+	// An earlier shape of the overview's index, replaced by the next one.
+	`DROP INDEX IF EXISTS plumb_finding_status_env`,
+	`CREATE INDEX IF NOT EXISTS plumb_finding_status_env_sev ON plumb_finding (status, environment, severity)`,
+	`CREATE INDEX IF NOT EXISTS plumb_finding_env ON plumb_finding (environment, status, severity)`,
+	`CREATE INDEX IF NOT EXISTS plumb_finding_kind ON plumb_finding (kind, status)`,
 	`CREATE INDEX IF NOT EXISTS plumb_finding_owner ON plumb_finding (owner, status, severity)`,
 	`CREATE INDEX IF NOT EXISTS plumb_finding_type ON plumb_finding (resource_type, status)`,
 	`CREATE INDEX IF NOT EXISTS plumb_finding_severity ON plumb_finding (severity, status)`,
 	`CREATE INDEX IF NOT EXISTS plumb_finding_status_first ON plumb_finding (status, first_seen, fingerprint)`,
+	`CREATE INDEX IF NOT EXISTS plumb_finding_status_rank ON plumb_finding (status, severity_rank, first_seen, fingerprint)`,
+	`CREATE INDEX IF NOT EXISTS plumb_finding_rank ON plumb_finding (severity_rank, first_seen, fingerprint)`,
+	// Free text is matched in the index, not in the rows with their bodies.
+	`DROP INDEX IF EXISTS plumb_finding_status_search`,
+	`CREATE INDEX IF NOT EXISTS plumb_finding_search ON plumb_finding (search, fingerprint)`,
 }
 
 // migrateColumns adds the derived columns a store lacks, fills them in
@@ -44,10 +57,12 @@ func (s *Store) migrateColumns(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	added := false
 	for _, c := range derivedColumns {
 		if have[c.name] {
 			continue
 		}
+		added = true
 		stmt := `ALTER TABLE plumb_finding ADD COLUMN ` + c.name + ` ` + c.def
 		if s.dialect == "postgres" {
 			stmt = `ALTER TABLE plumb_finding ADD COLUMN IF NOT EXISTS ` + c.name + ` ` + c.def
@@ -57,6 +72,12 @@ func (s *Store) migrateColumns(ctx context.Context) error {
 				continue // another process added it meanwhile
 			}
 			return fmt.Errorf("findings store: add column %s: %w", c.name, err)
+		}
+	}
+	if added && have["search"] {
+		// A column joined those already filled: fill them all again.
+		if _, err := s.db.ExecContext(ctx, `UPDATE plumb_finding SET search = NULL`); err != nil {
+			return fmt.Errorf("findings store: refill columns: %w", err)
 		}
 	}
 	if err := s.fillDerived(ctx); err != nil {
@@ -129,8 +150,8 @@ func (s *Store) fillDerived(ctx context.Context) error {
 				f = model.Finding{Message: r.body}
 			}
 			f.Fingerprint = r.fp
-			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE plumb_finding SET severity = ?, resource_type = ?, search = ? WHERE fingerprint = ?`),
-				string(f.Severity), f.Resource.Type, searchText(f), r.fp); err != nil {
+			if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE plumb_finding SET severity = ?, severity_rank = ?, resource_type = ?, search = ? WHERE fingerprint = ?`),
+				string(f.Severity), severityRank(f.Severity), f.Resource.Type, searchText(f), r.fp); err != nil {
 				_ = tx.Rollback()
 				return fmt.Errorf("findings store: fill columns of %s: %w", r.fp, err)
 			}
@@ -139,6 +160,21 @@ func (s *Store) fillDerived(ctx context.Context) error {
 			return fmt.Errorf("findings store: fill columns: %w", err)
 		}
 	}
+}
+
+// severityRank is the severity_rank column: the higher, the more urgent.
+func severityRank(s model.Severity) int {
+	switch s {
+	case model.SeverityCritical:
+		return 4
+	case model.SeverityHigh:
+		return 3
+	case model.SeverityMedium:
+		return 2
+	case model.SeverityLow:
+		return 1
+	}
+	return 0
 }
 
 // searchText is what a free-text filter looks in: the identifying fields

@@ -141,10 +141,10 @@ func (s *Store) upsertOne(ctx context.Context, tx *sql.Tx, now time.Time, f mode
 	ts := now.UnixNano()
 	search := searchText(f)
 	res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO plumb_finding
-		(fingerprint, kind, environment, status, first_seen, last_seen, seen_count, resolved_at, body, owner, severity, resource_type, search)
-		VALUES (?, ?, ?, 'open', ?, ?, 1, NULL, ?, ?, ?, ?, ?)
+		(fingerprint, kind, environment, status, first_seen, last_seen, seen_count, resolved_at, body, owner, severity, severity_rank, resource_type, search)
+		VALUES (?, ?, ?, 'open', ?, ?, 1, NULL, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (fingerprint) DO NOTHING`), fp, string(f.Kind), f.Environment, ts, ts, string(body),
-		owner, string(f.Severity), f.Resource.Type, search)
+		owner, string(f.Severity), severityRank(f.Severity), f.Resource.Type, search)
 	if err != nil {
 		return "", fmt.Errorf("upsert finding %s: %w", fp, err)
 	}
@@ -170,8 +170,8 @@ func (s *Store) upsertOne(ctx context.Context, tx *sql.Tx, now time.Time, f mode
 	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE plumb_finding SET kind = ?, environment = ?, status = ?,
 		last_seen = ?, seen_count = seen_count + 1, resolved_at = NULL, body = ?,
-		`+ownerSet+`, severity = ?, resource_type = ?, search = ? WHERE fingerprint = ?`),
-		string(f.Kind), f.Environment, newStatus, ts, string(body), owner, string(f.Severity), f.Resource.Type, search, fp); err != nil {
+		`+ownerSet+`, severity = ?, severity_rank = ?, resource_type = ?, search = ? WHERE fingerprint = ?`),
+		string(f.Kind), f.Environment, newStatus, ts, string(body), owner, string(f.Severity), severityRank(f.Severity), f.Resource.Type, search, fp); err != nil {
 		return "", fmt.Errorf("upsert finding %s: %w", fp, err)
 	}
 	switch {

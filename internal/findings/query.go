@@ -44,7 +44,7 @@ const Unowned = "-"
 var sortColumns = map[string]string{
 	"first_seen":  "first_seen",
 	"last_seen":   "last_seen",
-	"severity":    severityRankSQL,
+	"severity":    "severity_rank",
 	"kind":        "kind",
 	"type":        "resource_type",
 	"environment": "environment",
@@ -57,9 +57,6 @@ var sortColumns = map[string]string{
 func SortKeys() []string {
 	return []string{"first_seen", "last_seen", "severity", "kind", "type", "environment", "owner", "status", "count"}
 }
-
-// severityRankSQL orders severities by urgency; unknown ones rank lowest.
-const severityRankSQL = `CASE severity WHEN 'critical' THEN 4 WHEN 'high' THEN 3 WHEN 'medium' THEN 2 WHEN 'low' THEN 1 ELSE 0 END`
 
 // where builds the filter of q: the conditions joined with AND (or "")
 // and their arguments.
@@ -84,7 +81,9 @@ func (q Query) where() (string, []any) {
 		args = append(args, q.Owner)
 	}
 	if t := strings.TrimSpace(q.Text); t != "" {
-		where = append(where, `search LIKE ? ESCAPE '\'`)
+		// The subquery reads only the search index (search, fingerprint);
+		// the rows it names are then read by primary key.
+		where = append(where, `fingerprint IN (SELECT fingerprint FROM plumb_finding WHERE search LIKE ? ESCAPE '\')`)
 		args = append(args, "%"+likeEscape(strings.ToLower(t))+"%")
 	}
 	return strings.Join(where, " AND "), args
@@ -134,6 +133,13 @@ func (s *Store) List(ctx context.Context, q Query) (Page, error) {
 		} else {
 			order = "first_seen" + dir + ", fingerprint" + dir
 		}
+	}
+	if strings.TrimSpace(q.Text) != "" {
+		// Matching text reads the search index; ordering through another
+		// index would read every row, body and all, in that order. The
+		// unary plus keeps the planner from doing that: the few rows
+		// that match are sorted instead.
+		order = "+" + order
 	}
 	cond, args := q.where()
 	var page Page

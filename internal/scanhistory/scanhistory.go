@@ -298,6 +298,20 @@ func (s *Store) Since(ctx context.Context, environment string, since time.Time) 
 	return collect(rows, "scan history")
 }
 
+// DailyLatest returns, for every environment, the last scan of each UTC
+// day since since (oldest first): what Trend needs, read without loading
+// every scan of a busy schedule.
+func (s *Store) DailyLatest(ctx context.Context, since time.Time) ([]Scan, error) {
+	const day = int64(24 * time.Hour)
+	q := scanColumns + ` WHERE id IN (SELECT MAX(id) FROM ` + Table + ` WHERE started_at >= ? GROUP BY environment, started_at / ` +
+		fmt.Sprint(day) + `) ORDER BY started_at, id`
+	rows, err := s.db.QueryContext(ctx, s.rebind(q), since.UnixNano())
+	if err != nil {
+		return nil, fmt.Errorf("scan history by day: %w", err)
+	}
+	return collect(rows, "scan history by day")
+}
+
 func collect(rows *sql.Rows, what string) ([]Scan, error) {
 	defer rows.Close()
 	var out []Scan

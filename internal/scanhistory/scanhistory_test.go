@@ -90,6 +90,20 @@ func TestStore(t *testing.T) {
 			if pct := days[0].Compliance["cis-aws-3.0"]; pct != 75 {
 				t.Errorf("compliance = %v, want 75 (3 of 4 evaluated controls)", pct)
 			}
+			daily, err := s.DailyLatest(ctx, day.AddDate(0, 0, 2))
+			if err != nil {
+				t.Fatal(err)
+			}
+			perEnv := map[string][]Scan{}
+			for _, sc := range daily {
+				perEnv[sc.Environment] = append(perEnv[sc.Environment], sc)
+			}
+			if len(perEnv["prod"]) != 3 || len(perEnv["dev"]) != 3 || perEnv["dev"][2].Summary.Changed != 4 {
+				t.Errorf("daily latest: prod %d, dev %d scans", len(perEnv["prod"]), len(perEnv["dev"]))
+			}
+			if got := Trend(perEnv["dev"]); len(got) != 3 || got[2].Drift != 5 {
+				t.Errorf("trend from daily latest = %+v", got)
+			}
 			p, sc, ok, err := s.Compliance(ctx, "prod", "cis-aws-3.0")
 			if err != nil || !ok || len(p.Controls) != 1 || p.Controls[0].Failing[0].Label != "b" || !sc.StartedAt.Equal(day.AddDate(0, 0, 4).Add(20*time.Hour)) {
 				t.Errorf("compliance = %+v %+v %v %v", p, sc, ok, err)
