@@ -76,6 +76,6 @@ Run 'plumb scan --state terraform.tfstate' for a one-shot drift report.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newScanCmd(stdout, stderr), newCheckCmd(stdout, stderr), newReportCmd(stdout), newVersionCmd(stdout),
-		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout))
+		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout), newConsoleCmd(stdout))
 	return root
 }

@@ -146,7 +146,7 @@ scan (unless --allow-partial).`,
 	fl.StringArrayVar(&f.types, "type", nil, "only scan this Terraform resource type (repeatable; default: all supported types)")
 	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
 	fl.StringVar(&f.ignore, "ignore", "", "ignore file (default: .plumbignore in the current directory, if present)")
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown|sarif, optionally =PATH to write a file (repeatable; default: table)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown|sarif|html, optionally =PATH to write a file (repeatable; default: table)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when part of the estate could not be read (it is still listed under errors)")
 	fl.BoolVar(&f.progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "accept state files without resources instead of failing (everything live is then unmanaged)")
