@@ -133,7 +133,13 @@ table.findings ul { margin: 4px 0 0; padding-left: 1.2em; }
 <h1>{{vis .Title}}</h1>
 <p class="actions">{{if .Partial}}<span class="badge st-partial">partial</span>{{else}}<span class="badge st-complete">complete</span>{{end}} {{with .R.ToolVersion}}<span class="muted">plumb {{.}}</span>{{end}}</p>
 {{if .NotEvaluated}}<p class="notice warn"><strong>{{vis .NotEvaluated}}</strong></p>{{end}}
-{{with .R.Summary}}
+{{if .R.PlanCheck}}
+<div class="cards">
+<div class="card"><span class="n">{{num .R.Summary.Managed}}</span><span class="l">planned resources checked</span></div>
+<div class="card"><span class="n">{{num (len .R.Rules)}}</span><span class="l">rules</span></div>
+<div class="card"><span class="n">{{num (len .Findings)}}</span><span class="l">violations</span></div>
+</div>
+{{else}}{{with .R.Summary}}
 <div class="cards">
 <div class="card"><span class="n">{{num .Managed}}</span><span class="l">managed</span></div>
 <div class="card"><span class="n">{{num .InSync}}</span><span class="l">in sync</span></div>
@@ -146,7 +152,7 @@ table.findings ul { margin: 4px 0 0; padding-left: 1.2em; }
 <div class="card"><span class="n">{{num .Unsupported}}</span><span class="l">unsupported</span></div>
 <div class="card"><span class="n">{{num .Ignored}}</span><span class="l">ignored</span></div>
 </div>
-{{end}}
+{{end}}{{end}}
 {{if .Findings}}
 <div class="charts">
 <figure><figcaption class="muted">Findings by kind</figcaption>{{.KindChart}}</figure>
@@ -163,7 +169,7 @@ table.findings ul { margin: 4px 0 0; padding-left: 1.2em; }
 </table>
 </div>
 {{end}}{{else}}
-<p class="notice {{if .Partial}}warn{{else}}ok{{end}}">{{if .Partial}}No findings in what could be read ({{num .R.Summary.InSync}} managed resources in sync); the scan is incomplete.{{else}}No drift: {{num .R.Summary.InSync}} managed resources in sync.{{end}}</p>
+<p class="notice {{if .Partial}}warn{{else}}ok{{end}}">{{if .R.PlanCheck}}No violations: {{num .R.Summary.Managed}} planned resources checked.{{else if .Partial}}No findings in what could be read ({{num .R.Summary.InSync}} managed resources in sync); the scan is incomplete.{{else}}No drift: {{num .R.Summary.InSync}} managed resources in sync.{{end}}</p>
 {{end}}
 {{if .Errors}}
 <h2>Not scanned ({{num (len .R.Errors)}})</h2>

@@ -190,3 +190,23 @@ func TestHTMLLargeReport(t *testing.T) {
 		t.Errorf("Chromium took %.0f ms to load the report, want under 2000", took)
 	}
 }
+
+// TestHTMLPlanCheck: a plumb check report speaks of planned resources and
+// violations, not of drift.
+func TestHTMLPlanCheck(t *testing.T) {
+	r := emptyReport()
+	r.PlanCheck = true
+	r.Summary = model.Summary{Managed: 7}
+	var buf bytes.Buffer
+	if err := Render(&buf, FormatHTML, r); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"plumb check report", "No violations: 7 planned resources checked.", "planned resources checked"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("check report lacks %q", want)
+		}
+	}
+	if strings.Contains(buf.String(), "No drift") || strings.Contains(buf.String(), "in sync") {
+		t.Error("a check report speaks of drift")
+	}
+}
