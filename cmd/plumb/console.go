@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/crypto/bcrypt"
@@ -43,8 +44,8 @@ password itself is never written to the config: only its hash is.`,
 			switch {
 			case pw == "":
 				return usageErr(errors.New("no password on standard input (pipe it in: printf '%s\\n' \"$PASSWORD\" | plumb console hash-password)"))
-			case len(pw) < minPasswordLength:
-				return usageErr(fmt.Errorf("the password has %d characters: use at least %d", len(pw), minPasswordLength))
+			case utf8.RuneCountInString(pw) < minPasswordLength:
+				return usageErr(fmt.Errorf("the password has %d characters: use at least %d", utf8.RuneCountInString(pw), minPasswordLength))
 			case len(pw) > 72:
 				return usageErr(errors.New("the password is longer than 72 bytes, which bcrypt cannot hash: use a shorter one"))
 			}
