@@ -111,6 +111,14 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 		`CREATE INDEX IF NOT EXISTS plumb_finding_occurrence_seen ON plumb_finding_occurrence (seen_at)`,
 	}
 	stmts = append(stmts, lifecycleTables(dialect)...)
+	if dialect == "sqlite" {
+		// The console's counts and filters read the findings' indexes on
+		// every page; SQLite's default page cache (2 MB) holds only part
+		// of them at 100,000 findings, so each page would read them again
+		// from the file. 64 MiB keeps them in memory. The queue's SQLite
+		// database has a single connection, so this applies to all its use.
+		stmts = append(stmts, `PRAGMA cache_size = -65536`)
+	}
 	for _, stmt := range stmts {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("findings store: create table: %w", err)
