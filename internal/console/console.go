@@ -66,8 +66,9 @@ type Console struct {
 	// decoyHash is compared against when a login names an unknown user.
 	decoyHash string
 	// choices are the findings filters' values, counted at most every
-	// ChoicesTTL.
+	// ChoicesTTL; stats the queue's counts, at most every StatsTTL.
 	choices choiceCache
+	stats   statsCache
 }
 
 // pageNames are the templates, one per page (templates/NAME.tmpl), each

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"plumb/internal/config"
 	"plumb/internal/console/theme"
@@ -48,6 +51,51 @@ type eventsView struct {
 	Dead         []queue.DeadLetter
 	Pager        pager
 	DeadTotal    int
+	// CountedAt is when the state counts were taken (StatsTTL).
+	CountedAt time.Time
+}
+
+// StatsTTL is how long the events page reuses the queue's counts by state
+// and dead letters by subscription: counting reads every delivery, which
+// at a million events takes seconds. The dead-letter list itself is
+// always read live.
+const StatsTTL = 10 * time.Second
+
+type queueStats struct {
+	at        time.Time
+	depth     map[string]int
+	filtered  int
+	deadBySub map[string]int
+}
+
+// statsCache holds the last queueStats.
+type statsCache struct {
+	mu   sync.Mutex
+	last *queueStats
+}
+
+// queueStats returns the queue's counts, counted at most every StatsTTL.
+// One request counts at a time; the others wait for its answer.
+func (c *Console) queueStats(ctx context.Context) (*queueStats, error) {
+	c.stats.mu.Lock()
+	defer c.stats.mu.Unlock()
+	now := c.now()
+	if st := c.stats.last; st != nil && now.Sub(st.at) < StatsTTL && !now.Before(st.at) {
+		return st, nil
+	}
+	st := &queueStats{at: now}
+	var err error
+	if st.depth, err = c.opts.Queue.Depth(ctx); err != nil {
+		return nil, err
+	}
+	if st.filtered, err = c.opts.Queue.FilteredEvents(ctx); err != nil {
+		return nil, err
+	}
+	if st.deadBySub, err = c.opts.Queue.DeadBySubscription(ctx); err != nil {
+		return nil, err
+	}
+	c.stats.last = st
+	return st, nil
 }
 
 // eventsPage is the operators' screen: deliveries by state, queue alerts,
@@ -60,16 +108,13 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 		http.Redirect(w, r, "/events/"+url.PathEscape(id), http.StatusSeeOther)
 		return
 	}
-	depth, err := c.opts.Queue.Depth(ctx)
+	st, err := c.queueStats(ctx)
 	if err != nil {
 		c.internalError(w, r, s, "count the deliveries", err)
 		return
 	}
-	v := eventsView{Subscription: q.Get("subscription")}
-	if v.Filtered, err = c.opts.Queue.FilteredEvents(ctx); err != nil {
-		c.internalError(w, r, s, "count the filtered events", err)
-		return
-	}
+	depth := st.depth
+	v := eventsView{Subscription: q.Get("subscription"), Filtered: st.filtered, CountedAt: st.at}
 	var bars []theme.Bar
 	for _, st := range []string{queue.StatePending, queue.StateRetry, queue.StateSucceeded, queue.StateDead} {
 		v.States = append(v.States, stateCount{st, depth[st]})
@@ -93,12 +138,7 @@ func (c *Console) eventsPage(w http.ResponseWriter, r *http.Request, s *session)
 		v.Alerts = append(v.Alerts, row)
 	}
 
-	subs, err := c.opts.Queue.DeadBySubscription(ctx)
-	if err != nil {
-		c.internalError(w, r, s, "count the dead letters", err)
-		return
-	}
-	for name, n := range subs {
+	for name, n := range st.deadBySub {
 		v.Subs = append(v.Subs, subCount{Subscription: name, N: n, Selected: name == v.Subscription})
 	}
 	sort.Slice(v.Subs, func(i, j int) bool { return v.Subs[i].Subscription < v.Subs[j].Subscription })
