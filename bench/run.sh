@@ -33,3 +33,12 @@ for b in 1 10; do "$out/ingest" -events "${EVENTS:-20000}" -clients 32 -batch "$
 echo
 echo "== policy evaluation, 1,000 rules x 100,000 resources (evals/s; goal >= 1,000,000 on one core)"
 go test -run '^$' -bench 'Evaluate1000x100k$' -benchtime 1x -benchmem -cpu 1,2 -count "${COUNT:-3}" ./internal/policy/
+
+echo
+echo "== web console: overview and filtered findings pages over 100,000 findings and 1,000,000 events (p50/p95; goal p95 < 100 ms)"
+PLUMB_BENCH_FINDINGS="${CONSOLE_FINDINGS:-100000}" PLUMB_BENCH_EVENTS="${CONSOLE_EVENTS:-1000000}" \
+  go test -run '^$' -bench ConsolePages -benchtime "${CONSOLE_N:-100}x" -timeout 90m ./internal/console/
+
+echo
+echo "== HTML report of a 10,000-resource scan: size and Chromium load time (goal < 5 MB, < 2 s)"
+go test -count=1 -run 'TestHTMLLargeReport' -v ./internal/report/ | grep -E 'rendered|loaded|PASS|FAIL'
