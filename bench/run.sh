@@ -32,7 +32,13 @@ for b in 1 10; do "$out/ingest" -events "${EVENTS:-20000}" -clients 32 -batch "$
 
 echo
 echo "== policy evaluation, 1,000 rules x 100,000 resources (evals/s; goal >= 1,000,000 on one core)"
-go test -run '^$' -bench 'Evaluate1000x100k$' -benchtime 1x -benchmem -cpu 1,2 -count "${COUNT:-3}" ./internal/policy/
+go test -run '^$' -bench 'Evaluate1000x100k$|Builtin100k' -benchtime 1x -benchmem -cpu 1,2 -count "${COUNT:-3}" ./internal/policy/
+
+echo
+echo "== plumb codify: 50 unmanaged resources against moto (terraform dominates; goal: plumb's own work < 1 s)"
+go build -o "$out/codify" ./bench/codify
+"$out/codify" -n "${CODIFY_N:-50}"
+go test -run '^$' -bench 'CleanRender50' -benchmem -count "${COUNT:-3}" ./internal/codify/
 
 echo
 echo "== web console: overview and filtered findings pages over 100,000 findings and 1,000,000 events (p50/p95; goal p95 < 100 ms)"

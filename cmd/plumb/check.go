@@ -37,8 +37,12 @@ the pull request instead of in production.
 
 PLAN_JSON is the output of 'terraform show -json PLANFILE'. Resources the
 plan only destroys are not checked. Values Terraform only knows after the
-apply (ids, ARNs, computed defaults) are absent: rules should test them
-with has(). Sensitive values are replaced by "(sensitive)".
+apply (ids, ARNs, a kms_key_id that refers to a key created in the same
+plan, a bucket policy built with jsonencode() from ARNs) are unknown: a
+rule whose verdict depends on one is not evaluated on that resource
+(neither a violation nor a pass; the report names the attribute), and a
+rule that does not depend on it still decides. Sensitive values are
+replaced by "(sensitive)".
 
 Rules come from built-in packs (--pack) and your own YAML files or
 directories (--policy); at least one is required. A rule of yours with the
@@ -51,8 +55,10 @@ are followed). -o sarif writes SARIF 2.1.0 for GitHub code scanning, which
 shows the findings as annotations on the pull request.
 
 Exit codes: 0 no violations, 2 violations found, 1 error, or a rule that
-could not be evaluated on some resource (listed under errors as
-policy/RULE/ADDRESS) unless --allow-partial.`,
+failed to run on some resource (listed under errors as policy/RULE/ADDRESS)
+unless --allow-partial. Rules not evaluated for lack of a value known only
+after apply do not change the exit code; they are listed in the notes and
+under policy_not_evaluated in -o json.`,
 		Example: `  # the usual pipeline step
   terraform plan -out=tfplan && terraform show -json tfplan > plan.json
   plumb check plan.json --pack pci-dss-4.0
@@ -178,10 +184,40 @@ func checkReport(env string, start time.Time, set *policy.Set, subjects []policy
 			Security:    r.Security,
 		})
 	}
-	rep.Notes = append(rep.Notes, fmt.Sprintf("Checked %d planned %s against %d %s; values known only after apply were not checked.",
-		len(subjects), pluralize(len(subjects), "resource", "resources"), len(set.Rules), pluralize(len(set.Rules), "rule", "rules")))
+	rep.NotEvaluated = report.PolicyNotEvaluated(outcomes)
+	checked := fmt.Sprintf("Checked %d planned %s against %d %s",
+		len(subjects), pluralize(len(subjects), "resource", "resources"), len(set.Rules), pluralize(len(set.Rules), "rule", "rules"))
+	if n := len(rep.NotEvaluated); n > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf("%s; %d %s depend on values known only after apply and were not evaluated (neither passed nor violated; -o json lists them under policy_not_evaluated).",
+			checked, n, pluralize(n, "evaluation", "evaluations")))
+		rep.Notes = append(rep.Notes, notEvaluatedNotes(rep.NotEvaluated)...)
+	} else {
+		rep.Notes = append(rep.Notes, checked+"; no verdict depended on a value known only after apply.")
+	}
 	rep.DurationMS = time.Since(start).Milliseconds()
 	return rep
+}
+
+// notEvaluatedLimit caps the not-evaluated rules named in the human
+// formats' notes; JSON and SARIF list them all.
+const notEvaluatedLimit = 20
+
+// notEvaluatedNotes names the rules that could not be decided, one note
+// each, for the table and markdown formats.
+func notEvaluatedNotes(ne []report.NotEvaluated) []string {
+	var out []string
+	for i, n := range ne {
+		if i == notEvaluatedLimit {
+			out = append(out, fmt.Sprintf("... and %d more not evaluated", len(ne)-i))
+			break
+		}
+		who := n.Address
+		if who == "" {
+			who = n.Type + " " + n.ID
+		}
+		out = append(out, fmt.Sprintf("Not evaluated: %s on %s: %s", n.Rule, who, n.Reason))
+	}
+	return out
 }
 
 func pluralize(n int, one, many string) string {

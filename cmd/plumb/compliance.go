@@ -62,15 +62,16 @@ the pack on every resource it reads, declared or not; --state says which
 resources the code declares and, with the cloud flags, which cloud to
 list).
 
-A control fails when any resource breaks one of its rules, passes when
-every evaluated resource meets them, is "error" when some resource could
-not be decided (an attribute unknown until apply, a rule that failed),
-and is not evaluated when no resource of its rules' types was present.
-Live, the inventory reads only some attributes (docs/policies.md); a rule
-naming one it does not read is not evaluated on that resource, and a
-control with such gaps is never reported as passing: the resources
-behind the gap are listed under "Not evaluated" with the attributes
-missing.
+A control fails when any resource breaks one of its rules; is "error" when
+a rule failed to run on some resource (bad JSON in a policy document, the
+cost limit); passes only when every rule under it was evaluated on every
+resource it applies to and none failed; and is "Not evaluated" otherwise:
+no resource of its rules' types was present, or some rule could not be
+decided on some resource. The "Not evaluated" column says why: a value
+known only after apply (at plan time), an attribute the live inventory
+does not read, a related resource type that was not read (a rule about a
+companion such as a VPC's flow log), or a type the live inventory does
+not list at all.
 
 Exit codes: 0 every evaluated control passes, 2 some control fails,
 1 error (live: also when part of the estate could not be read or a
@@ -165,8 +166,7 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 		if err != nil {
 			return err
 		}
-		summary, unread = lc.Compliance, u
-		render = func(w io.Writer, format string) error { return report.RenderLiveCompliance(w, format, lc) }
+		summary, unread = lc, u
 	} else {
 		subjects, err := planSubjects(f.plan, f.configDir)
 		if err != nil {
@@ -177,8 +177,8 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 			return &exitCodeError{code: exitError, err: fmt.Errorf("evaluate policies: %w", err)}
 		}
 		summary = policy.Summarize(f.pack, set, outcomes)
-		render = func(w io.Writer, format string) error { return report.RenderCompliance(w, format, summary) }
 	}
+	render = func(w io.Writer, format string) error { return report.RenderCompliance(w, format, summary) }
 	for _, o := range outs {
 		var buf bytes.Buffer
 		if err := render(&buf, o.format); err != nil {
@@ -212,7 +212,7 @@ func runCompliance(cmd *cobra.Command, f complianceFlags, stdout io.Writer) erro
 // excludes are left out, as `plumb scan` leaves out their findings. It
 // also returns the parts of the estate that could not be read (scope:
 // message).
-func liveCompliance(ctx context.Context, f complianceFlags, set *policy.Set) (*policy.LiveCompliance, []string, error) {
+func liveCompliance(ctx context.Context, f complianceFlags, set *policy.Set) (*policy.Compliance, []string, error) {
 	var (
 		ig  *drift.Ignore
 		err error
@@ -251,7 +251,7 @@ func liveCompliance(ctx context.Context, f complianceFlags, set *policy.Set) (*p
 		}
 		return kept
 	}
-	res = &policy.LiveResult{Decided: keep(res.Decided), Errors: keep(res.Errors), Skipped: keep(res.Skipped)}
+	res = &policy.LiveResult{Decided: keep(res.Decided), Errors: keep(res.Errors), Skipped: keep(res.Skipped), Unlisted: res.Unlisted}
 	// Rule errors are shown per control ("Error"); only unread parts of
 	// the estate make the report partial.
 	var unread []string

@@ -21,7 +21,7 @@ const (
 // cliStdin runs the CLI like cli, with stdin.
 func cliStdin(stdin string, args ...string) (code int, stdout, stderr string) {
 	var out, errb bytes.Buffer
-	root := newRootCmd(&out, &errb)
+	root := newRootCmd(&out, &errb, enforceDeps{})
 	root.SetIn(strings.NewReader(stdin))
 	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())

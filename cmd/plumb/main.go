@@ -42,9 +42,15 @@ func main() {
 // run executes the CLI and returns the process exit code. It takes its
 // arguments and writers explicitly so tests can drive it in-process.
 func run(args []string, stdout, stderr io.Writer) int {
+	return runWith(args, stdout, stderr, enforceDeps{})
+}
+
+// runWith is run with the enforce command's dependencies given (tests
+// pass a clock past the grace period).
+func runWith(args []string, stdout, stderr io.Writer, deps enforceDeps) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	root := newRootCmd(stdout, stderr)
+	root := newRootCmd(stdout, stderr, deps)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
 	if err == nil {
@@ -61,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+func newRootCmd(stdout, stderr io.Writer, deps enforceDeps) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "plumb",
 		Short: "Keep a cloud estate true to its infrastructure code",
@@ -72,10 +78,15 @@ exists in your cloud accounts, and reports every resource that is unmanaged
 Run 'plumb scan --state terraform.tfstate' for a one-shot drift report.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version prints what `plumb version` prints.
+		Version: versionString(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print the plumb version (as plumb version does)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newScanCmd(stdout, stderr), newCheckCmd(stdout, stderr), newReportCmd(stdout), newVersionCmd(stdout),
-		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout), newConsoleCmd(stdout))
+		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout),
+		newEnforceCmd(stdout, stderr, deps), newCodifyCmd(stdout, stderr), newConfigCmd(stdout), newDocsCmd(stdout), newConsoleCmd(stdout))
 	return root
 }

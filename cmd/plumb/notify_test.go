@@ -500,9 +500,13 @@ func TestNotifyFindingsCLI(t *testing.T) {
 	}
 	issA, issB := issueOf(t, fake, fpA), issueOf(t, fake, fpB)
 
-	// show: the finding and its history.
+	// show: the finding and its history. The delivery is recorded right
+	// after the issue is written.
+	pollUntil(t, 30*time.Second, "the delivered notification in the history", func() bool { return showFinding(t, base, fpA).actions() == "opened,notified" })
 	sh := showFinding(t, base, fpA)
-	if sh.Finding.Status != "open" || sh.Finding.Finding.Kind != "audit.unexpected_write" || sh.actions() != "opened" {
+	// The delivered notification is in the history (enforcement's grace
+	// period counts from it).
+	if sh.Finding.Status != "open" || sh.Finding.Finding.Kind != "audit.unexpected_write" || sh.actions() != "opened,notified" || sh.History[1].Detail != "gh-issues" {
 		t.Errorf("show %s: status %s kind %s history %s", fpA, sh.Finding.Status, sh.Finding.Finding.Kind, sh.actions())
 	}
 
@@ -515,7 +519,7 @@ func TestNotifyFindingsCLI(t *testing.T) {
 		t.Errorf("suppressed: issue closed as %s, want not_planned", stateReason(got))
 	}
 	sh = showFinding(t, base, fpA)
-	if sh.Finding.Status != "suppressed" || sh.actions() != "opened,suppressed" || sh.History[1].Detail != "accepted risk: lab NSG" {
+	if sh.Finding.Status != "suppressed" || sh.actions() != "opened,notified,suppressed" || sh.History[2].Detail != "accepted risk: lab NSG" {
 		t.Errorf("after suppress: status %s history %+v", sh.Finding.Status, sh.History)
 	}
 
@@ -541,7 +545,7 @@ func TestNotifyFindingsCLI(t *testing.T) {
 		t.Errorf("resolved: reason %s comment %q", stateReason(got), lastComment(got))
 	}
 	sh = showFinding(t, base, fpB)
-	if sh.Finding.Status != "resolved" || sh.actions() != "opened,resolved" || sh.History[1].Detail != "manual" {
+	if sh.Finding.Status != "resolved" || sh.actions() != "opened,notified,resolved" || sh.History[2].Detail != "manual" {
 		t.Errorf("after resolve: status %s history %+v", sh.Finding.Status, sh.History)
 	}
 	out := notifyCLI(t, base, "findings", "list", "--status", "suppressed")

@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -117,4 +120,139 @@ func TestScanEvaluatesPoliciesOnLiveResources(t *testing.T) {
 	if !strings.Contains(stderr.String(), `"sox"`) || !strings.Contains(stderr.String(), "cis-aws-3.0") {
 		t.Errorf("unknown pack message: %s", stderr.String())
 	}
+}
+
+// addressConfig is applied with the real terraform against moto: a bucket
+// per module instance (no public access block: the companion rule fires),
+// a bucket whose block allows public policies, and a group open to SSH.
+const addressConfig = `
+module "store" {
+  source   = "./store"
+  for_each = toset(["a", "b"])
+  name     = "plumb-addr-${each.key}"
+}
+
+resource "aws_s3_bucket" "blocked" {
+  bucket = "plumb-addr-blocked"
+}
+
+resource "aws_s3_bucket_public_access_block" "blocked" {
+  bucket                  = aws_s3_bucket.blocked.id
+  block_public_acls       = true
+  block_public_policy     = false
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
+resource "aws_security_group" "open" {
+  name        = "plumb-addr-open"
+  description = "open"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+}
+`
+
+const addressModule = `
+variable "name" { type = string }
+resource "aws_s3_bucket" "this" {
+  bucket = var.name
+}
+`
+
+// TestScanPolicyFindingsCarryAddress: live policy findings on resources a
+// state declares carry the Terraform address (modules and for_each
+// instances included, and the S3 sub-resources), as the JSON contract
+// promises; a resource no code declares has address null.
+func TestScanPolicyFindingsCarryAddress(t *testing.T) {
+	moto := testenv.StartMoto(t)
+	tf := testenv.NewTerraform(t)
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeFile(t, dir, "main.tf", testenv.MotoProvider(moto.Endpoint)+addressConfig)
+	if err := os.MkdirAll(filepath.Join(dir, "store"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "store"), "main.tf", addressModule)
+	if _, err := tf.Run(ctx, dir, "init", "-no-color", "-input=false"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.Run(ctx, dir, "apply", "-auto-approve", "-no-color", "-input=false"); err != nil {
+		t.Fatal(err)
+	}
+	// An undeclared group, open too.
+	client := ec2.NewFromConfig(moto.Config(t, "us-east-1"))
+	out, err := client.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("plumb-addr-hand"), Description: aws.String("by hand")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = client.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
+		GroupId: out.GroupId,
+		IpPermissions: []ec2types.IpPermission{{
+			IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22),
+			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	rep := scanJSON(t, exitFindings, "scan", "--state", filepath.Join(dir, "terraform.tfstate"), "--region", "us-east-1",
+		"--type", "aws_s3_bucket", "--type", "aws_security_group", "--type", "aws_s3_account_public_access_block",
+		"--pack", "cis-aws-3.0")
+	got := map[string]string{}
+	for _, f := range rep.Findings {
+		if f.Kind != "policy.violation" {
+			continue
+		}
+		addr := "null"
+		if f.Address != nil {
+			addr = *f.Address
+		}
+		got[f.Rule+" "+f.Resource.ID] = addr
+	}
+	want := map[string]string{
+		"aws-s3-bucket-has-public-access-block plumb-addr-a":                                                        `module.store["a"].aws_s3_bucket.this`,
+		"aws-s3-bucket-has-public-access-block plumb-addr-b":                                                        `module.store["b"].aws_s3_bucket.this`,
+		"aws-s3-public-access-block plumb-addr-blocked":                                                             "aws_s3_bucket_public_access_block.blocked",
+		"aws-sg-ssh-open-ipv4 " + aws.ToString(out.GroupId):                                                         "null",
+		"aws-sg-ssh-open-ipv4 " + stateID(t, filepath.Join(dir, "terraform.tfstate"), "aws_security_group", "open"): "aws_security_group.open",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("policy findings (rule id -> address):\n got %v\nwant %v\n%s", got, want, describe(rep))
+	}
+}
+
+// stateID reads the id of a root-module resource from a state file.
+func stateID(t *testing.T, statePath, typ, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(statePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Resources []struct {
+			Module    string `json:"module"`
+			Type      string `json:"type"`
+			Name      string `json:"name"`
+			Instances []struct {
+				Attributes map[string]any `json:"attributes"`
+			} `json:"instances"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range st.Resources {
+		if r.Module == "" && r.Type == typ && r.Name == name && len(r.Instances) == 1 {
+			if id, ok := r.Instances[0].Attributes["id"].(string); ok {
+				return id
+			}
+		}
+	}
+	t.Fatalf("%s.%s not in %s", typ, name, statePath)
+	return ""
 }

@@ -40,6 +40,7 @@ Endpoints:
   POST /v1/alerts/alertmanager   Prometheus Alertmanager webhook
   GET  /v1/events?state=pending|retry|succeeded|dead, GET /v1/events/{id},
   POST /v1/events/{id}/retry, GET /v1/findings    (bearer token)
+  POST /v1/enforce/plan, POST /v1/enforce/apply, GET /v1/actions (bearer token)
   GET  /metrics, /healthz, /readyz
 
 SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and exits.`,
@@ -66,10 +67,16 @@ SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and ex
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(stderr, nil)
 			}
+			logger := slog.New(h)
+			// A state pattern that matches nothing does not stop the
+			// server, but every scan of its environment would fail:
+			// say so now, with the line to fix.
+			for _, w := range cfg.StateWarnings(cmd.Context()) {
+				logger.Warn("state source matches no file", "config", fmt.Sprintf("%s:%d", w.File, w.Line), "field", w.Field, "problem", w.Msg)
+			}
 			return server.Run(cmd.Context(), server.Options{
 				Config: cfg, DataDir: dataDir, DatabaseURL: database, Listen: listen,
-				Logger: slog.New(h), ShutdownTimeout: shutdown,
-				OnListen: func(addr string) { fmt.Fprintf(stdout, "listening on %s\n", addr) },
+				Logger: logger, ShutdownTimeout: shutdown,
 			})
 		},
 	}

@@ -426,7 +426,8 @@ func (s *syncBuffer) String() string {
 }
 
 // TestServeCLIServeRunsAndStops runs the real `plumb serve` command: it
-// prints its address, serves, and on SIGTERM drains and exits 0.
+// logs one start-up line with its address, serves, and on SIGTERM drains
+// and exits 0.
 func TestServeCLIServeRunsAndStops(t *testing.T) {
 	t.Setenv("PLUMB_TEST_API_TOKEN", serveToken)
 	t.Setenv("PLUMB_TEST_WEBHOOK_KEY", serveKey)
@@ -436,13 +437,18 @@ func TestServeCLIServeRunsAndStops(t *testing.T) {
 		done <- run([]string{"serve", "--config", "testdata/serve/plumb.yaml", "--data-dir", filepath.Join(t.TempDir(), "data"),
 			"--listen", "127.0.0.1:0", "--log-format", "json", "--shutdown-timeout", "10s"}, &stdout, &stderr)
 	}()
+	// The address is in the one start-up log line (JSON with
+	// --log-format json), which also names the store and the sources.
 	var addr string
+	var started map[string]any
 	deadline := time.Now().Add(60 * time.Second)
 	for addr == "" {
-		sc := bufio.NewScanner(strings.NewReader(stdout.String()))
+		sc := bufio.NewScanner(strings.NewReader(stderr.String()))
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				addr = a
+			var line map[string]any
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line["msg"] == "plumb serve started" {
+				addr, _ = line["addr"].(string)
+				started = line
 			}
 		}
 		select {
@@ -451,9 +457,22 @@ func TestServeCLIServeRunsAndStops(t *testing.T) {
 		default:
 		}
 		if addr == "" && time.Now().After(deadline) {
-			t.Fatalf("plumb serve did not print its address within 60s: %s", stderr.String())
+			t.Fatalf("plumb serve did not log its start within 60s: %s", stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+	if started["level"] != "INFO" || !strings.HasPrefix(fmt.Sprint(started["store"]), "sqlite ") || started["sources"] == nil || started["environments"] == nil {
+		t.Errorf("start-up line = %v, want INFO with store, environments and sources", started)
+	}
+	// One line names the address; River's own start-up lines are
+	// library detail, below the default level.
+	if n := strings.Count(stderr.String(), addr); n != 1 {
+		t.Errorf("the address appears in %d log lines, want 1:\n%s", n, stderr.String())
+	}
+	for _, noise := range []string{"River client started", "Applied migration", "Producer job counts"} {
+		if strings.Contains(stderr.String(), noise) {
+			t.Errorf("INFO log has River's %q:\n%s", noise, stderr.String())
+		}
 	}
 	// Until it stops, a stray server must not outlive the test.
 	stopped := false

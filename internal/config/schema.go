@@ -30,6 +30,10 @@ var (
 	durationType = reflect.TypeOf(time.Duration(0))
 	nodeType     = reflect.TypeOf(yaml.Node{})
 	secretType   = reflect.TypeOf(Secret{})
+	enforceType  = reflect.TypeOf(Enforcement{})
+	// enforceYAMLType is how the mapping form of enforcement is written.
+	enforceYAMLType = reflect.TypeOf(enforcementYAML{})
+	accountType     = reflect.TypeOf(Account{})
 )
 
 // schemaGen builds schemas; a type that contains itself (the routing
@@ -50,6 +54,10 @@ func (g *schemaGen) schemaFor(t reflect.Type) map[string]any {
 			"description": "a Go duration: 500ms, 30s, 5m, 1h30m"}
 	case nodeType:
 		return map[string]any{"type": "object", "description": "an EventBridge event pattern"}
+	case enforceType:
+		return enforcementSchema(g)
+	case accountType:
+		return accountSchema()
 	case secretType:
 		return map[string]any{"type": "object", "additionalProperties": false,
 			"description": "a secret read from an environment variable or a file, never written inline",

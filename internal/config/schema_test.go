@@ -60,10 +60,19 @@ func TestExampleMatchesSchema(t *testing.T) {
 		valid bool
 	}{
 		{"example", string(mustRead(t, "testdata/plumb.yaml")), true},
+		{"minimal example", string(mustRead(t, "../../examples/plumb.yaml")), true},
+		{"reference example", string(mustRead(t, referencePath)), true},
 		{"unknown field", "server: {listn: x}\n", false},
 		{"wrong type", "server: {workers: many}\n", false},
 		{"bad duration", "queue_alerts: [{name: a, state: retry, threshold: 1, for: soon}]\n", false},
 		{"inline secret", "sources: {eventgrid: {key: hunter2}}\n", false},
+		{"enforcement short form", "environments: [{name: a, enforcement: report}]\n", true},
+		{"enforcement short delete", "environments: [{name: a, enforcement: delete}]\n", false},
+		{"enforcement unknown word", "environments: [{name: a, accounts: ['123456789012'], enforcement: {unmanaged: nuke}}]\n", false},
+		{"enforcement unknown setting", "environments: [{name: a, enforcement: {blast: 1}}]\n", false},
+		{"enforcement max_actions 0", "environments: [{name: a, enforcement: {max_actions: 0}}]\n", false},
+		{"account id as number", "environments: [{name: a, accounts: [123456789012]}]\n", true},
+		{"account id malformed", "environments: [{name: a, accounts: [prod]}]\n", false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

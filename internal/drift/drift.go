@@ -47,6 +47,25 @@ type Result struct {
 	// as a separate aws_security_group_rule belongs to the group, where
 	// Terraform's refresh of the group alone reports it as drift.
 	compared map[string][]string
+	// addresses maps the match key of each live resource a desired
+	// resource matched to the desired resource's Terraform address.
+	addresses map[string]string
+	// folded records the types whose match keys fold case.
+	folded map[string]bool
+}
+
+// Address returns the Terraform address of the desired resource the
+// engine matched to the live resource (typ, id), or "" when the code
+// declares none (or declared it without an address). Policy findings on
+// live resources use it to point back at the code.
+func (r *Result) Address(typ, id string) string {
+	if r == nil || r.addresses == nil {
+		return ""
+	}
+	if r.folded[typ] {
+		id = strings.ToLower(id)
+	}
+	return r.addresses[typ+"\x00"+id]
 }
 
 type status int
@@ -76,7 +95,8 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 	for _, t := range mapper.Types() {
 		types[t.Name] = t
 	}
-	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...), status: map[string]status{}, compared: map[string][]string{}}
+	res := &Result{Errors: append([]inventory.ScopeError{}, inv.Errors...), status: map[string]status{}, compared: map[string][]string{},
+		addresses: map[string]string{}, folded: map[string]bool{}}
 	sum := &res.Summary
 
 	// Map desired resources to the live shape, and collect children that
@@ -140,6 +160,12 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		a := pick(actual[matchKey(e.typ, e.r.Type, e.r.ID)], e.r, e.typ)
 		if a != nil {
 			a.matched = true
+			if e.d.Address != "" && e.d.Deposed == "" {
+				res.addresses[matchKey(e.typ, a.r.Type, a.r.ID)] = e.d.Address
+				if e.typ.CaseInsensitiveID {
+					res.folded[a.r.Type] = true
+				}
+			}
 		}
 		if e.d.Deposed != "" {
 			// A deposed object is on its way out: if it still exists it is

@@ -354,3 +354,35 @@ func TestAccountScopedCaseInsensitiveTypes(t *testing.T) {
 		t.Fatalf("findings = %+v", got.Findings)
 	}
 }
+
+// TestAddress: the address of the desired resource matched to a live one,
+// for live findings (policy violations) to point back at the code; none
+// for a live resource nothing declares, and ids folded where the cloud
+// ignores case.
+func TestAddress(t *testing.T) {
+	in := inv([]string{"r1"}, nil,
+		live("box", "b-1", "r1", 1.0, nil),
+		live("box", "b-2", "r1", 1.0, nil))
+	res := Diff([]model.DesiredResource{
+		desired("box", "b-1", map[string]any{"region": "r1", "size": 1.0}),
+		desired("box", "b-gone", map[string]any{"region": "r1"}),
+	}, in, catalog{}, Options{})
+	for _, c := range []struct{ typ, id, want string }{
+		{"box", "b-1", "box.b_1"},
+		{"box", "b-2", ""},    // unmanaged
+		{"box", "b-gone", ""}, // declared, not live
+		{"acct", "b-1", ""},   // another type
+	} {
+		if got := res.Address(c.typ, c.id); got != c.want {
+			t.Errorf("Address(%s, %s) = %q, want %q", c.typ, c.id, got, c.want)
+		}
+	}
+
+	id := "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Compute/virtualMachines/vm1"
+	az := inventory.NewResult([]string{"s1"})
+	az.Add("az_vm", "s1", []model.Resource{{Provider: "azure", Type: "az_vm", ID: strings.ToLower(id), Account: "s1"}})
+	res = Diff([]model.DesiredResource{desired("az_vm", id, map[string]any{"sub": "s1"})}, az, azCatalog{}, Options{})
+	if got := res.Address("az_vm", strings.ToUpper(id)); got != desired("az_vm", id, nil).Address {
+		t.Errorf("case-insensitive Address = %q", got)
+	}
+}

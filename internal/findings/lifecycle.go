@@ -162,6 +162,12 @@ func (s *Store) upsertOne(ctx context.Context, tx *sql.Tx, now time.Time, f mode
 	if status == StatusSuppressed {
 		newStatus = StatusSuppressed
 	}
+	carryEnforcement(&f, status, oldBody)
+	if f.Enforcement != nil {
+		if body, err = json.Marshal(f); err != nil {
+			return "", fmt.Errorf("upsert findings: encode %s: %w", fp, err)
+		}
+	}
 	// Without ownership settings a finding that names no owner keeps the
 	// one stored; with them, their answer (even "nobody") stands.
 	ownerSet := "owner = ?"
@@ -322,6 +328,9 @@ func (s *Store) Reconcile(ctx context.Context, now time.Time, environment string
 		default:
 			res.Updated++
 		}
+	}
+	if err := s.recordScan(ctx, tx, now, environment, latest, covered); err != nil {
+		return ReconcileResult{}, fmt.Errorf("reconcile %s: %w", environment, err)
 	}
 	if len(kinds) > 0 {
 		args := []any{environment}

@@ -111,6 +111,7 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 		`CREATE INDEX IF NOT EXISTS plumb_finding_occurrence_seen ON plumb_finding_occurrence (seen_at)`,
 	}
 	stmts = append(stmts, lifecycleTables(dialect)...)
+	stmts = append(stmts, enforcementTables()...)
 	if dialect == "sqlite" {
 		// The console's counts and filters read the findings' indexes on
 		// every page; SQLite's default page cache (2 MB) holds only part
@@ -270,6 +271,29 @@ func (s *Store) resolveChunk(ctx context.Context, now time.Time, part []string) 
 }
 
 const selectColumns = `SELECT fingerprint, status, first_seen, last_seen, seen_count, resolved_at, body, owner FROM plumb_finding`
+
+// ListAll reads every finding matching q, page after page (q.Limit is the
+// page size; q.After is ignored). It is for callers that must see all of
+// them, such as enforcement planning and codify, where a finding left out
+// would be a decision made without it.
+func (s *Store) ListAll(ctx context.Context, q Query) ([]Record, error) {
+	if q.Limit == 0 {
+		q.Limit = MaxListLimit
+	}
+	q.After = nil
+	var out []Record
+	for {
+		page, err := s.List(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Records...)
+		if page.Next == nil {
+			return out, nil
+		}
+		q.After = page.Next
+	}
+}
 
 // Get returns one finding by fingerprint, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, fingerprint string) (Record, error) {

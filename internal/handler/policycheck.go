@@ -72,7 +72,10 @@ func (c PolicyCheck) Check(ctx context.Context, d Delivery, r model.Resource) ([
 		// defaults either (nobody's code owns them).
 		return nil, nil
 	}
-	res, err := c.Set.EvaluateLive(ctx, awsinv.PolicySubjects([]model.Resource{live}))
+	// Only this resource was read: rules about its companions are decided
+	// on what was read with it (an S3 bucket's sub-resources) and not
+	// evaluated otherwise.
+	res, err := c.Set.EvaluateLive(ctx, awsinv.PolicySubjects([]model.Resource{live}), awsinv.ReadCoverage([]model.Resource{live}))
 	if err != nil {
 		return nil, err
 	}

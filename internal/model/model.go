@@ -149,9 +149,13 @@ type Finding struct {
 	// Owner is the team the resource belongs to (package ownership): set
 	// by the findings store from tags or plumb.yaml's ownership rules,
 	// empty when nobody owns it or no store decided.
-	Owner     string    `json:"owner,omitempty"`
-	FirstSeen time.Time `json:"-"`
-	LastSeen  time.Time `json:"-"`
+	Owner string `json:"owner,omitempty"`
+	// Enforcement is the latest action plumb took on the finding's
+	// resource (deleted, quarantined, released), so receivers tell the
+	// owning team what happened; nil when plumb never acted.
+	Enforcement *Enforcement `json:"enforcement,omitempty"`
+	FirstSeen   time.Time    `json:"-"`
+	LastSeen    time.Time    `json:"-"`
 }
 
 // Declaration is one place that declares a resource: its Terraform
@@ -160,6 +164,22 @@ type Declaration struct {
 	Address string `json:"address"`
 	Source  string `json:"source"`
 }
+
+// Enforcement is what plumb did to a finding's resource.
+type Enforcement struct {
+	// Verb is delete, quarantine, revert or release.
+	Verb string `json:"verb"`
+	// Result says what was done, in a sentence ("terminated", "deleted
+	// after a final snapshot plumb-final-db1-3f2a").
+	Result string `json:"result"`
+	// ActionID finds the full record (plumb enforce log).
+	ActionID string    `json:"action_id"`
+	At       time.Time `json:"at"`
+}
+
+// KindCircuitOpen is raised when an enforcement run would have acted on
+// more resources than its limits allow and acted on none instead.
+const KindCircuitOpen Kind = "enforce.circuit_open"
 
 // Fingerprint hashes what makes a problem the same problem: its kind, the
 // environment, the resource identity and, for rule-based findings, the rule.

@@ -7,11 +7,14 @@ import (
 )
 
 // Control statuses. An auditor reads "pass" as "checked and fine", so a
-// control is pass only when some resource was checked and none failed;
-// "not_evaluated" means no resource of the rules' types was seen (the
-// control is unproven, not met); "error" means no violation was found but
-// some resource could not be decided (an unknown planned attribute, a cost
-// limit), so the control is not proven either.
+// control is pass only when every rule under it was evaluated on every
+// resource it applies to, some resource was checked, and none failed.
+// "not_evaluated" means the control is unproven: no resource of its
+// rules' types was seen, or some rule could not be decided on some
+// resource (a value known only after apply, an attribute or a related
+// type the live inventory does not read); the reasons are listed.
+// "error" means no violation was found but some rule failed to run (a
+// cost limit, a policy document that is not JSON).
 const (
 	StatusPass         = "pass"
 	StatusFail         = "fail"
@@ -35,14 +38,18 @@ type ControlResult struct {
 	Failing []ResourceResult
 	Passing []ResourceResult
 	Errored []ResourceResult
+	// NotEvaluated are the resources a rule of the control could not be
+	// decided on, with the reason (Message), and the rule types that were
+	// not read at all (Label empty).
+	NotEvaluated []ResourceResult
 }
 
 // ResourceResult is one resource checked by one rule of a control.
 type ResourceResult struct {
 	Rule    string
 	Type    string
-	Label   string // address, or id when there is no address
-	Message string // the error, for errored results
+	Label   string // address, or id when there is no address; empty for a type not read at all
+	Message string // the error, or why the rule was not evaluated
 }
 
 // Counts returns how many controls have each status.
@@ -59,6 +66,12 @@ func (c *Compliance) Counts() map[string]int {
 // a rule of the set names appears, evaluated or not, so the report shows
 // what was not covered as plainly as what failed.
 func Summarize(pack string, set *Set, outcomes []Outcome) *Compliance {
+	return summarize(pack, set, outcomes, nil)
+}
+
+// summarize is Summarize with the rule types a live inventory did not
+// read (type to reason).
+func summarize(pack string, set *Set, outcomes []Outcome, unlisted map[string]string) *Compliance {
 	byControl := map[string]*ControlResult{}
 	ruleControls := map[*Rule][]string{}
 	if set != nil {
@@ -73,6 +86,11 @@ func Summarize(pack string, set *Set, outcomes []Outcome) *Compliance {
 					cr.Rules = append(cr.Rules, r.ID)
 				}
 				ruleControls[r] = append(ruleControls[r], c)
+				for _, t := range r.Resources {
+					if why, ok := unlisted[t]; ok {
+						cr.NotEvaluated = append(cr.NotEvaluated, ResourceResult{Rule: r.ID, Type: t, Message: why})
+					}
+				}
 			}
 		}
 	}
@@ -91,6 +109,9 @@ func Summarize(pack string, set *Set, outcomes []Outcome) *Compliance {
 			case o.Err != nil:
 				rr.Message = o.Err.Error()
 				cr.Errored = append(cr.Errored, rr)
+			case len(o.Gaps) > 0:
+				rr.Message = o.Reason()
+				cr.NotEvaluated = append(cr.NotEvaluated, rr)
 			case o.Violated:
 				cr.Failing = append(cr.Failing, rr)
 			default:
@@ -105,18 +126,21 @@ func Summarize(pack string, set *Set, outcomes []Outcome) *Compliance {
 			cr.Status = StatusFail
 		case len(cr.Errored) > 0:
 			cr.Status = StatusError
-		case len(cr.Passing) > 0:
+		case len(cr.Passing) > 0 && len(cr.NotEvaluated) == 0:
 			cr.Status = StatusPass
 		default:
 			cr.Status = StatusNotEvaluated
 		}
 		sort.Strings(cr.Rules)
-		for _, l := range [][]ResourceResult{cr.Failing, cr.Passing, cr.Errored} {
+		for _, l := range [][]ResourceResult{cr.Failing, cr.Passing, cr.Errored, cr.NotEvaluated} {
 			sort.SliceStable(l, func(i, j int) bool {
 				if l[i].Label != l[j].Label {
 					return l[i].Label < l[j].Label
 				}
-				return l[i].Rule < l[j].Rule
+				if l[i].Rule != l[j].Rule {
+					return l[i].Rule < l[j].Rule
+				}
+				return l[i].Type < l[j].Type
 			})
 		}
 		out.Controls = append(out.Controls, *cr)

@@ -1,23 +1,22 @@
 package policy
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"math/bits"
-	"runtime"
 	"strings"
-	"sync"
-	"sync/atomic"
 
 	"cel.dev/cel-go/cel"
+	celcommon "cel.dev/cel-go/common"
+	celast "cel.dev/cel-go/common/ast"
 	"cel.dev/cel-go/common/cost"
+	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/ext"
-	"cel.dev/cel-go/interpreter"
 )
 
 // compiledSet is the evaluation form of a Set: one CEL program per rule
@@ -26,6 +25,9 @@ import (
 type compiledSet struct {
 	programs map[*Rule]*compiledRule
 	byType   map[string][]*compiledRule
+	// lookups are the related() lookups the rules make, so an evaluation
+	// indexes exactly the resources and keys they need.
+	lookups map[lookup]bool
 }
 
 // compiledRule holds up to two programs for one rule. Runtime cost
@@ -37,6 +39,8 @@ type compiledSet struct {
 // untracked program returns the same result.
 type compiledRule struct {
 	rule *Rule
+	// lookups are this rule's related() calls.
+	lookups []lookup
 	// fast evaluates without cost tracking; nil when no input size is
 	// provably under the limit.
 	fast cel.Program
@@ -59,7 +63,9 @@ func (cr *compiledRule) program(maxSize int) cel.Program {
 
 // newEnv declares what a rule may use: `resource`, a map of the resource's
 // Terraform attributes; `json(string)`, because IAM and bucket policies are
-// JSON documents held in string attributes; the CEL string extensions.
+// JSON documents held in string attributes; the CEL string extensions;
+// `related(...)` to look at other resources (see related.go); `known(v)`
+// and the `isSet(resource.x)` macro for values a plan does not know yet.
 // Numbers from JSON are doubles and numbers in rules are ints, so
 // cross-type numeric comparisons are on (`r.from_port <= 22` must work).
 func newEnv() (*cel.Env, error) {
@@ -70,7 +76,72 @@ func newEnv() (*cel.Env, error) {
 		cel.Function("json",
 			cel.Overload("json_string_dyn", []*cel.Type{cel.StringType}, cel.DynType,
 				cel.UnaryBinding(decodeJSON))),
+		// known(v) is false for a value the plan does not know yet, true
+		// for a known one (an absent attribute is known to be unset): it
+		// is how a rule states what a value left to the provider means
+		// (S3 encrypts every new bucket, so an encryption block the plan
+		// leaves unknown is not a violation). Live, an attribute the
+		// inventory did not read stays unknown: known() of it is unknown,
+		// not false. Late-bound because it asks the evaluation why a
+		// value is unknown.
+		cel.Function(knownFunc,
+			cel.Overload(knownFunc+"_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
+		cel.Function(nonEmptyFunc,
+			cel.Overload(nonEmptyFunc+"_dyn", []*cel.Type{cel.DynType}, cel.BoolType,
+				cel.UnaryBinding(nonEmpty))),
+		cel.Macros(cel.GlobalMacro("isSet", 1, expandIsSet)),
+		// related() is bound per evaluation (it needs the other
+		// resources), hence late binding; it is non-strict so that it can
+		// pair resources through values that are not known yet.
+		cel.Function(relatedFunc,
+			cel.Overload(relatedFunc+"_type", []*cel.Type{cel.StringType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict()),
+			cel.Overload(relatedFunc+"_type_attr_value", []*cel.Type{cel.StringType, cel.StringType, cel.DynType}, cel.ListType(cel.MapType(cel.StringType, cel.DynType)),
+				cel.LateFunctionBinding(), cel.OverloadIsNonStrict())),
 	)
+}
+
+const (
+	relatedFunc  = "related"
+	knownFunc    = "known"
+	nonEmptyFunc = "plumb_non_empty"
+)
+
+// nonEmpty is true for a value that says something: not null, not an
+// empty string, list or map. false and 0 are values.
+func nonEmpty(v ref.Val) ref.Val {
+	switch x := v.(type) {
+	case types.Null:
+		return types.False
+	case types.String:
+		return types.Bool(x != "")
+	case traits.Sizer:
+		if n, ok := x.Size().(types.Int); ok {
+			return types.Bool(n > 0)
+		}
+	}
+	return types.True
+}
+
+// expandIsSet expands isSet(resource.x) to
+//
+//	has(resource.x) && (!known(resource.x) || plumb_non_empty(resource.x))
+//
+// so "is set" means: present, and either not known yet but set by the
+// configuration (a reference to another resource), or a known value that
+// is not null or empty. An attribute the provider computes by itself is
+// neither: isSet() on it is unknown, and the rule is not evaluated.
+func expandIsSet(eh cel.MacroExprFactory, _ celast.Expr, args []celast.Expr) (celast.Expr, *celcommon.Error) {
+	arg := args[0]
+	if arg.Kind() != celast.SelectKind || arg.AsSelect().IsTestOnly() {
+		return nil, eh.NewError(arg.ID(), "isSet() wants a field selection such as resource.kms_key_id")
+	}
+	sel := arg.AsSelect()
+	has := eh.NewPresenceTest(eh.Copy(sel.Operand()), sel.FieldName())
+	unknown := eh.NewCall(operators.LogicalNot, eh.NewCall(knownFunc, eh.Copy(arg)))
+	nonEmpty := eh.NewCall(nonEmptyFunc, eh.Copy(arg))
+	return eh.NewCall(operators.LogicalAnd, has, eh.NewCall(operators.LogicalOr, unknown, nonEmpty)), nil
 }
 
 // decodeJSON is the `json` CEL function. Invalid JSON is an evaluation
@@ -98,6 +169,7 @@ func compileRules(rules []*Rule) (*compiledSet, error) {
 	cs := &compiledSet{
 		programs: make(map[*Rule]*compiledRule, len(rules)),
 		byType:   map[string][]*compiledRule{},
+		lookups:  map[lookup]bool{},
 	}
 	var errs []error
 	ids := map[string]*Rule{}
@@ -121,6 +193,9 @@ func compileRules(rules []*Rule) (*compiledSet, error) {
 			continue
 		}
 		cs.programs[r] = cr
+		for _, l := range cr.lookups {
+			cs.lookups[l] = true
+		}
 		for _, t := range r.Resources {
 			cs.byType[t] = append(cs.byType[t], cr)
 		}
@@ -161,6 +236,10 @@ func compileRule(env *cel.Env, r *Rule) (*compiledRule, error) {
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, ruleErr(r, line, "rule %s: deny must be a boolean expression, got %s", r.ID, t)
 	}
+	lookups, err := ruleLookups(ast)
+	if err != nil {
+		return nil, ruleErr(r, line, "rule %s: %v", r.ID, err)
+	}
 	program := func(opts ...cel.ProgramOption) (cel.Program, error) {
 		prg, err := env.Program(ast, append([]cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}, opts...)...)
 		if err != nil {
@@ -168,7 +247,7 @@ func compileRule(env *cel.Env, r *Rule) (*compiledRule, error) {
 		}
 		return prg, nil
 	}
-	cr := &compiledRule{rule: r}
+	cr := &compiledRule{rule: r, lookups: lookups}
 	// Runtime cost tracking roughly doubles the work of a simple rule, so
 	// only rules that could exceed the limit pay for it. The static
 	// estimate assumes no attribute string or list is longer than
@@ -258,217 +337,4 @@ func (attrSizes) EstimateCallCost(string, string, *cost.AstNode, []cost.AstNode)
 
 func (a attrSizes) EstimateSize(cost.AstNode) *cost.SizeEstimate {
 	return &cost.SizeEstimate{Min: 0, Max: uint64(a)}
-}
-
-// activation hands `resource` to a program without building a map per
-// evaluation: one activation per worker, pointed at each subject in turn.
-type activation struct {
-	resource ref.Val
-	// frame wraps the activation in the interpreter's execution frame once,
-	// for every evaluation of the worker: Program.Eval given a frame uses
-	// it as is, instead of taking one from a pool, searching the activation
-	// for function bindings and returning the frame after each of the
-	// ~50 evaluations of a resource. The only state an evaluation leaves
-	// on it is a cost tracker, which run clears.
-	frame *interpreter.ExecutionFrame
-	// maxSize is the length of the subject's largest string (in bytes, at
-	// least its CEL size in code points), list or map, the attribute map
-	// itself included; math.MaxInt when a value of a type CEL sizes
-	// differently is present. It picks the program of a compiledRule.
-	maxSize int
-}
-
-func newActivation() *activation {
-	a := &activation{}
-	if f, err := interpreter.NewExecutionFrame(a); err == nil {
-		a.frame = f
-	}
-	return a
-}
-
-// input is what Program.Eval gets: the frame, or the activation itself if
-// the frame could not be built (it can only fail for other input types).
-func (a *activation) input() any {
-	if a.frame != nil {
-		return a.frame
-	}
-	return a
-}
-
-// close hands the frame back to the interpreter's pool.
-func (a *activation) close() {
-	if a.frame != nil {
-		a.frame.Close()
-		a.frame = nil
-	}
-}
-
-// set converts the subject's attributes to CEL values once, deeply, so
-// the ~50 rules a resource meets do not each re-wrap the same nested lists
-// and maps (the dominant cost of comprehension rules otherwise), and
-// measures the largest of them on the way.
-func (a *activation) set(attrs map[string]any) {
-	a.maxSize = 0
-	a.resource = a.toCEL(attrs)
-}
-
-func (a *activation) grow(n int) {
-	a.maxSize = max(a.maxSize, n)
-}
-
-func (a *activation) toCEL(v any) ref.Val {
-	switch x := v.(type) {
-	case map[string]any:
-		a.grow(len(x))
-		m := make(map[string]ref.Val, len(x))
-		for k, e := range x {
-			a.grow(len(k))
-			m[k] = a.toCEL(e)
-		}
-		return types.NewMap(types.DefaultTypeAdapter, m)
-	case []any:
-		a.grow(len(x))
-		l := make([]ref.Val, len(x))
-		for i, e := range x {
-			l[i] = a.toCEL(e)
-		}
-		return types.NewRefValList(types.DefaultTypeAdapter, l)
-	case nil:
-		return types.NullValue
-	case string:
-		a.grow(len(x))
-	case bool, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
-	default:
-		// A container or string type converted lazily by the adapter
-		// ([]string, map[string]string, []byte, ...): its sizes are not
-		// measured here, so every tracked rule stays tracked.
-		a.maxSize = math.MaxInt
-	}
-	return types.DefaultTypeAdapter.NativeToValue(v)
-}
-
-func (a *activation) ResolveName(name string) (any, bool) {
-	if name == "resource" {
-		return a.resource, true
-	}
-	return nil, false
-}
-
-func (a *activation) Parent() interpreter.Activation { return nil }
-
-// evalOne runs one rule on one subject. It sets the activation itself
-// only when called standalone (Check); evaluate sets it once per subject.
-func evalOne(cr *compiledRule, s *Subject, act *activation) (bool, error) {
-	if act.resource == nil {
-		act.set(s.Attributes)
-	}
-	return run(cr, s, act)
-}
-
-func run(cr *compiledRule, s *Subject, act *activation) (bool, error) {
-	r := cr.rule
-	out, _, err := cr.program(act.maxSize).Eval(act.input())
-	if act.frame != nil && act.frame.CostTracker() != nil {
-		// A tracked program leaves its tracker (and the cost it counted)
-		// on the frame; the next rule must start from zero or untracked.
-		act.frame.SetCostTracker(nil)
-	}
-	if err != nil {
-		return false, evalErr(r, s, err)
-	}
-	b, ok := out.(types.Bool)
-	if !ok {
-		return false, fmt.Errorf("rule %s on %s: deny returned %s, want bool", r.ID, subjectName(s), out.Type().TypeName())
-	}
-	return bool(b), nil
-}
-
-func evalErr(r *Rule, s *Subject, err error) error {
-	var cancelled interpreter.EvalCancelledError
-	if errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded {
-		return fmt.Errorf("rule %s on %s: %w (limit %d)", r.ID, subjectName(s), ErrCostLimit, CostLimit)
-	}
-	return fmt.Errorf("rule %s on %s: %w", r.ID, subjectName(s), err)
-}
-
-func subjectName(s *Subject) string {
-	if l := s.Label(); l != "" {
-		return l
-	}
-	return s.Type
-}
-
-// chunk is how many subjects a worker takes at a time: large enough that
-// the shared counter is not contended, small enough to balance uneven
-// types across workers.
-const chunk = 512
-
-// evaluate lays out every outcome up front (one allocation, positions from
-// a prefix sum) so workers write disjoint ranges without locks and the
-// order does not depend on scheduling.
-func (cs *compiledSet) evaluate(ctx context.Context, subjects []Subject, workers int) ([]Outcome, error) {
-	offsets := make([]int, len(subjects)+1)
-	for i := range subjects {
-		offsets[i+1] = offsets[i] + len(cs.byType[subjects[i].Type])
-	}
-	out := make([]Outcome, offsets[len(subjects)])
-	if len(out) == 0 {
-		return out, ctx.Err()
-	}
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	chunks := (len(subjects) + chunk - 1) / chunk
-	workers = min(workers, chunks)
-
-	work := func(lo, hi int, act *activation) {
-		for i := lo; i < hi; i++ {
-			s := &subjects[i]
-			rules := cs.byType[s.Type]
-			if len(rules) == 0 {
-				continue
-			}
-			act.set(s.Attributes)
-			o := out[offsets[i]:offsets[i+1]]
-			for j, cr := range rules {
-				v, err := run(cr, s, act)
-				o[j] = Outcome{Rule: cr.rule, Subject: s, Violated: v, Err: err}
-			}
-		}
-	}
-
-	if workers <= 1 {
-		act := newActivation()
-		defer act.close()
-		for c := 0; c < chunks; c++ {
-			if err := ctx.Err(); err != nil {
-				return nil, fmt.Errorf("policy: evaluation stopped: %w", err)
-			}
-			work(c*chunk, min((c+1)*chunk, len(subjects)), act)
-		}
-		return out, nil
-	}
-
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			act := newActivation()
-			defer act.close()
-			for {
-				c := int(next.Add(1) - 1)
-				if c >= chunks || ctx.Err() != nil {
-					return
-				}
-				work(c*chunk, min((c+1)*chunk, len(subjects)), act)
-			}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("policy: evaluation stopped: %w", err)
-	}
-	return out, nil
 }

@@ -49,17 +49,22 @@ func TestCostTrackingSplit(t *testing.T) {
 			items[i] = float64(i)
 		}
 		items[n-1] = -1.0 // a + b < 0 only for the last pair
-		a := newActivation()
-		a.set(map[string]any{"items": items})
-		a.close()
-		if want := cr.fastUpTo; (a.maxSize <= want) != (n == cr.fastUpTo) {
-			t.Errorf("n=%d: maxSize %d picks the wrong program (fastUpTo %d)", n, a.maxSize, want)
+		if size, want := measure(map[string]any{"items": items}), cr.fastUpTo; (size <= want) != (n == cr.fastUpTo) {
+			t.Errorf("n=%d: maxSize %d picks the wrong program (fastUpTo %d)", n, size, want)
 		}
 		v, err := s.Check(s.Rules[0], map[string]any{"items": items})
 		if err != nil || !v {
 			t.Errorf("n=%d: violated=%v err=%v, want violated", n, v, err)
 		}
 	}
+}
+
+// measure is the size a worker's converter finds for a subject's
+// attributes, which picks the program of a tracked rule.
+func measure(attrs map[string]any) int {
+	c := converter{table: &sources{}}
+	c.convert(attrs)
+	return c.maxSize
 }
 
 func TestActivationMaxSize(t *testing.T) {
@@ -77,11 +82,8 @@ func TestActivationMaxSize(t *testing.T) {
 		{map[string]any{"m": map[string]string{"a": "b"}}, math.MaxInt},
 	}
 	for i, tt := range tests {
-		a := newActivation()
-		a.set(tt.attrs)
-		a.close()
-		if a.maxSize != tt.want {
-			t.Errorf("%d: maxSize = %d, want %d", i, a.maxSize, tt.want)
+		if got := measure(tt.attrs); got != tt.want {
+			t.Errorf("%d: maxSize = %d, want %d", i, got, tt.want)
 		}
 	}
 }

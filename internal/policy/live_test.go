@@ -26,7 +26,7 @@ func TestEvaluateLiveAndSummarizeLive(t *testing.T) {
 		{Provider: "aws", Type: "aws_ebs_volume", ID: "vol-plain", Attributes: map[string]any{"size": 8.0, "encrypted": false, "type": "gp3"}},
 		{Provider: "aws", Type: "aws_ebs_volume", ID: "vol-unread", Attributes: map[string]any{"size": 8.0, "type": "gp3"}},
 	}
-	res, err := set.EvaluateLive(context.Background(), subjects)
+	res, err := set.EvaluateLive(context.Background(), subjects, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,10 +59,15 @@ func TestEvaluateLiveAndSummarizeLive(t *testing.T) {
 	if !reflect.DeepEqual(status, want) {
 		t.Errorf("status = %v, want %v", status, want)
 	}
-	if got := lc.NotEvaluated["2"]; len(got) != 2 || got[0].Label != "vol-plain" || got[0].Message != "the live inventory does not read kms_key_id" {
+	notEvaluated := map[string][]ResourceResult{}
+	for _, c := range lc.Controls {
+		notEvaluated[c.Control] = c.NotEvaluated
+	}
+	if got := notEvaluated["2"]; len(got) != 2 || got[0].Label != "vol-plain" || got[0].Message != "kms_key_id is not read by the live inventory" {
 		t.Errorf("not evaluated for 2 = %+v", got)
 	}
-	if got := lc.NotEvaluated["3"]; len(got) != 2 || got[0].Message != "the live inventory does not read an attribute the rule needs" {
+	// The computed key names the attribute it could not read.
+	if got := notEvaluated["3"]; len(got) != 2 || got[0].Message != "xy is not read by the live inventory" {
 		t.Errorf("not evaluated for 3 = %+v", got)
 	}
 	// Without skips the plan-mode verdicts are unchanged.

@@ -390,7 +390,7 @@ func (p *parser) examples(n *yaml.Node) Examples {
 		return ex
 	}
 	p.fields(n, func(key string, k, v *yaml.Node) {
-		var dst *[]map[string]any
+		var dst *[]Example
 		switch key {
 		case "pass":
 			dst = &ex.Pass
@@ -410,16 +410,90 @@ func (p *parser) examples(n *yaml.Node) Examples {
 				p.errf(c, "each example must be a map of attributes")
 				continue
 			}
-			var m map[string]any
-			if err := c.Decode(&m); err != nil {
-				p.errf(c, "example: %v", err)
-				continue
+			if e, ok := p.example(c); ok {
+				*dst = append(*dst, e)
 			}
-			if m == nil {
-				m = map[string]any{}
-			}
-			*dst = append(*dst, m)
 		}
 	})
 	return ex
+}
+
+// example reads one example: a map of attributes, or, for rules that look
+// at related resources, a map with `resource` (the attributes) and
+// `related` (Terraform type to a list of attribute maps).
+func (p *parser) example(c *yaml.Node) (Example, bool) {
+	if isFullExample(c) {
+		var e Example
+		ok := true
+		p.fields(c, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "resource":
+				e.Attributes, ok = p.attrMap(v, "example resource")
+			case "related":
+				if v.Kind != yaml.MappingNode {
+					p.errf(v, "example related must map Terraform types to lists of attribute maps")
+					ok = false
+					return
+				}
+				e.Related = map[string][]map[string]any{}
+				p.fields(v, func(typ string, tk, tv *yaml.Node) {
+					if !typePattern.MatchString(typ) {
+						p.errf(tk, "invalid Terraform type %q in example related", typ)
+						ok = false
+						return
+					}
+					if tv.Kind != yaml.SequenceNode {
+						p.errf(tv, "example related.%s must be a list of attribute maps", typ)
+						ok = false
+						return
+					}
+					list := []map[string]any{}
+					for _, item := range tv.Content {
+						m, good := p.attrMap(resolveAlias(item), "related "+typ)
+						if !good {
+							ok = false
+							continue
+						}
+						list = append(list, m)
+					}
+					e.Related[typ] = list
+				})
+			}
+		})
+		return e, ok
+	}
+	m, ok := p.attrMap(c, "example")
+	return Example{Attributes: m}, ok
+}
+
+// isFullExample tells the two example forms apart: the full form has a
+// `resource` mapping and no key but resource and related.
+func isFullExample(c *yaml.Node) bool {
+	hasResource := false
+	for i := 0; i+1 < len(c.Content); i += 2 {
+		switch c.Content[i].Value {
+		case "resource":
+			hasResource = resolveAlias(c.Content[i+1]).Kind == yaml.MappingNode
+		case "related":
+		default:
+			return false
+		}
+	}
+	return hasResource
+}
+
+func (p *parser) attrMap(c *yaml.Node, what string) (map[string]any, bool) {
+	if c.Kind != yaml.MappingNode {
+		p.errf(c, "%s must be a map of attributes", what)
+		return nil, false
+	}
+	var m map[string]any
+	if err := c.Decode(&m); err != nil {
+		p.errf(c, "%s: %v", what, err)
+		return nil, false
+	}
+	if m == nil {
+		m = map[string]any{}
+	}
+	return m, true
 }

@@ -168,12 +168,12 @@ func TestPackExamples(t *testing.T) {
 					t.Errorf("rule lacks controls for %s, title, message or remediation", name)
 				}
 				for i, ex := range r.Examples.Pass {
-					if v, err := s.Check(r, ex); err != nil || v {
+					if v, err := s.CheckExample(r, ex); err != nil || v {
 						t.Errorf("pass example %d: violated=%v err=%v", i, v, err)
 					}
 				}
 				for i, ex := range r.Examples.Fail {
-					if v, err := s.Check(r, ex); err != nil || !v {
+					if v, err := s.CheckExample(r, ex); err != nil || !v {
 						t.Errorf("fail example %d: violated=%v err=%v", i, v, err)
 					}
 				}
@@ -458,8 +458,8 @@ func FuzzLoad(f *testing.F) {
 			return
 		}
 		for _, r := range s.Rules {
-			for _, ex := range append(append([]map[string]any{}, r.Examples.Pass...), r.Examples.Fail...) {
-				_, _ = s.Check(r, ex)
+			for _, ex := range append(append([]Example{}, r.Examples.Pass...), r.Examples.Fail...) {
+				_, _ = s.CheckExample(r, ex)
 			}
 		}
 	})

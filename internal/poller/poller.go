@@ -6,8 +6,10 @@
 // Sink.Accept returned nil for its events. A crash, a failed Accept or a
 // failed delete therefore never loses an event; it can only deliver it
 // again, and plumb's queue drops the duplicate by event key. Nothing in
-// Run is fatal: API errors are logged and retried with back-off until the
-// context ends.
+// Run is fatal: API errors are retried with capped, jittered exponential
+// back-off until the context ends. A queue that cannot be reached is
+// logged once with its cause and once when it recovers, and its state is
+// kept in Health for /readyz and metrics.
 package poller
 
 import (
@@ -109,6 +111,11 @@ func sleep(ctx context.Context, d time.Duration) bool {
 		return true
 	}
 }
+
+// callTimeout bounds one call to a cloud queue beyond any wait the call
+// asks for (SQS's long poll), so a black-holed endpoint (packets dropped,
+// no answer) fails the poll in seconds instead of hanging Run.
+const callTimeout = 15 * time.Second
 
 // cleanupTimeout bounds the deletes that follow a committed Accept. They
 // run on a context detached from Run's, so a shutdown right after Accept

@@ -38,6 +38,10 @@ type SQSConfig struct {
 	// also the retry delay after a failed Accept. 0 keeps the queue's own
 	// setting. Whole seconds only, as SQS counts them.
 	VisibilityTimeout time.Duration
+	// MaxErrorBackoff caps the wait between polls while SQS cannot be
+	// reached or refuses them (default 30s): the longest a recovered
+	// queue goes unnoticed.
+	MaxErrorBackoff time.Duration
 }
 
 // SQS polls an SQS queue and moves its messages into the Sink.
@@ -54,6 +58,13 @@ type SQS struct {
 	sink   Sink
 	log    *slog.Logger
 	stats  counters
+	health *health
+
+	// backoff spaces polls while SQS fails; sinkBackoff spaces them while
+	// plumb's own queue refuses batches. Both are touched only by Run.
+	backoff, sinkBackoff *errorBackoff
+	// onBackoff, when set by tests, sees each wait after a failed poll.
+	onBackoff func(time.Duration)
 }
 
 // NewSQS checks cfg and fills in defaults, so that configuration mistakes
@@ -70,7 +81,8 @@ func NewSQS(cfg SQSConfig, client *sqs.Client, decode Decoder, sink Sink, logger
 		logger = slog.New(slog.DiscardHandler)
 	}
 	logger = logger.With("poller", "sqs", "source", cfg.Name)
-	return &SQS{cfg: cfg, client: client, decode: decode, sink: sink, log: logger}, nil
+	return &SQS{cfg: cfg, client: client, decode: decode, sink: sink, log: logger, health: newHealth(),
+		backoff: newErrorBackoff(cfg.MaxErrorBackoff), sinkBackoff: newErrorBackoff(cfg.MaxErrorBackoff)}, nil
 }
 
 func (c SQSConfig) withDefaults() (SQSConfig, error) {
@@ -98,42 +110,59 @@ func (c SQSConfig) withDefaults() (SQSConfig, error) {
 	if c.VisibilityTimeout > 0 && c.VisibilityTimeout < time.Second {
 		c.VisibilityTimeout = time.Second
 	}
+	if c.MaxErrorBackoff < 0 {
+		return c, fmt.Errorf("sqs poller %s: negative MaxErrorBackoff", c.Name)
+	}
+	if c.MaxErrorBackoff == 0 {
+		c.MaxErrorBackoff = maxErrorBackoff
+	}
 	return c, nil
 }
 
 // Stats returns the counters so far; safe to call while Run runs.
 func (p *SQS) Stats() Stats { return p.stats.snapshot() }
 
+// Health returns what the poller knows about reaching its queue; safe to
+// call while Run runs.
+func (p *SQS) Health() Health { return p.health.snapshot() }
+
 // Run polls until ctx ends and then returns nil. Errors from SQS or the
-// Sink are logged and retried with back-off, never returned, because a
-// poller that exits stops intake silently while the server looks healthy.
+// Sink are retried with back-off, never returned, because a poller that
+// exits stops intake silently while the server looks healthy. A failing
+// queue is logged once with its cause, and once more when it recovers.
 func (p *SQS) Run(ctx context.Context) error {
-	p.log.Info("polling", "queue_url", p.cfg.QueueURL, "wait", p.cfg.WaitTime, "batch", p.cfg.BatchSize)
-	var backoff time.Duration
+	p.log.Debug("polling", "queue_url", p.cfg.QueueURL, "wait", p.cfg.WaitTime, "batch", p.cfg.BatchSize)
 	for ctx.Err() == nil {
-		ok := p.pollOnce(ctx)
-		if ok {
-			backoff = 0
+		out, err := p.receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if !pollFailed(ctx, p.log, p.health, p.backoff, p.onBackoff, "receive from SQS", err,
+				describe("SQS", endpointOf(p.cfg.QueueURL), p.receiveTimeout(), err)) {
+				break
+			}
 			continue
 		}
-		backoff = nextErrorBackoff(backoff)
-		if !sleep(ctx, backoff) {
+		pollSucceeded(ctx, p.log, p.health, p.backoff)
+		if p.settle(ctx, out.Messages) {
+			p.sinkBackoff.reset()
+			continue
+		}
+		if !sleep(ctx, p.sinkBackoff.next()) {
 			break
 		}
 	}
-	p.log.Info("stopped")
+	p.log.Debug("stopped")
 	return nil
 }
 
-// nextErrorBackoff doubles the wait after consecutive failures, from
-// minPollingInterval to maxErrorBackoff.
-func nextErrorBackoff(cur time.Duration) time.Duration {
-	return nextPollInterval(cur, maxErrorBackoff)
-}
+// receiveTimeout bounds one ReceiveMessage: the long-poll wait plus
+// callTimeout for the round trip, so a black-holed endpoint fails the
+// poll instead of hanging it.
+func (p *SQS) receiveTimeout() time.Duration { return p.cfg.WaitTime + callTimeout }
 
-// pollOnce receives one batch and settles it. It reports false when the
-// caller should back off (a failed receive or a failed Accept).
-func (p *SQS) pollOnce(ctx context.Context) bool {
+func (p *SQS) receive(ctx context.Context) (*sqs.ReceiveMessageOutput, error) {
 	in := &sqs.ReceiveMessageInput{
 		QueueUrl:                    aws.String(p.cfg.QueueURL),
 		MaxNumberOfMessages:         int32(p.cfg.BatchSize),
@@ -143,24 +172,24 @@ func (p *SQS) pollOnce(ctx context.Context) bool {
 	if p.cfg.VisibilityTimeout > 0 {
 		in.VisibilityTimeout = int32(p.cfg.VisibilityTimeout / time.Second)
 	}
-	out, err := p.client.ReceiveMessage(ctx, in)
-	if err != nil {
-		if ctx.Err() != nil {
-			return true
-		}
-		p.log.Warn("receive failed; backing off", "err", err)
-		return false
-	}
-	if len(out.Messages) == 0 {
+	cctx, cancel := context.WithTimeout(ctx, p.receiveTimeout())
+	defer cancel()
+	return p.client.ReceiveMessage(cctx, in)
+}
+
+// settle hands received messages to the Sink and deletes them. It reports
+// false when the Sink refused the batch and the caller should back off.
+func (p *SQS) settle(ctx context.Context, msgs []types.Message) bool {
+	if len(msgs) == 0 {
 		return true
 	}
-	p.stats.received.Add(int64(len(out.Messages)))
+	p.stats.received.Add(int64(len(msgs)))
 
 	var (
 		events []model.Event
 		settle []types.Message
 	)
-	for _, m := range out.Messages {
+	for _, m := range msgs {
 		evs, err := p.decode([]byte(aws.ToString(m.Body)))
 		if err != nil {
 			p.stats.decodeErrors.Add(1)
@@ -209,11 +238,14 @@ func (p *SQS) deleteBatch(ctx context.Context, msgs []types.Message) {
 		Entries:  entries,
 	})
 	if err != nil {
-		p.log.Warn("delete failed; messages will be redelivered and deduplicated", "messages", len(msgs), "err", err)
+		p.health.failedCall()
+		p.log.Warn("delete failed; messages will be redelivered and deduplicated", "messages", len(msgs),
+			"cause", describe("SQS", endpointOf(p.cfg.QueueURL), cleanupTimeout, err))
 		return
 	}
 	p.stats.deleted.Add(int64(len(out.Successful)))
 	for _, f := range out.Failed {
+		p.health.failedCall()
 		msgID := ""
 		if i, err := strconv.Atoi(aws.ToString(f.Id)); err == nil && i >= 0 && i < len(msgs) {
 			msgID = aws.ToString(msgs[i].MessageId)

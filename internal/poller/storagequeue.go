@@ -65,6 +65,10 @@ type StorageQueueConfig struct {
 	// past (MicrosoftDocs/azure-docs#102923), and a wrong setting would
 	// otherwise poison every message.
 	Base64 bool
+	// MaxErrorBackoff caps the wait between polls while the storage
+	// account cannot be reached or refuses them (default 30s): the
+	// longest a recovered queue goes unnoticed.
+	MaxErrorBackoff time.Duration
 }
 
 // StorageQueue polls an Azure Storage queue and moves its messages into
@@ -82,11 +86,14 @@ type StorageQueue struct {
 	sink   Sink
 	log    *slog.Logger
 	stats  counters
+	health *health
 
-	// poisonReady is touched only by Run's goroutine.
-	poisonReady bool
-	// onIdle, when set by tests, sees each empty-queue wait.
-	onIdle func(time.Duration)
+	// poisonReady and the back-offs are touched only by Run's goroutine.
+	poisonReady          bool
+	backoff, sinkBackoff *errorBackoff
+	// onIdle, when set by tests, sees each empty-queue wait; onBackoff
+	// each wait after a failed poll.
+	onIdle, onBackoff func(time.Duration)
 }
 
 // NewStorageQueue checks cfg, fills in defaults and builds the queue
@@ -104,8 +111,9 @@ func NewStorageQueue(cfg StorageQueueConfig, decode Decoder, sink Sink, logger *
 	// single failed requests and must not stall Run for minutes.
 	opts := &azqueue.ClientOptions{ClientOptions: azcore.ClientOptions{Retry: policy.RetryOptions{
 		MaxRetries:    2,
+		TryTimeout:    callTimeout / 3,
 		RetryDelay:    200 * time.Millisecond,
-		MaxRetryDelay: 2 * time.Second,
+		MaxRetryDelay: time.Second,
 	}}}
 	svc, err := azqueue.NewServiceClientFromConnectionString(cfg.ConnectionString, opts)
 	if err != nil {
@@ -123,6 +131,10 @@ func NewStorageQueue(cfg StorageQueueConfig, decode Decoder, sink Sink, logger *
 		decode: decode,
 		sink:   sink,
 		log:    logger.With("poller", "storagequeue", "source", cfg.Name, "queue", cfg.Queue),
+		health: newHealth(),
+
+		backoff:     newErrorBackoff(cfg.MaxErrorBackoff),
+		sinkBackoff: newErrorBackoff(cfg.MaxErrorBackoff),
 	}, nil
 }
 
@@ -162,45 +174,66 @@ func (c StorageQueueConfig) withDefaults() (StorageQueueConfig, error) {
 	case c.MaxDequeueCount < 0:
 		return c, fmt.Errorf("storage queue poller %s: negative MaxDequeueCount", c.Name)
 	}
+	switch {
+	case c.MaxErrorBackoff == 0:
+		c.MaxErrorBackoff = maxErrorBackoff
+	case c.MaxErrorBackoff < 0:
+		return c, fmt.Errorf("storage queue poller %s: negative MaxErrorBackoff", c.Name)
+	}
 	return c, nil
 }
 
 // Stats returns the counters so far; safe to call while Run runs.
 func (p *StorageQueue) Stats() Stats { return p.stats.snapshot() }
 
-// Run polls until ctx ends and then returns nil. Errors are logged and
-// retried with back-off, never returned: a poller that exits stops intake
-// silently while the server looks healthy.
+// Health returns what the poller knows about reaching its queue; safe to
+// call while Run runs.
+func (p *StorageQueue) Health() Health { return p.health.snapshot() }
+
+// Run polls until ctx ends and then returns nil. Errors are retried with
+// back-off, never returned: a poller that exits stops intake silently
+// while the server looks healthy. A failing queue is logged once with its
+// cause, and once more when it recovers.
 func (p *StorageQueue) Run(ctx context.Context) error {
-	p.log.Info("polling", "batch", p.cfg.BatchSize, "visibility", p.cfg.VisibilityTimeout,
+	p.log.Debug("polling", "batch", p.cfg.BatchSize, "visibility", p.cfg.VisibilityTimeout,
 		"max_polling_interval", p.cfg.MaxPollingInterval, "max_dequeue_count", p.cfg.MaxDequeueCount)
-	var idle, backoff time.Duration
+	var idle time.Duration
 	for ctx.Err() == nil {
-		n, ok := p.pollOnce(ctx)
-		switch {
-		case !ok:
-			backoff = nextErrorBackoff(backoff)
-			if !sleep(ctx, backoff) {
-				return p.stopped()
+		msgs, err := p.dequeue(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
 			}
-		case n > 0:
-			idle, backoff = 0, 0
-		default:
-			backoff = 0
+			cause := describe("storage queue", endpointOf(p.queue.URL()), callTimeout, err)
+			if queueerror.HasCode(err, queueerror.QueueNotFound) {
+				cause = fmt.Sprintf("storage queue %s does not exist (yet)", p.cfg.Queue)
+			}
+			if !pollFailed(ctx, p.log, p.health, p.backoff, p.onBackoff, "dequeue", err, cause) {
+				break
+			}
+			continue
+		}
+		pollSucceeded(ctx, p.log, p.health, p.backoff)
+		if len(msgs) == 0 {
 			idle = nextPollInterval(idle, p.cfg.MaxPollingInterval)
 			if p.onIdle != nil {
 				p.onIdle(idle)
 			}
 			if !sleep(ctx, idle) {
-				return p.stopped()
+				break
 			}
+			continue
+		}
+		idle = 0
+		if p.settle(ctx, msgs) {
+			p.sinkBackoff.reset()
+			continue
+		}
+		if !sleep(ctx, p.sinkBackoff.next()) {
+			break
 		}
 	}
-	return p.stopped()
-}
-
-func (p *StorageQueue) stopped() error {
-	p.log.Info("stopped")
+	p.log.Debug("stopped")
 	return nil
 }
 
@@ -210,28 +243,25 @@ type pending struct {
 	events []model.Event
 }
 
-// pollOnce dequeues one batch and settles it. It returns how many
-// messages it got, and false when the caller should back off.
-func (p *StorageQueue) pollOnce(ctx context.Context) (int, bool) {
-	resp, err := p.queue.DequeueMessages(ctx, &azqueue.DequeueMessagesOptions{
+// dequeue gets one batch, bounded by callTimeout so that a black-holed
+// endpoint fails the poll instead of hanging it.
+func (p *StorageQueue) dequeue(ctx context.Context) ([]*azqueue.DequeuedMessage, error) {
+	cctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	resp, err := p.queue.DequeueMessages(cctx, &azqueue.DequeueMessagesOptions{
 		NumberOfMessages:  ptr(int32(p.cfg.BatchSize)),
 		VisibilityTimeout: ptr(int32(p.cfg.VisibilityTimeout / time.Second)),
 	})
 	if err != nil {
-		if ctx.Err() != nil {
-			return 0, true
-		}
-		if queueerror.HasCode(err, queueerror.QueueNotFound) {
-			p.log.Warn("queue does not exist (yet); backing off")
-		} else {
-			p.log.Warn("dequeue failed; backing off", "err", err)
-		}
-		return 0, false
+		return nil, err
 	}
-	msgs := resp.Messages
-	if len(msgs) == 0 {
-		return 0, true
-	}
+	return resp.Messages, nil
+}
+
+// settle hands a dequeued batch to the Sink and deletes what it committed.
+// It reports false when the Sink refused the batch and the caller should
+// back off.
+func (p *StorageQueue) settle(ctx context.Context, msgs []*azqueue.DequeuedMessage) bool {
 	p.stats.received.Add(int64(len(msgs)))
 
 	var (
@@ -265,7 +295,7 @@ func (p *StorageQueue) pollOnce(ctx context.Context) (int, bool) {
 		events = append(events, evs...)
 	}
 	if len(batch) == 0 {
-		return len(msgs), true
+		return true
 	}
 	if len(events) > 0 {
 		if err := p.sink.Accept(ctx, p.cfg.Name, events); err != nil {
@@ -281,7 +311,7 @@ func (p *StorageQueue) pollOnce(ctx context.Context) (int, bool) {
 					p.moveToPoison(ctx, b.msg, "sink kept failing")
 				}
 			}
-			return len(msgs), false
+			return false
 		}
 		p.stats.accepted.Add(int64(len(events)))
 	}
@@ -289,13 +319,14 @@ func (p *StorageQueue) pollOnce(ctx context.Context) (int, bool) {
 	defer cancel()
 	for _, b := range batch {
 		if err := p.deleteMessage(dctx, b.msg); err != nil {
+			p.health.failedCall()
 			p.log.Warn("delete failed; message will be redelivered and deduplicated",
-				"message_id", *b.msg.MessageID, "err", err)
+				"message_id", *b.msg.MessageID, "cause", describe("storage queue", endpointOf(p.queue.URL()), cleanupTimeout, err))
 			continue
 		}
 		p.stats.deleted.Add(1)
 	}
-	return len(msgs), true
+	return true
 }
 
 func (p *StorageQueue) deleteMessage(ctx context.Context, m *azqueue.DequeuedMessage) error {
@@ -315,11 +346,13 @@ func (p *StorageQueue) moveToPoison(ctx context.Context, m *azqueue.DequeuedMess
 	defer cancel()
 	log := p.log.With("message_id", *m.MessageID, "dequeue_count", deref(m.DequeueCount), "reason", reason)
 	if err := p.enqueuePoison(pctx, deref(m.MessageText)); err != nil {
+		p.health.failedCall()
 		log.Error("could not copy message to the poison queue; it stays in the main queue", "err", err)
 		return
 	}
 	p.stats.poisoned.Add(1)
 	if err := p.deleteMessage(pctx, m); err != nil {
+		p.health.failedCall()
 		log.Warn("copied to the poison queue but delete failed", "err", err)
 		return
 	}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -133,7 +132,7 @@ func (q *Queue) riverConfig() *river.Config {
 	}
 	return &river.Config{
 		ID:                          clientID(),
-		Logger:                      slog.New(riverLogHandler{next: q.log.Handler()}),
+		Logger:                      q.riverLogger(),
 		Queues:                      queues,
 		Workers:                     workers,
 		MaxAttempts:                 DefaultMaxAttempts,
@@ -186,7 +185,7 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 	q.db, q.dialect, q.closeDB = db, "sqlite", db.Close
 
 	driver := riversqlite.New(db)
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.log})
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.riverLogger()})
 	if err != nil {
 		_ = db.Close()
 		return fmt.Errorf("open queue: river migrator: %w", err)
@@ -283,7 +282,7 @@ func (q *Queue) openPostgres(ctx context.Context) error {
 // same run), hence a lock held on its own connection instead of a
 // transaction-scoped one.
 func migratePostgres(ctx context.Context, pool *pgxpool.Pool, driver riverdriver.Driver[pgx.Tx], q *Queue) error {
-	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.log})
+	migrator, err := rivermigrate.New(driver, &rivermigrate.Config{Logger: q.riverLogger()})
 	if err != nil {
 		return fmt.Errorf("open queue: river migrator: %w", err)
 	}
@@ -323,6 +322,17 @@ var schemaSQLite = []string{
 		subscription TEXT NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS plumb_delivery_event ON plumb_delivery (event_id)`,
+	`CREATE TABLE IF NOT EXISTS plumb_periodic_run (
+		name TEXT PRIMARY KEY,
+		started_at INTEGER NOT NULL DEFAULT 0,
+		finished_at INTEGER NOT NULL DEFAULT 0,
+		succeeded_at INTEGER NOT NULL DEFAULT 0,
+		failed_at INTEGER NOT NULL DEFAULT 0,
+		failing_since INTEGER NOT NULL DEFAULT 0,
+		error TEXT NOT NULL DEFAULT '',
+		failures INTEGER NOT NULL DEFAULT 0,
+		failures_total INTEGER NOT NULL DEFAULT 0
+	)`,
 }
 
 var schemaPostgres = []string{
@@ -338,6 +348,17 @@ var schemaPostgres = []string{
 		subscription TEXT NOT NULL
 	)`,
 	`CREATE INDEX IF NOT EXISTS plumb_delivery_event ON plumb_delivery (event_id)`,
+	`CREATE TABLE IF NOT EXISTS plumb_periodic_run (
+		name TEXT PRIMARY KEY,
+		started_at BIGINT NOT NULL DEFAULT 0,
+		finished_at BIGINT NOT NULL DEFAULT 0,
+		succeeded_at BIGINT NOT NULL DEFAULT 0,
+		failed_at BIGINT NOT NULL DEFAULT 0,
+		failing_since BIGINT NOT NULL DEFAULT 0,
+		error TEXT NOT NULL DEFAULT '',
+		failures INTEGER NOT NULL DEFAULT 0,
+		failures_total BIGINT NOT NULL DEFAULT 0
+	)`,
 }
 
 type sqlTxOps struct{ tx *sql.Tx }

@@ -224,9 +224,17 @@ type Queue struct {
 	commits      atomic.Int64
 	commitsItems atomic.Int64
 
-	mu        sync.Mutex
-	started   bool
-	periodics map[string]func(ctx context.Context) error
+	// mu guards started; Stop holds it while River drains, so nothing a
+	// running job calls may take it.
+	mu      sync.Mutex
+	started bool
+	// periodicMu guards periodics and periodicWarned, which running jobs
+	// read and write (taken after mu when both are needed).
+	periodicMu sync.Mutex
+	periodics  map[string]func(ctx context.Context) error
+	// periodicWarned holds the periodic jobs whose current run of
+	// failures this process has logged at WARN already.
+	periodicWarned map[string]bool
 }
 
 // Internal tuning. A batch of up to maxBatchItems events is one transaction
@@ -275,6 +283,8 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		linger:    batchLinger,
 		maxBatch:  maxBatchItems,
 		periodics: map[string]func(ctx context.Context) error{},
+
+		periodicWarned: map[string]bool{},
 	}
 	var err error
 	if o.DatabaseURL != "" {

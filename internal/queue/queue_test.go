@@ -179,6 +179,8 @@ func TestQueue(t *testing.T) {
 		"graceful_stop":        testGracefulStop,
 		"stop_timeout_reopen":  testStopTimeoutReopen,
 		"periodic":             testPeriodic,
+		"periodic_records":     testPeriodicRecords,
+		"periodic_no_overlap":  testPeriodicNoOverlap,
 		"overloaded":           testOverloaded,
 		"concurrent_enqueue":   testConcurrentEnqueue,
 		"two_replicas_deliver": testTwoReplicas,
@@ -538,6 +540,163 @@ func testPeriodic(t *testing.T, s store) {
 	}
 	if runs.Load() < 2 {
 		t.Fatalf("periodic ran %d times", runs.Load())
+	}
+}
+
+// lockedLog is a log destination safe for the queue's goroutines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count returns how many lines hold every one of subs.
+func (l *lockedLog) count(subs ...string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for _, line := range strings.Split(l.b.String(), "\n") {
+		ok := line != ""
+		for _, s := range subs {
+			ok = ok && strings.Contains(line, s)
+		}
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// testPeriodicRecords: every run of a periodic job is recorded in the
+// shared database. A failing job is logged at WARN once however often it
+// fails, its recovery once at INFO; a panic is a failed run, not a
+// success. Another Queue on the same database reads the same record.
+func testPeriodicRecords(t *testing.T, s store) {
+	logs := &lockedLog{}
+	q := s.open(Options{Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	var (
+		mode atomic.Value // "fail", "ok" or "panic"
+		runs atomic.Int32
+	)
+	mode.Store("fail")
+	err := q.Periodic("scan-prod", "@every 1s", func(ctx context.Context) error {
+		defer runs.Add(1)
+		switch mode.Load() {
+		case "fail":
+			return errors.New("cannot reach AWS at http://127.0.0.1:1: connection refused")
+		case "panic":
+			panic("scanner bug")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := s.open(Options{}) // a replica that only reads
+	records := func(q *Queue) PeriodicRun {
+		t.Helper()
+		rs, err := q.PeriodicRuns(context.Background())
+		if err != nil {
+			t.Fatalf("PeriodicRuns: %v", err)
+		}
+		return rs["scan-prod"]
+	}
+	waitRecord := func(what string, cond func(r PeriodicRun) bool) PeriodicRun {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			r := records(q)
+			if cond(r) {
+				return r
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s; record %+v\nlog:\n%s", what, r, logs)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	if r, err := q.PeriodicRuns(context.Background()); err != nil || len(r) != 0 {
+		t.Fatalf("records before any run = %+v, %v; want none", r, err)
+	}
+	start(t, q)
+
+	r := waitRecord("three failed runs", func(r PeriodicRun) bool { return r.Failures >= 3 })
+	if r.LastError != "cannot reach AWS at http://127.0.0.1:1: connection refused" || r.LastFailure.IsZero() ||
+		!r.LastSuccess.IsZero() || r.FailuresTotal < 3 || r.LastStart.IsZero() ||
+		r.FailingSince.IsZero() || !r.FailingSince.Before(r.LastFailure) {
+		t.Errorf("record after failures = %+v", r)
+	}
+	if o := records(other); o.Failures < 3 || o.LastError != r.LastError {
+		t.Errorf("the other replica reads %+v, want the same failures", o)
+	}
+	if n := logs.count("level=WARN", "periodic job failed", "scan-prod", "connection refused"); n != 1 {
+		t.Errorf("%d failed runs logged %d warnings, want 1:\n%s", r.Failures, n, logs)
+	}
+
+	mode.Store("ok")
+	r = waitRecord("a success", func(r PeriodicRun) bool { return !r.LastSuccess.IsZero() })
+	if r.Failures != 0 || r.LastError != "" || r.FailuresTotal < 3 || !r.FailingSince.IsZero() {
+		t.Errorf("record after success = %+v", r)
+	}
+	if n := logs.count("level=INFO", "periodic job succeeded again", "scan-prod"); n != 1 {
+		t.Errorf("recovery logged %d times, want 1:\n%s", n, logs)
+	}
+
+	total := r.FailuresTotal
+	mode.Store("panic")
+	r = waitRecord("a panic recorded as a failure", func(r PeriodicRun) bool { return r.Failures >= 1 })
+	if !strings.Contains(r.LastError, "panic: scanner bug") || r.FailuresTotal != total+int64(r.Failures) {
+		t.Errorf("record after a panic = %+v (failures before %d)", r, total)
+	}
+	if n := logs.count("level=WARN", "periodic job failed", "scanner bug"); n != 1 {
+		t.Errorf("panic logged %d times at WARN, want 1:\n%s", n, logs)
+	}
+}
+
+// testPeriodicNoOverlap: a job slower than its interval is never run
+// twice at once and does not pile up runs; ticks during a run are skipped.
+func testPeriodicNoOverlap(t *testing.T, s store) {
+	q := s.open(Options{})
+	var running, most, runs atomic.Int32
+	err := q.Periodic("slow", "@every 1s", func(ctx context.Context) error {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		runs.Add(1)
+		select {
+		case <-time.After(2500 * time.Millisecond):
+		case <-ctx.Done():
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start(t, q)
+	time.Sleep(7 * time.Second)
+	if m := most.Load(); m != 1 {
+		t.Errorf("%d runs at once, want 1", m)
+	}
+	// 7s of 2.5s runs, each started at the first tick after the last
+	// ended: at most 3; a pile-up would be 6 or 7.
+	if n := runs.Load(); n < 1 || n > 3 {
+		t.Errorf("%d runs in 7s of a 2.5s job ticking every second, want 1 to 3", n)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/robfig/cron/v3"
 
 	"plumb/internal/model"
@@ -121,29 +122,55 @@ type periodicWorker struct {
 	q *Queue
 }
 
+// Timeout frees the periodic worker of a run that ignores its context;
+// see periodicJobTimeout.
+func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration { return periodicJobTimeout }
+
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
-	w.q.mu.Lock()
+	w.q.periodicMu.Lock()
 	run := w.q.periodics[job.Args.Name]
-	w.q.mu.Unlock()
+	w.q.periodicMu.Unlock()
 	if run == nil {
 		return fmt.Errorf("periodic job %q is not registered on this replica", job.Args.Name)
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			w.q.log.Error("queue: periodic job panicked", "name", job.Args.Name, "panic", r, "stack", string(debug.Stack()))
-		}
-	}()
-	if err := run(ctx); err != nil {
+	w.q.periodicStarted(ctx, job.Args.Name, time.Now())
+	err := safePeriodic(ctx, run)
+	w.q.periodicFinished(ctx, job.Args.Name, time.Now(), err)
+	if err != nil {
 		return fmt.Errorf("periodic job %s: %w", job.Args.Name, err)
 	}
 	return nil
+}
+
+// safePeriodic turns a panic of a periodic job into a failed run (with the
+// stack in the error), so it is recorded and reported like any failure
+// instead of passing for a success or taking the server down.
+func safePeriodic(ctx context.Context, run func(context.Context) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	return run(ctx)
+}
+
+// periodicUnique skips a tick while the job's previous run waits or runs:
+// a scan that takes longer than its interval (a slow estate, a cloud that
+// times out) must not pile up runs behind it or run twice at once.
+func periodicUnique() river.UniqueOpts {
+	return river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{
+		rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateScheduled,
+	}}
 }
 
 // Periodic registers run to be called on a cron schedule once across all
 // replicas: only River's elected leader enqueues the run, and exactly one
 // worker of any replica picks it up. schedule is a 5-field cron expression
 // or a descriptor such as "@hourly" or "@every 30s". A failed run is not
-// retried (the next tick is the retry). Call before Start.
+// retried (the next tick is the retry); a tick that comes while the
+// previous run still waits or runs is skipped. Every run is recorded (see
+// PeriodicRuns) and a failing job is logged once, not on every tick.
+// Call before Start.
 func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Context) error) error {
 	if name == "" || run == nil {
 		return errors.New("periodic job: name and run function are required")
@@ -157,12 +184,14 @@ func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Cont
 	if q.started {
 		return fmt.Errorf("periodic job %s: register before Start", name)
 	}
+	q.periodicMu.Lock()
+	defer q.periodicMu.Unlock()
 	if _, dup := q.periodics[name]; dup {
 		return fmt.Errorf("periodic job %s: already registered", name)
 	}
 	q.periodics[name] = run
 	job := river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
-		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1}
+		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1, UniqueOpts: periodicUnique()}
 	}, &river.PeriodicJobOpts{ID: name})
 	if err := q.be.addPeriodic(job); err != nil {
 		delete(q.periodics, name)

@@ -179,6 +179,9 @@ func findingSection(f Finding) slackBlock {
 	} else if f.Count > 1 {
 		status += fmt.Sprintf(" (seen %d times)", f.Count)
 	}
+	if e := f.Enforcement; e != nil {
+		status += " · plumb " + e.Verb + ": " + e.Result
+	}
 	field := func(k, v string) slackText {
 		return slackText{Type: "mrkdwn", Text: truncate("*"+k+"*\n"+escapeMrkdwn(v), slackMaxField)}
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"plumb/internal/model"
 )
 
 // slackPath is the secret part of an incoming-webhook URL in these tests.
@@ -258,5 +260,22 @@ func assertNoSlackSecret(t *testing.T, err error, base string) {
 		if strings.Contains(err.Error(), leak) {
 			t.Errorf("error leaks the webhook URL (%q): %v", leak, err)
 		}
+	}
+}
+
+// TestSlackShowsEnforcement: a finding's status says what plumb did.
+func TestSlackShowsEnforcement(t *testing.T) {
+	sample := loadNotification(t)
+	f := sample.Findings[0]
+	f.Enforcement = &model.Enforcement{Verb: "delete", Result: "deleted after snapshot snap-1", ActionID: "a1"}
+	b := findingSection(f)
+	found := false
+	for _, fl := range b.Fields {
+		if strings.Contains(fl.Text, "*Status*") && strings.Contains(fl.Text, "plumb delete: deleted after snapshot snap-1") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("status field lacks the enforcement: %+v", b.Fields)
 	}
 }

@@ -24,40 +24,23 @@ const complianceListLimit = 50
 
 // RenderCompliance writes a per-control compliance summary: a count of
 // controls by status, then one row per control with its status, the rules
-// behind it and the resources that failed, could not be decided or passed.
+// behind it and the resources that failed, could not be decided (rule
+// errors), passed, or were not evaluated and why (a value known only after
+// apply, an attribute or a related type the live inventory does not read).
+// A control is "Pass" only when nothing is listed as not evaluated: the
+// column shows an auditor exactly what a verdict does not cover.
 // "markdown" suits PR comments and step summaries; "html" is one
 // self-contained page (no scripts, no external assets) to hand to an
 // auditor. Every string from rules or resources is escaped.
 func RenderCompliance(w io.Writer, format string, c *policy.Compliance) error {
-	return renderCompliance(w, format, c, nil)
-}
-
-// RenderLiveCompliance writes the summary of a live evaluation: the same
-// report plus a "Not evaluated" column listing, per control, the resources
-// a rule could not be decided on and why (an attribute the inventory does
-// not read), so an auditor sees what a pass does not cover.
-func RenderLiveCompliance(w io.Writer, format string, c *policy.LiveCompliance) error {
-	if c == nil || c.Compliance == nil {
-		return fmt.Errorf("report: no compliance summary to render")
-	}
-	skipped := c.NotEvaluated
-	if skipped == nil {
-		skipped = map[string][]policy.ResourceResult{}
-	}
-	return renderCompliance(w, format, c.Compliance, skipped)
-}
-
-// renderCompliance renders both modes; a nil skipped map (plan mode, where
-// nothing is skipped) leaves the "Not evaluated" column out.
-func renderCompliance(w io.Writer, format string, c *policy.Compliance, skipped map[string][]policy.ResourceResult) error {
 	if c == nil {
 		return fmt.Errorf("report: no compliance summary to render")
 	}
 	switch format {
 	case ComplianceMarkdown:
-		return renderComplianceMarkdown(w, c, skipped)
+		return renderComplianceMarkdown(w, c)
 	case ComplianceHTML:
-		if err := complianceTmpl.Execute(w, complianceView(c, skipped)); err != nil {
+		if err := complianceTmpl.Execute(w, complianceView(c)); err != nil {
 			return fmt.Errorf("report: rendering compliance html: %w", err)
 		}
 		return nil
@@ -79,7 +62,7 @@ func label(status string) string {
 	return status
 }
 
-func renderComplianceMarkdown(w io.Writer, c *policy.Compliance, skipped map[string][]policy.ResourceResult) error {
+func renderComplianceMarkdown(w io.Writer, c *policy.Compliance) error {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "## plumb compliance: %s\n\n", mdText(c.Pack))
 	n := c.Counts()
@@ -91,25 +74,17 @@ func renderComplianceMarkdown(w io.Writer, c *policy.Compliance, skipped map[str
 		fmt.Fprintln(bw, "No rule of this set maps to a control of this standard.")
 		return bw.Flush()
 	}
-	if skipped == nil {
-		fmt.Fprintln(bw, "| Control | Status | Rules | Failing | Errors | Passing |")
-		fmt.Fprintln(bw, "|---|---|---|---|---|---|")
-	} else {
-		fmt.Fprintln(bw, "| Control | Status | Rules | Failing | Errors | Passing | Not evaluated |")
-		fmt.Fprintln(bw, "|---|---|---|---|---|---|---|")
-	}
+	fmt.Fprintln(bw, "| Control | Status | Rules | Failing | Errors | Passing | Not evaluated |")
+	fmt.Fprintln(bw, "|---|---|---|---|---|---|---|")
 	for _, cr := range c.Controls {
 		rules := make([]string, len(cr.Rules))
 		for i, r := range cr.Rules {
 			rules[i] = mdCode(r)
 		}
-		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s |",
+		fmt.Fprintf(bw, "| %s | %s | %s | %s | %s | %s | %s |\n",
 			mdCode(cr.Control), label(cr.Status), strings.Join(rules, " "),
-			mdResources(cr.Failing, false), mdResources(cr.Errored, true), mdResources(cr.Passing, false))
-		if skipped != nil {
-			fmt.Fprintf(bw, " %s |", mdResources(skipped[cr.Control], true))
-		}
-		fmt.Fprintln(bw)
+			mdResources(cr.Failing, false), mdResources(cr.Errored, true), mdResources(cr.Passing, false),
+			mdResources(cr.NotEvaluated, true))
 	}
 	return bw.Flush()
 }
@@ -127,6 +102,10 @@ func mdResources(rs []policy.ResourceResult, withMessage bool) string {
 			break
 		}
 		s := mdCode(r.Label) + " (" + mdCode(r.Rule) + ")"
+		if r.Label == "" {
+			// A whole type the rule could not be evaluated on.
+			s = "every " + mdCode(r.Type) + " (" + mdCode(r.Rule) + ")"
+		}
 		if withMessage && r.Message != "" {
 			s += ": " + mdText(truncate(r.Message, markdownValueWidth))
 		}
@@ -151,8 +130,6 @@ type htmlCompliance struct {
 	Total    int
 	Counts   map[string]int
 	Controls []htmlControl
-	// Live adds the "Not evaluated" column.
-	Live bool
 }
 
 func capped(rs []policy.ResourceResult) htmlResources {
@@ -162,13 +139,13 @@ func capped(rs []policy.ResourceResult) htmlResources {
 	return htmlResources{Items: rs}
 }
 
-func complianceView(c *policy.Compliance, skipped map[string][]policy.ResourceResult) htmlCompliance {
-	v := htmlCompliance{Pack: c.Pack, Total: len(c.Controls), Counts: c.Counts(), Live: skipped != nil}
+func complianceView(c *policy.Compliance) htmlCompliance {
+	v := htmlCompliance{Pack: c.Pack, Total: len(c.Controls), Counts: c.Counts()}
 	for _, cr := range c.Controls {
 		v.Controls = append(v.Controls, htmlControl{
 			ControlResult: cr, Label: label(cr.Status),
 			Failing: capped(cr.Failing), Errored: capped(cr.Errored), Passing: capped(cr.Passing),
-			NotEvaluated: capped(skipped[cr.Control]),
+			NotEvaluated: capped(cr.NotEvaluated),
 		})
 	}
 	return v
@@ -199,13 +176,12 @@ ul{margin:0;padding-left:1.2em}
 <p>No rule of this set maps to a control of this standard.</p>
 {{- else}}
 <table>
-<tr><th>Control</th><th>Status</th><th>Rules</th><th>Failing</th><th>Errors</th><th>Passing</th>{{if .Live}}<th>Not evaluated</th>{{end}}</tr>
-{{- $live := .Live}}
+<tr><th>Control</th><th>Status</th><th>Rules</th><th>Failing</th><th>Errors</th><th>Passing</th><th>Not evaluated</th></tr>
 {{- range .Controls}}
-<tr><td><code>{{.Control}}</code></td><td class="{{.Status}}">{{.Label}}</td><td>{{range $i, $r := .Rules}}{{if $i}}<br>{{end}}<code>{{$r}}</code>{{end}}</td><td>{{template "resources" .Failing}}</td><td>{{template "resources" .Errored}}</td><td>{{template "resources" .Passing}}</td>{{if $live}}<td>{{template "resources" .NotEvaluated}}</td>{{end}}</tr>
+<tr><td><code>{{.Control}}</code></td><td class="{{.Status}}">{{.Label}}</td><td>{{range $i, $r := .Rules}}{{if $i}}<br>{{end}}<code>{{$r}}</code>{{end}}</td><td>{{template "resources" .Failing}}</td><td>{{template "resources" .Errored}}</td><td>{{template "resources" .Passing}}</td><td>{{template "resources" .NotEvaluated}}</td></tr>
 {{- end}}
 </table>
 {{- end}}
 </body>
 </html>
-{{define "resources"}}{{if .Items}}<ul>{{range .Items}}<li><code>{{.Label}}</code> ({{.Rule}}){{if .Message}}: {{.Message}}{{end}}</li>{{end}}{{if .More}}<li>… and {{.More}} more</li>{{end}}</ul>{{else}}–{{end}}{{end}}`))
+{{define "resources"}}{{if .Items}}<ul>{{range .Items}}<li>{{if .Label}}<code>{{.Label}}</code>{{else}}every <code>{{.Type}}</code>{{end}} ({{.Rule}}){{if .Message}}: {{.Message}}{{end}}</li>{{end}}{{if .More}}<li>… and {{.More}} more</li>{{end}}</ul>{{else}}–{{end}}{{end}}`))

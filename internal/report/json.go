@@ -1,10 +1,12 @@
 package report
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -23,6 +25,17 @@ type jsonReport struct {
 	Findings    []jsonFinding `json:"findings"`
 	Errors      []jsonError   `json:"errors"`
 	Notes       []string      `json:"notes,omitempty"`
+	// PolicyNotEvaluated lists the rules that could not be decided on a
+	// resource, and why; absent when every evaluation decided.
+	PolicyNotEvaluated []jsonNotEvaluated `json:"policy_not_evaluated,omitempty"`
+}
+
+type jsonNotEvaluated struct {
+	Rule    string `json:"rule"`
+	Type    string `json:"type"`
+	ID      string `json:"id,omitempty"`
+	Address string `json:"address,omitempty"`
+	Reason  string `json:"reason"`
 }
 
 type jsonSummary struct {
@@ -184,5 +197,18 @@ func toJSON(r *Report) (*jsonReport, error) {
 	for _, e := range sortedErrors(r.Errors) {
 		doc.Errors = append(doc.Errors, jsonError(e))
 	}
+	for _, n := range sortedNotEvaluated(r.NotEvaluated) {
+		doc.PolicyNotEvaluated = append(doc.PolicyNotEvaluated, jsonNotEvaluated(n))
+	}
 	return doc, nil
+}
+
+// sortedNotEvaluated orders not-evaluated rules by resource, then rule,
+// so the output does not depend on evaluation order.
+func sortedNotEvaluated(in []NotEvaluated) []NotEvaluated {
+	out := slices.Clone(in)
+	slices.SortStableFunc(out, func(a, b NotEvaluated) int {
+		return cmp.Or(cmp.Compare(a.Type, b.Type), cmp.Compare(a.Address, b.Address), cmp.Compare(a.ID, b.ID), cmp.Compare(a.Rule, b.Rule))
+	})
+	return out
 }

@@ -151,6 +151,18 @@ func groupErrors(es []inventory.ScopeError) []errorGroup {
 	return out
 }
 
+// ErrorSummary says each distinct scope error once with the scopes it hit
+// ("MESSAGE (aws/us-east-1/ec2, aws/global/iam); MESSAGE2 (...)"), for
+// logs and health checks that have one line to explain a partial scan.
+func ErrorSummary(es []inventory.ScopeError) string {
+	groups := groupErrors(es)
+	parts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		parts = append(parts, fmt.Sprintf("%s (%s)", g.message, strings.Join(g.scopes, ", ")))
+	}
+	return strings.Join(parts, "; ")
+}
+
 // address returns the finding's Terraform address, "" when it has none.
 func address(f model.Finding) string {
 	if f.Address == nil {

@@ -43,6 +43,24 @@ type Report struct {
 	// limit). The human formats lead with them; JSON carries them in the
 	// first note.
 	NotEvaluatedReasons []string `json:"-"`
+	// NotEvaluated are the policy evaluations that could not be decided:
+	// the verdict depends on a value known only after apply, an attribute
+	// or related resource the live inventory did not read. They are
+	// neither findings nor errors, and never passes.
+	NotEvaluated []NotEvaluated `json:"-"`
+}
+
+// NotEvaluated is one rule that could not be decided on one resource.
+type NotEvaluated struct {
+	Rule string
+	Type string
+	// ID and Address identify the resource: a planned one has only an
+	// address, a live one an id, and an address when the code declares it.
+	ID      string
+	Address string
+	// Reason names what was missing ("kms_key_id is known only after
+	// apply").
+	Reason string
 }
 
 // RuleInfo is what a report needs to know about a policy rule. It is a

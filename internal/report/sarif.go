@@ -93,6 +93,13 @@ type sarifInvocation struct {
 type sarifNotification struct {
 	Level   string    `json:"level"`
 	Message sarifText `json:"message"`
+	// AssociatedRule names the rule a notification is about (a rule that
+	// could not be evaluated on a resource).
+	AssociatedRule *sarifRuleRef `json:"associatedRule,omitempty"`
+}
+
+type sarifRuleRef struct {
+	ID string `json:"id"`
 }
 
 type sarifResult struct {
@@ -198,6 +205,20 @@ func renderSARIF(w io.Writer, r *Report) error {
 		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
 			Level:   "error",
 			Message: sarifText{Text: e.Scope + ": " + e.Message},
+		})
+	}
+	// A rule that could not be decided on a resource is not a result (it
+	// neither passed nor failed): it is told as a note, so a reader of the
+	// SARIF file does not take the absence of a result for a pass.
+	for _, n := range sortedNotEvaluated(r.NotEvaluated) {
+		who := n.Address
+		if who == "" {
+			who = n.Type + " " + n.ID
+		}
+		inv.ToolExecutionNotifications = append(inv.ToolExecutionNotifications, sarifNotification{
+			Level:          "note",
+			Message:        sarifText{Text: fmt.Sprintf("%s not evaluated on %s: %s", n.Rule, who, n.Reason)},
+			AssociatedRule: &sarifRuleRef{ID: n.Rule},
 		})
 	}
 	run := sarifRun{

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"plumb/internal/inventory"
 	"plumb/internal/model"
 	"plumb/internal/policy"
 )
@@ -43,17 +44,27 @@ func TestEvaluateLive(t *testing.T) {
 	vol := func(id string, attrs map[string]any, def string) model.Resource {
 		return model.Resource{Provider: "aws", Type: "aws_ebs_volume", ID: id, Region: "us-east-1", Tags: map[string]string{}, Attributes: attrs, Default: def}
 	}
-	ev, err := evaluateLive(context.Background(), set, []model.Resource{
+	inv := inventory.NewResult([]string{"us-east-1"})
+	inv.Add("aws_ebs_volume", "us-east-1", []model.Resource{
 		vol("vol-plain", map[string]any{"size": int64(8), "encrypted": false}, ""),
 		vol("vol-enc", map[string]any{"size": int64(8), "encrypted": true}, ""),
 		vol("vol-unread", map[string]any{"size": int64(8)}, ""),
 		vol("vol-root", map[string]any{"size": int64(8), "encrypted": false}, "volume of instance i-1"),
-	}, "prod")
+	})
+	declared := map[string]string{"vol-plain": "module.data.aws_ebs_volume.plain"}
+	address := func(typ, id string) string { return declared[id] }
+	ev, err := evaluateLive(context.Background(), set, inv, address, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(ev.findings) != 1 || ev.findings[0].Resource.ID != "vol-plain" || ev.findings[0].Rule != "enc" || ev.findings[0].Kind != model.KindPolicyViolation {
 		t.Errorf("findings = %+v", ev.findings)
+	}
+	// The finding of a declared resource points back at the code; its
+	// fingerprint is still the live resource's.
+	if f := ev.findings[0]; f.Address == nil || *f.Address != "module.data.aws_ebs_volume.plain" ||
+		f.Fingerprint != model.Fingerprint(model.KindPolicyViolation, "prod", "aws", "aws_ebs_volume", "us-east-1", "vol-plain", "enc") {
+		t.Errorf("finding address/fingerprint = %v / %s", f.Address, f.Fingerprint)
 	}
 	// Skipped: enc on vol-unread, nested (missing key) on all three.
 	if ev.skipped != 4 {

@@ -240,7 +240,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	if opts.Policy != nil {
 		// On the caller's context: rules run on what was read even when
 		// the time limit stopped the listing.
-		ev, err := evaluateLive(outer, opts.Policy, inv.Resources, opts.Environment)
+		ev, err := evaluateLive(outer, opts.Policy, inv, declaredAddress(res, desired, mapper), opts.Environment)
 		if err != nil {
 			return nil, err
 		}
@@ -271,6 +271,13 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	}
 	if live != nil {
 		addPolicy(out.Report, opts.Policy, live)
+		kept := out.Report.NotEvaluated[:0]
+		for _, n := range out.Report.NotEvaluated {
+			if !opts.Ignore.Resource(n.Type, n.ID) {
+				kept = append(kept, n)
+			}
+		}
+		out.Report.NotEvaluated = kept
 		out.Policy = live.result
 	}
 	return out, nil
@@ -295,6 +302,7 @@ func addPolicy(rep *report.Report, set *policy.Set, ev *liveEvaluation) {
 	}
 	if ev.skipped > 0 {
 		rep.Notes = append(rep.Notes, noteSkipped(ev.skipped))
+		rep.NotEvaluated = append(rep.NotEvaluated, report.PolicyNotEvaluated(ev.result.Skipped)...)
 	}
 }
 

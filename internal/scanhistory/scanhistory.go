@@ -120,7 +120,7 @@ const ListLimit = 1000
 
 // FromReport makes the record of a finished scan; compliance holds the
 // live compliance summaries of the packs evaluated (none without packs).
-func FromReport(source string, rep *report.Report, compliance []*policy.LiveCompliance) (Scan, []Pack) {
+func FromReport(source string, rep *report.Report, compliance []*policy.Compliance) (Scan, []Pack) {
 	s := Scan{
 		Environment: rep.Environment, StartedAt: rep.StartedAt, Duration: time.Duration(rep.DurationMS) * time.Millisecond,
 		Source: source, Summary: rep.Summary, Complete: !rep.Partial(), Unread: rep.Errors,
@@ -131,7 +131,7 @@ func FromReport(source string, rep *report.Report, compliance []*policy.LiveComp
 	}
 	var packs []Pack
 	for _, c := range compliance {
-		if c == nil || c.Compliance == nil {
+		if c == nil {
 			continue
 		}
 		p := Pack{PackSummary: PackSummary{Pack: c.Pack}}
@@ -139,7 +139,7 @@ func FromReport(source string, rep *report.Report, compliance []*policy.LiveComp
 			ctl := Control{Control: cr.Control, Status: cr.Status, Rules: cr.Rules,
 				Failing: resources(cr.Failing, -1), Errored: resources(cr.Errored, -1),
 				Passing: resources(cr.Passing, ListLimit), PassingTotal: len(cr.Passing),
-				NotEvaluated: resources(c.NotEvaluated[cr.Control], ListLimit), NotEvaluatedTotal: len(c.NotEvaluated[cr.Control])}
+				NotEvaluated: resources(cr.NotEvaluated, ListLimit), NotEvaluatedTotal: len(cr.NotEvaluated)}
 			switch cr.Status {
 			case policy.StatusPass:
 				p.Pass++

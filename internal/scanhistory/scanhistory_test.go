@@ -137,13 +137,13 @@ func TestFromReport(t *testing.T) {
 		Findings: []model.Finding{{Kind: model.KindChanged}, {Kind: model.KindChanged}, {Kind: model.KindPolicyViolation}},
 		Errors:   []inventory.ScopeError{{Scope: "aws/eu-west-1/rds", Message: "AccessDenied"}}}
 	passing := make([]policy.ResourceResult, ListLimit+5)
-	comp := &policy.LiveCompliance{Compliance: &policy.Compliance{Pack: "cis-aws-3.0", Controls: []policy.ControlResult{
+	comp := &policy.Compliance{Pack: "cis-aws-3.0", Controls: []policy.ControlResult{
 		{Control: "1", Status: policy.StatusPass, Passing: passing},
 		{Control: "2", Status: policy.StatusFail, Failing: []policy.ResourceResult{{Label: "x"}}},
-		{Control: "3", Status: policy.StatusNotEvaluated},
+		{Control: "3", Status: policy.StatusNotEvaluated, NotEvaluated: []policy.ResourceResult{{Label: "z"}}},
 		{Control: "4", Status: policy.StatusError, Errored: []policy.ResourceResult{{Label: "y", Message: "unknown"}}},
-	}}, NotEvaluated: map[string][]policy.ResourceResult{"3": {{Label: "z"}}}}
-	sc, packs := FromReport(SourceCLI, rep, []*policy.LiveCompliance{comp, nil})
+	}}
+	sc, packs := FromReport(SourceCLI, rep, []*policy.Compliance{comp, nil})
 	if sc.Complete || len(sc.Unread) != 1 || sc.Duration != 1500*time.Millisecond || sc.Findings["drift.changed"] != 2 {
 		t.Errorf("scan = %+v", sc)
 	}

@@ -27,7 +27,7 @@ type ScanRecord struct {
 // policy set the scan evaluated (nil for none) and packs the built-in
 // packs it was loaded from: each is summarised per control.
 func NewScanRecord(source string, out *scan.Outcome, set *policy.Set, packs []string) *ScanRecord {
-	var comps []*policy.LiveCompliance
+	var comps []*policy.Compliance
 	if set != nil && out.Policy != nil {
 		for _, p := range packs {
 			comps = append(comps, policy.SummarizeLive(p, set, out.Policy))

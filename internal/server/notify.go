@@ -134,7 +134,31 @@ func (p *Pipeline) deliverNotification(ctx context.Context, d queue.Delivery) er
 		return err
 	}
 	p.metrics.delivery(d.Subscription, "succeeded")
+	p.markNotified(ctx, name, n)
 	return nil
+}
+
+// markNotified records in the open findings' history that their owners
+// were told: enforcement's grace period counts from there. The delivery
+// already succeeded, so a failure here is logged, not retried (a retry
+// would notify twice); the finding then simply waits for its next
+// notification before anything is done to it.
+func (p *Pipeline) markNotified(ctx context.Context, receiver string, n receivers.Notification) {
+	p.mu.RLock()
+	store := p.store
+	p.mu.RUnlock()
+	if store == nil {
+		return
+	}
+	var fps []string
+	for _, f := range n.Findings {
+		if f.Status == findings.StatusOpen {
+			fps = append(fps, f.Fingerprint)
+		}
+	}
+	if err := store.MarkNotified(ctx, p.now(), receiver, fps); err != nil {
+		p.logger.Warn("could not record the notification in the findings' history", "receiver", receiver, "error", err)
+	}
 }
 
 // newNotifier builds the routing pass that turns stored findings into

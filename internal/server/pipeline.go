@@ -13,6 +13,7 @@ import (
 
 	"plumb/internal/audit"
 	"plumb/internal/config"
+	"plumb/internal/enforce"
 	"plumb/internal/filter"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
@@ -47,8 +48,9 @@ type Pipeline struct {
 	// receivers deliver notifications (subscriptions "receiver:NAME").
 	receivers map[string]receivers.Receiver
 
-	mu    sync.RWMutex
-	store *findings.Store
+	mu       sync.RWMutex
+	store    *findings.Store
+	enforcer queue.Dispatcher
 }
 
 // NewPipeline compiles the subscriptions of a validated config.
@@ -135,6 +137,14 @@ func (p *Pipeline) SetStore(s *findings.Store) {
 	p.mu.Unlock()
 }
 
+// SetEnforcer hands the pipeline the enforcement runner, which executes
+// the deliveries of enforcement runs ("enforce:ENV").
+func (p *Pipeline) SetEnforcer(d queue.Dispatcher) {
+	p.mu.Lock()
+	p.enforcer = d
+	p.mu.Unlock()
+}
+
 // Match returns the queue items for events: each event with the
 // subscriptions whose filters it passes. An event no subscription wants
 // is still returned, with none, so the queue records it and a redelivery
@@ -183,6 +193,28 @@ func (p *Pipeline) Match(events []model.Event) ([]queue.Item, error) {
 func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
 	if strings.HasPrefix(d.Subscription, receiverPrefix) {
 		return p.deliverNotification(ctx, d)
+	}
+	if strings.HasPrefix(d.Subscription, enforce.SubscriptionPrefix) {
+		p.mu.RLock()
+		e := p.enforcer
+		p.mu.RUnlock()
+		if e == nil {
+			return errors.New("enforcement is not set up yet")
+		}
+		start := time.Now()
+		err := e.Dispatch(ctx, d)
+		p.metrics.observeHandler("enforce", time.Since(start), err)
+		if err != nil {
+			p.logger.Warn("enforcement run failed", "subscription", d.Subscription, "run", d.Event.ID, "attempt", d.Attempt, "error", err)
+			o := outcome(d, err)
+			if queue.IsPermanent(err) {
+				o = "dead"
+			}
+			p.metrics.delivery(d.Subscription, o)
+			return err
+		}
+		p.metrics.delivery(d.Subscription, "succeeded")
+		return nil
 	}
 	s, ok := p.byName[d.Subscription]
 	if !ok {

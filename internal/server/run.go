@@ -7,9 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,6 +21,7 @@ import (
 
 	plumbconfig "plumb/internal/config"
 	"plumb/internal/drift"
+	"plumb/internal/enforce"
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
@@ -24,6 +29,7 @@ import (
 	"plumb/internal/policy"
 	"plumb/internal/poller"
 	"plumb/internal/queue"
+	"plumb/internal/report"
 	"plumb/internal/routing"
 	"plumb/internal/scan"
 	"plumb/internal/scanhistory"
@@ -45,9 +51,27 @@ type Options struct {
 	// it from their `for` (QueueAlertInterval).
 	AlertInterval time.Duration
 	// OnListen is called with the bound address once the server accepts
-	// connections (tests and the CLI print it).
+	// connections (tests use it to find a server started on port 0).
 	OnListen func(addr string)
+	// ScanTimeout bounds each scheduled scan (default 30m). A scan that
+	// does not finish in time fails with that reason and runs again at
+	// its next tick, so an unreachable cloud never holds a schedule.
+	ScanTimeout time.Duration
+
+	// sourceBackoffMax overrides the pollers' error back-off cap (tests).
+	sourceBackoffMax time.Duration
+
+	// Executors overrides the enforcement executors (nil: built from the
+	// standard AWS configuration when an environment enforces).
+	Executors map[string]enforce.Executor
+	// EnforceNow is enforcement's clock (nil: time.Now); tests move it
+	// past the grace period.
+	EnforceNow func() time.Time
 }
+
+// DefaultScanTimeout bounds a scheduled scan when Options.ScanTimeout is
+// not set.
+const DefaultScanTimeout = 30 * time.Minute
 
 // Run serves until ctx ends, then shuts down in order: intake stops (new
 // requests get 503), in-flight requests finish their commits, pollers stop
@@ -61,6 +85,9 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = 30 * time.Second
+	}
+	if o.ScanTimeout == 0 {
+		o.ScanTimeout = DefaultScanTimeout
 	}
 	listen := o.Listen
 	if listen == "" {
@@ -104,19 +131,47 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
+	srv := New(cfg, q, store, pipeline, m, reg, logger)
+	execs := o.Executors
+	if execs == nil {
+		if execs, err = Executors(ctx, cfg); err != nil {
+			return err
+		}
+	}
+	enforceNow := o.EnforceNow
+	if enforceNow == nil {
+		enforceNow = time.Now
+	}
+	enf, err := newEnforcement(ctx, cfg, q, store, execs, enforceNow, logger)
+	if err != nil {
+		return fmt.Errorf("open action store: %w", err)
+	}
+	pipeline.SetEnforcer(enf.runner)
+	srv.enforcement = enf
+	srv.console = consoleHandler
 
+	var schedules []string
 	for _, env := range cfg.Environments {
 		if env.Schedule == "" {
 			continue
 		}
 		env := env
-		err := q.Periodic("scan-"+env.Name, env.Schedule, func(ctx context.Context) error {
-			return scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger)
+		err := q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error {
+			return scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger, o.ScanTimeout)
 		})
 		if err != nil {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)
 		}
+		schedules = append(schedules, env.Name)
 	}
+	// Built before anything runs: a source that cannot be set up fails
+	// the start with no work in flight.
+	pollers, err := buildPollers(ctx, cfg, sink{srv}, o.sourceBackoffMax, logger)
+	if err != nil {
+		return err
+	}
+	srv.pollers, srv.schedules = pollers, schedules
+	reg.MustRegister(sourceCollector(pollers), scheduleCollector{schedules: schedules, runs: q.PeriodicRuns})
 	if notifier := newNotifier(cfg, store, q); notifier != nil {
 		// A periodic job, so that with several replicas on PostgreSQL one
 		// routing pass runs at a time (River's leader) and a group is not
@@ -136,8 +191,6 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("start queue: %w", err)
 	}
 
-	srv := New(cfg, q, store, pipeline, m, reg, logger)
-	srv.console = consoleHandler
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		stopCtx, cancel := context.WithTimeout(context.Background(), o.ShutdownTimeout)
@@ -149,18 +202,15 @@ func Run(ctx context.Context, o Options) error {
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
 	srv.ready.Store(true)
-	logger.Info("plumb serve listening", "addr", ln.Addr().String())
+	logger.Info("plumb serve started", "addr", ln.Addr().String(), "store", storeName(o),
+		"environments", envNames(cfg), "schedules", schedules, "sources", sourceNames(cfg), "workers", cfg.Server.Workers)
 	if o.OnListen != nil {
 		o.OnListen(ln.Addr().String())
 	}
 
 	bg, stopBG := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	var runErr error
-	if err := startPollers(bg, &wg, cfg, sink{srv}, reg, logger); err != nil {
-		// Through the normal shutdown below, so running work drains.
-		runErr = err
-	}
+	startPollers(bg, &wg, pollers, logger)
 	if len(cfg.QueueAlerts) > 0 {
 		qa := &queueAlerter{alerts: cfg.QueueAlerts, depth: q.Depth, open: store.Upsert, close: store.Resolve,
 			over: map[string]time.Time{}, firing: map[string]bool{}}
@@ -171,12 +221,11 @@ func Run(ctx context.Context, o Options) error {
 		}()
 	}
 
-	if runErr == nil {
-		select {
-		case <-ctx.Done():
-		case err := <-serveErr:
-			runErr = fmt.Errorf("http server: %w", err)
-		}
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server: %w", err)
 	}
 
 	logger.Info("plumb serve stopping: intake closed, draining")
@@ -196,11 +245,64 @@ func Run(ctx context.Context, o Options) error {
 	return runErr
 }
 
+// storeName says where the queue and findings live, without a password.
+func storeName(o Options) string {
+	if o.DatabaseURL == "" {
+		return "sqlite " + filepath.Join(o.DataDir, "plumb.db")
+	}
+	u, err := url.Parse(o.DatabaseURL)
+	if err != nil || u.Host == "" {
+		return "postgres (connection string)"
+	}
+	return "postgres " + u.Host + u.Path
+}
+
+func envNames(cfg *plumbconfig.Config) []string {
+	names := make([]string, 0, len(cfg.Environments))
+	for _, e := range cfg.Environments {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// sourceNames lists the configured event sources: webhook receivers by
+// kind, queue sources as kind:name.
+func sourceNames(cfg *plumbconfig.Config) []string {
+	var out []string
+	src := cfg.Sources
+	for _, w := range []struct {
+		name string
+		on   bool
+	}{{"eventgrid", src.EventGrid != nil}, {"cloudevents", src.CloudEvents != nil},
+		{"azure_monitor", src.AzureMonitor != nil}, {"alertmanager", src.Alertmanager != nil}} {
+		if w.on {
+			out = append(out, w.name)
+		}
+	}
+	for _, sc := range src.SQS {
+		out = append(out, "sqs:"+sc.Name)
+	}
+	for _, sc := range src.StorageQueues {
+		out = append(out, "storage_queue:"+sc.Name)
+	}
+	return out
+}
+
+// scheduleJob names the periodic job of an environment's scheduled scan.
+func scheduleJob(env string) string { return "scan-" + env }
+
 // scheduledScan runs the scan engine for an environment and stores its
-// findings. A partial scan stores what it found; its errors are logged.
+// findings and records the scan in the history (the console's overview,
+// trend and compliance pages). It returns an error, which the queue
+// records, exposes in /readyz and the metrics and logs once, when the
+// scan failed, did not finish within timeout, or could not read part of
+// the estate: a partial scan stores what it did read but is not a
+// success, since the parts it missed were not checked.
 func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store,
-	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger) error {
-	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Policy: set}
+	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration) error {
+	// The scan's own time limit stops it and keeps what it read, so the
+	// findings of the parts it finished are still stored.
+	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Policy: set, Timeout: timeout}
 	if env.Cloud != "" {
 		opts.Clouds = []string{env.Cloud}
 	}
@@ -212,9 +314,6 @@ func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *dri
 		}
 		return fmt.Errorf("scan %s: %w", env.Name, err)
 	}
-	for _, e := range out.Report.Errors {
-		logger.Warn("scheduled scan could not read part of the estate", "environment", env.Name, "scope", e.Scope, "error", e.Message)
-	}
 	res, err := store.Reconcile(ctx, time.Now(), env.Name, scanKinds, out.Report.Findings, out.Covered)
 	if err != nil {
 		return fmt.Errorf("store findings of %s: %w", env.Name, err)
@@ -222,16 +321,33 @@ func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *dri
 	if err := NewScanRecord(scanhistory.SourceSchedule, out, set, env.Packs).record(ctx, hist); err != nil {
 		return fmt.Errorf("scan of %s: %w", env.Name, err)
 	}
-	logger.Info("scheduled scan done", "environment", env.Name, "findings", len(out.Report.Findings), "errors", len(out.Report.Errors),
+	logger.Debug("scheduled scan done", "environment", env.Name, "findings", len(out.Report.Findings), "errors", len(out.Report.Errors),
 		"opened", res.Opened, "reopened", res.Reopened, "resolved", res.Resolved)
+	switch {
+	case out.TimedOut:
+		return fmt.Errorf("scan %s did not finish within %s (%d findings stored from what was read): %s",
+			env.Name, timeout, len(out.Report.Findings), report.ErrorSummary(out.Report.Errors))
+	case len(out.Report.Errors) > 0:
+		return fmt.Errorf("scan %s could not read part of the estate (%d findings stored from the rest): %s",
+			env.Name, len(out.Report.Findings), report.ErrorSummary(out.Report.Errors))
+	case out.Partial():
+		return fmt.Errorf("scan %s is incomplete: %s", env.Name, out.Report.NotEvaluatedLine())
+	}
 	return nil
 }
 
-// startPollers starts one goroutine per configured queue source. Every
-// poller is built before any starts, so a bad source fails the start with
-// nothing running, and their counters are exported by one collector:
-// collectors describing the same metric cannot be registered twice.
-func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Config, k poller.Sink, reg *prometheus.Registry, logger *slog.Logger) error {
+// sourcePoller is a configured queue source, built and ready to run.
+type sourcePoller struct {
+	kind, name string
+	run        func(context.Context) error
+	stats      func() poller.Stats
+	health     func() poller.Health
+}
+
+// buildPollers builds one poller per configured queue source. It does not
+// contact the clouds, so the server starts while they are unreachable and
+// the pollers report that through /readyz and metrics.
+func buildPollers(ctx context.Context, cfg *plumbconfig.Config, k poller.Sink, backoffMax time.Duration, logger *slog.Logger) ([]sourcePoller, error) {
 	decodeEventBridge := func(b []byte) ([]model.Event, error) {
 		ev, err := eventformat.ParseEventBridge(b)
 		if err != nil {
@@ -239,14 +355,7 @@ func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Conf
 		}
 		return []model.Event{ev}, nil
 	}
-	type runner struct {
-		kind, name string
-		run        func(context.Context) error
-	}
-	var (
-		runners []runner
-		stats   []prometheus.Collector
-	)
+	var out []sourcePoller
 	for _, sc := range cfg.Sources.SQS {
 		awsCfg, err := config.LoadDefaultConfig(ctx, func(lo *config.LoadOptions) error {
 			if sc.Region != "" {
@@ -255,17 +364,26 @@ func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Conf
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("sqs source %s: aws config: %w", sc.Name, err)
+			return nil, fmt.Errorf("sqs source %s: aws config: %w", sc.Name, err)
 		}
+		// The poller backs off on its own; the SDK only smooths over a
+		// single failed request, and without a retry quota, which would
+		// otherwise run dry while SQS is down and change the error.
+		client := sqs.NewFromConfig(awsCfg, func(o *sqs.Options) {
+			o.Retryer = retry.NewStandard(func(so *retry.StandardOptions) {
+				so.MaxAttempts = 2
+				so.MaxBackoff = 200 * time.Millisecond
+				so.RateLimiter = ratelimit.None
+			})
+		})
 		// The poller names its source in its log lines itself.
 		p, err := poller.NewSQS(poller.SQSConfig{Name: sc.Name, QueueURL: sc.QueueURL, WaitTime: sc.WaitTime,
-			BatchSize: sc.BatchSize, VisibilityTimeout: sc.VisibilityTimeout},
-			sqs.NewFromConfig(awsCfg), decodeEventBridge, k, logger)
+			BatchSize: sc.BatchSize, VisibilityTimeout: sc.VisibilityTimeout, MaxErrorBackoff: backoffMax},
+			client, decodeEventBridge, k, logger)
 		if err != nil {
-			return fmt.Errorf("sqs source %s: %w", sc.Name, err)
+			return nil, fmt.Errorf("sqs source %s: %w", sc.Name, err)
 		}
-		stats = append(stats, pollerCollector(sc.Name, p.Stats))
-		runners = append(runners, runner{"sqs", sc.Name, p.Run})
+		out = append(out, sourcePoller{kind: "sqs", name: sc.Name, stats: p.Stats, health: p.Health, run: p.Run})
 	}
 	for _, sc := range cfg.Sources.StorageQueues {
 		decode := func(b []byte) ([]model.Event, error) {
@@ -286,41 +404,58 @@ func startPollers(ctx context.Context, wg *sync.WaitGroup, cfg *plumbconfig.Conf
 		}
 		p, err := poller.NewStorageQueue(poller.StorageQueueConfig{Name: sc.Name, ConnectionString: sc.ConnectionString.Value(),
 			Queue: sc.Queue, BatchSize: sc.BatchSize, VisibilityTimeout: sc.VisibilityTimeout,
-			MaxPollingInterval: sc.MaxPollingInterval, MaxDequeueCount: sc.MaxDequeueCount, Base64: true},
+			MaxPollingInterval: sc.MaxPollingInterval, MaxDequeueCount: sc.MaxDequeueCount, Base64: true, MaxErrorBackoff: backoffMax},
 			decode, k, logger)
 		if err != nil {
-			return fmt.Errorf("storage queue source %s: %w", sc.Name, err)
+			return nil, fmt.Errorf("storage queue source %s: %w", sc.Name, err)
 		}
-		stats = append(stats, pollerCollector(sc.Name, p.Stats))
-		runners = append(runners, runner{"storage queue", sc.Name, p.Run})
+		out = append(out, sourcePoller{kind: "storage queue", name: sc.Name, stats: p.Stats, health: p.Health, run: p.Run})
 	}
-	if len(stats) > 0 {
-		reg.MustRegister(prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
-			for _, c := range stats {
-				c.Collect(ch)
-			}
-		}))
-	}
-	for _, r := range runners {
+	return out, nil
+}
+
+// startPollers runs each poller in its own goroutine until ctx ends.
+func startPollers(ctx context.Context, wg *sync.WaitGroup, pollers []sourcePoller, logger *slog.Logger) {
+	for _, p := range pollers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := r.run(ctx); err != nil {
-				logger.Error(r.kind+" poller stopped", "source", r.name, "error", err)
+			if err := p.run(ctx); err != nil {
+				logger.Error(p.kind+" poller stopped", "source", p.name, "error", err)
 			}
 		}()
 	}
-	return nil
 }
 
-// pollerCollector exports a poller's counters at scrape time.
-func pollerCollector(name string, stats func() poller.Stats) prometheus.Collector {
+// Metric descriptions of the queue sources, shared by every scrape.
+var (
+	pollerMessagesDesc = prometheus.NewDesc("plumb_poller_messages_total",
+		"Queue messages handled by a poller, by source and outcome.", []string{"source", "outcome"}, nil)
+	sourceUpDesc = prometheus.NewDesc("plumb_source_up",
+		"1 if the last poll of the source's cloud queue succeeded, 0 if it failed; absent until the first poll finishes.", []string{"source"}, nil)
+	sourceErrorsDesc = prometheus.NewDesc("plumb_source_errors_total",
+		"Failed calls to a source's cloud queue (polls and deletes).", []string{"source"}, nil)
+)
+
+// sourceCollector exports the pollers' counters and health at scrape
+// time. One collector for all of them, because collectors describing the
+// same metric cannot be registered twice.
+func sourceCollector(pollers []sourcePoller) prometheus.Collector {
 	return prometheus.CollectorFunc(func(ch chan<- prometheus.Metric) {
-		st := stats()
-		desc := prometheus.NewDesc("plumb_poller_messages_total", "Queue messages handled by a poller, by source and outcome.", []string{"source", "outcome"}, nil)
-		for outcome, v := range map[string]int64{"received": st.Received, "accepted": st.Accepted, "deleted": st.Deleted,
-			"poisoned": st.Poisoned, "decode_error": st.DecodeErrors, "sink_error": st.SinkErrors} {
-			ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), name, outcome)
+		for _, p := range pollers {
+			st := p.stats()
+			for outcome, v := range map[string]int64{"received": st.Received, "accepted": st.Accepted, "deleted": st.Deleted,
+				"poisoned": st.Poisoned, "decode_error": st.DecodeErrors, "sink_error": st.SinkErrors} {
+				ch <- prometheus.MustNewConstMetric(pollerMessagesDesc, prometheus.CounterValue, float64(v), p.name, outcome)
+			}
+			h := p.health()
+			switch h.State {
+			case poller.StateOK:
+				ch <- prometheus.MustNewConstMetric(sourceUpDesc, prometheus.GaugeValue, 1, p.name)
+			case poller.StateFailing:
+				ch <- prometheus.MustNewConstMetric(sourceUpDesc, prometheus.GaugeValue, 0, p.name)
+			}
+			ch <- prometheus.MustNewConstMetric(sourceErrorsDesc, prometheus.CounterValue, float64(h.Errors), p.name)
 		}
 	})
 }

@@ -35,6 +35,9 @@ type Server struct {
 	metrics  *metrics
 	registry *prometheus.Registry
 	now      func() time.Time
+	// enforcement plans and applies enforcement (nil: endpoints answer
+	// 503).
+	enforcement *enforcement
 
 	// inflight bounds concurrent intake requests (a semaphore).
 	inflight chan struct{}
@@ -44,6 +47,11 @@ type Server struct {
 	ready    atomic.Bool
 	// console is the web UI, served at / (nil: not mounted).
 	console http.Handler
+
+	// pollers and schedules are what /readyz reports on besides the
+	// database; set by Run before the server listens.
+	pollers   []sourcePoller
+	schedules []string
 }
 
 // New builds the HTTP side over an open queue and store.
@@ -80,6 +88,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/findings/{fingerprint}/resolve", s.api(s.findingAction("resolve")))
 	mux.Handle("POST /v1/findings/{fingerprint}/suppress", s.api(s.findingAction("suppress")))
 	mux.Handle("POST /v1/findings/{fingerprint}/unsuppress", s.api(s.findingAction("unsuppress")))
+	mux.Handle("POST /v1/enforce/plan", s.api(s.enforcePlan(false)))
+	mux.Handle("POST /v1/enforce/apply", s.api(s.enforcePlan(true)))
+	mux.Handle("GET /v1/actions", s.api(s.listActions))
 	mux.Handle("GET /v1/silences", s.api(s.listSilences))
 	mux.Handle("POST /v1/silences", s.api(s.addSilence))
 	mux.Handle("POST /v1/silences/{id}/expire", s.api(s.expireSilence))
@@ -93,13 +104,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		if !s.ready.Load() || s.draining.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready"})
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
+	mux.HandleFunc("GET /readyz", s.readyz)
 	return mux
 }
 

@@ -62,6 +62,7 @@ subscriptions:
 type testServer struct {
 	t      *testing.T
 	url    string
+	logs   *lockedBuffer // runE2E's server log
 	srv    *Server
 	queue  *queue.Queue
 	store  *findings.Store

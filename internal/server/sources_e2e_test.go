@@ -119,7 +119,7 @@ func runE2E(t *testing.T, yaml string, env map[string]string, tweak func(*Option
 			t.Logf("server log (tail):\n%s", l)
 		}
 	})
-	return &testServer{t: t, url: "http://" + a}
+	return &testServer{t: t, url: "http://" + a, logs: logs}
 }
 
 type findingsAnswer struct {

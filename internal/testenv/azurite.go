@@ -73,6 +73,27 @@ func StartAzuriteQueue(t testing.TB) (connectionString string) {
 	return ""
 }
 
+// StartAzuriteQueueAt starts azurite's queue service on a given port, for
+// tests of a client that was pointed at the port while nothing listened
+// there (storage that comes up late). It returns the connection string
+// and stops azurite when the test ends.
+func StartAzuriteQueueAt(t testing.TB, port int) (connectionString string) {
+	t.Helper()
+	bin, err := findAzuriteQueue()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("azurite is required under CI=true: %v", err)
+		}
+		t.Skipf("azurite not installed: %v", err)
+	}
+	stop, err := startAzurite(bin, t.TempDir(), port)
+	if err != nil {
+		t.Fatalf("start azurite-queue: %v", err)
+	}
+	t.Cleanup(stop)
+	return AzuriteConnectionString(port)
+}
+
 // AzuriteConnectionString is the connection string of azurite's
 // devstoreaccount1 with the queue service on port.
 func AzuriteConnectionString(port int) string {

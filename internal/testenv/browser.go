@@ -14,7 +14,7 @@ import (
 var chromiumNames = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
 
 // Chromium returns the path of a Chromium binary. Missing, it fails the
-// test under CI=true (.ci/install-chromium.sh installs Debian's package)
+// test under CI=true (make setup, .ci/setup.sh, installs Debian's package)
 // and skips it elsewhere.
 func Chromium(t testing.TB) string {
 	t.Helper()

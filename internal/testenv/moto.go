@@ -37,9 +37,9 @@ func Require(t testing.TB, bin string) string {
 	path, err := exec.LookPath(bin)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true but not on PATH: %v", bin, err)
+			t.Fatalf("%s is required under CI=true but not on PATH (make setup installs it, or says how; make test puts what it installed on PATH): %v", bin, err)
 		}
-		t.Skipf("%s not installed: %v", bin, err)
+		t.Skipf("%s not installed (make setup installs it, or says how): %v", bin, err)
 	}
 	return path
 }
@@ -68,14 +68,7 @@ func StartMoto(t testing.TB) *Moto {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			// moto's own log tells a dropped connection or a server
-			// error apart from a product bug.
-			if b, err := os.ReadFile(m.logPath); err == nil {
-				if len(b) > 4000 {
-					b = b[len(b)-4000:]
-				}
-				t.Logf("moto_server log (tail):\n%s", b)
-			}
+			m.logTail(t)
 		}
 		stop()
 	})
@@ -90,7 +83,7 @@ func StartMoto(t testing.TB) *Moto {
 func StartMotoProcess() (*Moto, func(), error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		return nil, nil, fmt.Errorf("moto_server not on PATH: %w", err)
+		return nil, nil, fmt.Errorf("moto_server (the AWS emulator, moto[server] 5.2) is not on PATH: run make setup, which installs it or says how: %w", err)
 	}
 	return startMoto(bin)
 }
@@ -104,31 +97,79 @@ func startMoto(bin string) (*Moto, func(), error) {
 		}
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
-		logf, err := os.CreateTemp("", "moto-*.log")
+		m, stop, err := startMotoOn(bin, port)
 		if err != nil {
-			return nil, nil, err
-		}
-		cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			logf.Close()
-			return nil, nil, fmt.Errorf("start moto_server: %w", err)
-		}
-		m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, logPath: logf.Name()}
-		stop := func() {
-			_ = cmd.Process.Kill()
-			_, _ = cmd.Process.Wait()
-			logf.Close()
-			os.Remove(logf.Name())
-		}
-		if err := waitHTTP(m.Endpoint+"/moto-api/", 30*time.Second); err != nil {
-			stop()
-			lastErr = fmt.Errorf("moto_server on port %d did not come up: %w", port, err)
+			lastErr = err
 			continue
 		}
 		return m, stop, nil
 	}
 	return nil, nil, lastErr
+}
+
+// StartMotoAt starts moto_server on a given port, for tests of a client
+// that was pointed at the port while nothing listened there (a peer that
+// comes up late). Unlike StartMoto it leaves the AWS environment alone:
+// the test set it up when it chose the port. moto is stopped when the
+// test ends.
+func StartMotoAt(t testing.TB, port int) *Moto {
+	t.Helper()
+	bin := Require(t, "moto_server")
+	m, stop, err := startMotoOn(bin, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			m.logTail(t)
+		}
+		stop()
+	})
+	return m
+}
+
+// logTail shows the end of moto's own log, which tells a dropped
+// connection or a server error apart from a product bug.
+func (m *Moto) logTail(t testing.TB) {
+	if b, err := os.ReadFile(m.logPath); err == nil {
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		t.Logf("moto_server log (tail):\n%s", b)
+	}
+}
+
+func startMotoOn(bin string, port int) (*Moto, func(), error) {
+	logf, err := os.CreateTemp("", "moto-*.log")
+	if err != nil {
+		return nil, nil, err
+	}
+	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", strconv.Itoa(port))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	// moto runs botocore, which reads the AWS environment: a test that
+	// pointed it at moto (AWS_PROFILE="" among others) must not break
+	// moto itself.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, nil, fmt.Errorf("start moto_server: %w", err)
+	}
+	m := &Moto{Endpoint: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, logPath: logf.Name()}
+	stop := func() {
+		_ = cmd.Process.Kill()
+		_, _ = cmd.Process.Wait()
+		logf.Close()
+		os.Remove(logf.Name())
+	}
+	if err := waitHTTP(m.Endpoint+"/moto-api/", 30*time.Second); err != nil {
+		stop()
+		return nil, nil, fmt.Errorf("moto_server on port %d did not come up: %w", port, err)
+	}
+	return m, stop, nil
 }
 
 func waitHTTP(url string, limit time.Duration) error {

@@ -9,10 +9,10 @@ import (
 
 // FuzzRead feeds arbitrary bytes to the plan reader. It must never panic,
 // every error must name the file, and a plan it accepts yields subjects
-// that each have a type and an address. The seeds are the two real plans
-// in testdata plus the corpus in testdata/fuzz/FuzzRead.
+// that each have a type and an address. The seeds are the real plans in
+// testdata plus the corpus in testdata/fuzz/FuzzRead.
 func FuzzRead(f *testing.F) {
-	for _, name := range []string{"create", "change"} {
+	for _, name := range []string{"create", "change", "ordinary/compliant", "ordinary/violations"} {
 		data, err := os.ReadFile(filepath.Join("testdata", name, "plan.json"))
 		if err != nil {
 			f.Fatal(err)

@@ -42,6 +42,11 @@ type probe struct {
 // resources the plan only deletes or forgets, deposed objects and data
 // sources are left out because there is nothing left to judge.
 //
+// A value the plan knows only after the apply (after_unknown) is a
+// *policy.Unknown, configured or computed as the plan's configuration
+// section tells, with the resources it is computed from; each subject's
+// Refs carry what its attributes' expressions refer to (see refs.go).
+//
 // name is used in error messages. configDir is the root module directory
 // whose .tf files locate each resource's declaration; "" means the
 // directory of name. Missing or unreadable configuration only leaves File
@@ -56,6 +61,8 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 	}
 	loc := newLocator(configDir, moduleDirs(plan.Config))
 	regions := providerRegions(plan.Config)
+	refs := newRefIndex(plan)
+	defaults := defaultTags(plan.Config)
 
 	var subjects []policy.Subject
 	for _, rc := range plan.ResourceChanges {
@@ -69,7 +76,24 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 		if !ok {
 			continue
 		}
-		attrs := redact(dropUnknown(after, rc.Change.AfterUnknown), rc.Change.AfterSensitive).(map[string]any)
+		steps := parseModule(rc.ModuleAddress)
+		cfg := refs.resources[configPathOf(steps)+"|"+rc.Type+"."+rc.Name]
+		m := marker{refs: refs, scope: scope{module: steps}}
+		var body map[string]*tfjson.Expression
+		if cfg != nil {
+			body = cfg.Expressions
+			if body == nil {
+				body = map[string]*tfjson.Expression{}
+			}
+			m.scope.forEach = cfg.ForEachExpression
+		}
+		if rc.Index != nil {
+			m.scope.key, m.scope.hasKey = normalizeKey(rc.Index)
+		}
+		attrs := redact(m.value(after, rc.Change.AfterUnknown, exprNode{body: body}), rc.Change.AfterSensitive).(map[string]any)
+		if cfg != nil {
+			knownTagsAll(attrs, defaults, cfg.ProviderConfigKey)
+		}
 		redactTagsAll(attrs)
 		s := policy.Subject{
 			Provider:   shortProvider(rc.ProviderName),
@@ -80,6 +104,7 @@ func Read(name string, data []byte, configDir string) ([]policy.Subject, error) 
 			Region:     region(attrs, regions[rc.ProviderName]),
 			Tags:       tags(attrs),
 			Attributes: attrs,
+			Refs:       m.attributeRefs(body),
 		}
 		s.File, s.Line = loc.find(modulePath(rc.ModuleAddress), rc.Type, rc.Name)
 		subjects = append(subjects, s)
@@ -169,22 +194,72 @@ func shortProvider(full string) string {
 	return full
 }
 
-// dropUnknown removes what the plan cannot know yet (after_unknown), so a
-// rule asks has(resource.arn) rather than seeing a misleading null. List
-// elements stay as null to keep the indexes of their neighbours.
-func dropUnknown(v, unknown any) any {
+// exprNode is the configuration expression behind a value: a block body
+// (attribute name to expression), an expression (which may hold nested
+// blocks), or nothing when the configuration does not set the value.
+type exprNode struct {
+	body map[string]*tfjson.Expression
+	expr *tfjson.Expression
+}
+
+func (n exprNode) configured() bool { return n.body != nil || n.expr != nil }
+
+// child is the expression of a map key below n.
+func (n exprNode) child(key string) exprNode {
+	switch {
+	case n.body != nil:
+		if e := n.body[key]; e != nil && e.ExpressionData != nil {
+			return exprNode{expr: e}
+		}
+		return exprNode{}
+	case n.expr != nil && n.expr.NestedBlocks == nil:
+		// An attribute expression covers every value below it.
+		return n
+	}
+	return exprNode{}
+}
+
+// elem is the expression of a list element below n: a nested block, or
+// the attribute expression that produces the whole list.
+func (n exprNode) elem(i int) exprNode {
+	switch {
+	case n.expr != nil && n.expr.NestedBlocks != nil:
+		if i < len(n.expr.NestedBlocks) {
+			return exprNode{body: n.expr.NestedBlocks[i]}
+		}
+		return exprNode{}
+	case n.expr != nil:
+		return n
+	}
+	return exprNode{}
+}
+
+// marker replaces what the plan does not know yet (after_unknown) with
+// *policy.Unknown values, which tell a rule "set, value unknown" (the
+// configuration sets it) from "computed by the provider", and carry the
+// resources the value is computed from.
+type marker struct {
+	refs  *refIndex
+	scope scope
+}
+
+func (m *marker) value(v, unknown any, n exprNode) any {
 	if u, ok := unknown.(bool); ok && u {
-		return nil
+		return m.unknown(n)
 	}
 	switch v := v.(type) {
 	case map[string]any:
 		um, _ := unknown.(map[string]any)
-		out := make(map[string]any, len(v))
+		out := make(map[string]any, len(v)+len(um))
 		for k, e := range v {
-			if u, ok := um[k].(bool); ok && u {
-				continue
+			out[k] = m.value(e, um[k], n.child(k))
+		}
+		for k, u := range um {
+			if b, ok := u.(bool); ok && b {
+				if _, seen := v[k]; !seen {
+					out[k] = m.unknown(n.child(k))
+				}
 			}
-			out[k] = dropUnknown(e, um[k])
 		}
 		return out
 	case []any:
@@ -195,15 +270,47 @@ func dropUnknown(v, unknown any) any {
 			if i < len(ul) {
 				u = ul[i]
 			}
-			out[i] = dropUnknown(e, u)
+			out[i] = m.value(e, u, n.elem(i))
 		}
 		return out
 	}
 	return v
 }
 
-// redact replaces every value after_sensitive marks with Sensitive.
+func (m *marker) unknown(n exprNode) *policy.Unknown {
+	u := &policy.Unknown{Configured: n.configured()}
+	if n.expr != nil {
+		u.Refs, u.Untraced = m.refs.resolve(m.scope, n.expr.References, 0)
+	}
+	return u
+}
+
+// attributeRefs resolves, per top-level attribute with references, the
+// resources its expression refers to; untraced ones are left out.
+func (m *marker) attributeRefs(body map[string]*tfjson.Expression) map[string][]string {
+	var out map[string][]string
+	for k, e := range body {
+		if e == nil || e.ExpressionData == nil || len(e.References) == 0 {
+			continue
+		}
+		addrs, untraced := m.refs.resolve(m.scope, e.References, 0)
+		if untraced || len(addrs) == 0 {
+			continue
+		}
+		if out == nil {
+			out = map[string][]string{}
+		}
+		out[k] = addrs
+	}
+	return out
+}
+
+// redact replaces every known value after_sensitive marks with
+// Sensitive. An unknown value stays unknown: it holds no secret yet.
 func redact(v, sensitive any) any {
+	if _, ok := v.(*policy.Unknown); ok {
+		return v
+	}
 	if s, ok := sensitive.(bool); ok && s {
 		if v == nil {
 			return nil
@@ -229,6 +336,81 @@ func redact(v, sensitive any) any {
 		return v
 	}
 	return v
+}
+
+// providerTags is what an AWS provider configuration adds to every
+// resource's tags_all: its default_tags, when the plan knows them.
+type providerTags struct {
+	tags  map[string]any
+	known bool
+}
+
+// defaultTags reads the default_tags of each AWS provider configuration:
+// none (known, empty) or a constant map (known); anything computed is
+// unknown.
+func defaultTags(cfg *tfjson.Config) map[string]providerTags {
+	out := map[string]providerTags{}
+	if cfg == nil {
+		return out
+	}
+	for key, pc := range cfg.ProviderConfigs {
+		if pc == nil || !strings.HasSuffix(pc.FullName, "hashicorp/aws") && pc.Name != "aws" {
+			continue
+		}
+		e := pc.Expressions["default_tags"]
+		if e == nil || e.ExpressionData == nil {
+			out[key] = providerTags{known: true}
+			continue
+		}
+		if len(e.NestedBlocks) != 1 {
+			continue
+		}
+		t := e.NestedBlocks[0]["tags"]
+		if t == nil || t.ExpressionData == nil {
+			out[key] = providerTags{known: true}
+			continue
+		}
+		if m, ok := t.ConstantValue.(map[string]any); ok && len(t.References) == 0 {
+			out[key] = providerTags{tags: m, known: true}
+		}
+	}
+	return out
+}
+
+// knownTagsAll fills in tags_all where the plan leaves it unknown but it
+// can be told: the AWS provider computes it as the provider's
+// default_tags overlaid with the resource's tags, both known here. Without
+// this every untagged resource would leave tag rules undecided.
+func knownTagsAll(attrs map[string]any, defaults map[string]providerTags, providerKey string) {
+	if _, ok := attrs["tags_all"].(*policy.Unknown); !ok {
+		return
+	}
+	d, ok := defaults[providerKey]
+	if !ok {
+		if _, after, cut := strings.Cut(providerKey, ":"); cut {
+			d, ok = defaults[after]
+		}
+	}
+	if !ok || !d.known {
+		return
+	}
+	all := make(map[string]any, len(d.tags))
+	for k, v := range d.tags {
+		all[k] = v
+	}
+	switch tags := attrs["tags"].(type) {
+	case nil:
+	case map[string]any:
+		for k, v := range tags {
+			if _, unknown := v.(*policy.Unknown); unknown {
+				return
+			}
+			all[k] = v
+		}
+	default:
+		return
+	}
+	attrs["tags_all"] = all
 }
 
 // redactTagsAll hides in tags_all the tags that are sensitive in tags.

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	tfjson "github.com/hashicorp/terraform-json"
+
 	"plumb/internal/policy"
 )
 
@@ -56,11 +58,20 @@ func TestPlanCreate(t *testing.T) {
 	if sg.File != "main.tf" || sg.Line != 36 {
 		t.Errorf("sg location = %s:%d, want main.tf:36", sg.File, sg.Line)
 	}
-	// Unknown after apply: absent, so a rule can use has().
-	for _, k := range []string{"id", "arn", "vpc_id", "owner_id"} {
-		if _, ok := sg.Attributes[k]; ok {
-			t.Errorf("unknown attribute %s is present: %v", k, sg.Attributes[k])
+	// Known only after apply: a marker, computed by the provider (id,
+	// arn, owner_id: computed from the group itself) or set by the
+	// configuration (vpc_id = aws_vpc.main.id).
+	for _, k := range []string{"id", "arn", "owner_id"} {
+		u, ok := sg.Attributes[k].(*policy.Unknown)
+		if !ok || u.Configured || len(u.Refs) != 0 || u.Untraced {
+			t.Errorf("computed attribute %s = %#v, want an unconfigured Unknown", k, sg.Attributes[k])
 		}
+	}
+	if u, ok := sg.Attributes["vpc_id"].(*policy.Unknown); !ok || !u.Configured || len(u.Refs) != 1 || u.Refs[0] != "aws_vpc.main" || u.Untraced {
+		t.Errorf("vpc_id = %#v, want a configured Unknown referring to aws_vpc.main", sg.Attributes["vpc_id"])
+	}
+	if got := sg.Refs["vpc_id"]; len(got) != 1 || got[0] != "aws_vpc.main" {
+		t.Errorf("Refs[vpc_id] = %v, want [aws_vpc.main]", got)
 	}
 	ingress, _ := sg.Attributes["ingress"].([]any)
 	if len(ingress) != 1 {
@@ -70,9 +81,13 @@ func TestPlanCreate(t *testing.T) {
 	if rule["from_port"] != float64(22) || rule["cidr_blocks"].([]any)[0] != "0.0.0.0/0" {
 		t.Errorf("ingress rule = %v", rule)
 	}
-	// tags_all is unknown at create time, tags is null: nothing known.
-	if sg.Tags != nil {
-		t.Errorf("tags = %v, want nil (not known)", sg.Tags)
+	// tags_all is unknown in the plan, but with tags null and a provider
+	// without default_tags it can only be empty.
+	if sg.Tags == nil || len(sg.Tags) != 0 {
+		t.Errorf("tags = %v, want known and empty", sg.Tags)
+	}
+	if all, ok := sg.Attributes["tags_all"].(map[string]any); !ok || len(all) != 0 {
+		t.Errorf("tags_all = %#v, want {}", sg.Attributes["tags_all"])
 	}
 
 	vol, ok := subs["module.storage.aws_ebs_volume.data"]
@@ -200,15 +215,20 @@ func TestPlanUnknownAndSensitive(t *testing.T) {
 	}
 	unknown := map[string]any{"b": true, "list": []any{false, true}, "nested": map[string]any{"gone": true}}
 	sens := map[string]any{"nested": map[string]any{"secret": true}, "whole": true}
-	got := redact(dropUnknown(after, unknown), sens).(map[string]any)
-	if _, ok := got["b"]; ok {
-		t.Error("unknown b kept")
+	// b is set by the configuration; the rest is computed.
+	cfg := map[string]*tfjson.Expression{"b": {ExpressionData: &tfjson.ExpressionData{References: []string{"var.x"}}}}
+	m := marker{refs: &refIndex{instances: map[string][]instance{}}}
+	got := redact(m.value(after, unknown, exprNode{body: cfg}), sens).(map[string]any)
+	if u, ok := got["b"].(*policy.Unknown); !ok || !u.Configured {
+		t.Errorf("b = %#v, want a configured Unknown", got["b"])
 	}
-	if l := got["list"].([]any); len(l) != 2 || l[1] != nil {
+	if l := got["list"].([]any); len(l) != 2 || l[0] != "p" {
 		t.Errorf("list = %v", l)
+	} else if u, ok := l[1].(*policy.Unknown); !ok || u.Configured {
+		t.Errorf("list[1] = %#v, want a computed Unknown", l[1])
 	}
 	n := got["nested"].(map[string]any)
-	if _, ok := n["gone"]; ok || n["keep"] != 1.0 || n["secret"] != Sensitive {
+	if _, ok := n["gone"].(*policy.Unknown); !ok || n["keep"] != 1.0 || n["secret"] != Sensitive {
 		t.Errorf("nested = %v", n)
 	}
 	if got["whole"] != Sensitive {

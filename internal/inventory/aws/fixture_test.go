@@ -54,6 +54,7 @@ func allFixtures() []fixture {
 		cloudtrailFixtures(),
 		flowLogFixtures(),
 		iamPasswordPolicyFixtures(),
+		s3AccountFixtures(),
 	} {
 		all = append(all, group...)
 	}

@@ -145,13 +145,26 @@ const (
 // attributes for PolicySubjects.
 var s3Children = []string{s3EncryptionType, s3PolicyType, s3PublicAccessType}
 
+// policyUnread is the attribute under which a lister records the
+// sub-resource types it could not read for a resource (a detail call that
+// failed): their absence is then not known, and rules about them as
+// companions are not evaluated (see PolicyCoverage). PolicySubjects
+// removes it.
+const policyUnread = "plumb_policy_unread"
+
+func markUnread(r *model.Resource, typ string) {
+	list, _ := r.Attributes[policyUnread].([]string)
+	setAttr(r, policyUnread, append(list, typ))
+}
+
 // s3PolicyAttributes reads, for each bucket, its default encryption
 // (GetBucketEncryption), policy (GetBucketPolicy) and public access block
 // (GetPublicAccessBlock): three calls per bucket. The "not configured"
 // answer of each is a fact (no encryption configuration is an empty
 // server_side_encryption_configuration, as in state; no policy or block is
 // no sub-resource); any other failure leaves the attribute absent so the
-// rules needing it are skipped.
+// rules needing it are skipped, and records the sub-resource type as
+// unread for the bucket, so that its absence is not taken as a fact.
 func s3PolicyAttributes(ctx context.Context, s *session, client *s3.Client, res []model.Resource) error {
 	return parallelDo(ctx, len(res), s.parallel, func(ctx context.Context, i int) error {
 		r := &res[i]
@@ -168,13 +181,18 @@ func s3PolicyAttributes(ctx context.Context, s *session, client *s3.Client, res 
 			setAttr(r, "server_side_encryption_configuration", []any{})
 		case ctx.Err() != nil:
 			return ctx.Err()
+		default:
+			markUnread(r, s3EncryptionType)
 		}
 		pol, err := client.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: bucket})
 		switch {
 		case err == nil && aws.ToString(pol.Policy) != "":
 			setAttr(r, s3PolicyType, map[string]any{"bucket": r.ID, "policy": aws.ToString(pol.Policy)})
+		case err == nil || apiErrorCode(err) == "NoSuchBucketPolicy":
 		case ctx.Err() != nil:
 			return ctx.Err()
+		default:
+			markUnread(r, s3PolicyType)
 		}
 		pab, err := client.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: bucket})
 		switch {
@@ -189,8 +207,11 @@ func s3PolicyAttributes(ctx context.Context, s *session, client *s3.Client, res 
 				"ignore_public_acls":      aws.ToBool(c.IgnorePublicAcls),
 				"restrict_public_buckets": aws.ToBool(c.RestrictPublicBuckets),
 			})
+		case err != nil && apiErrorCode(err) == "NoSuchPublicAccessBlockConfiguration":
 		case ctx.Err() != nil:
 			return ctx.Err()
+		default:
+			markUnread(r, s3PublicAccessType)
 		}
 		return nil
 	})

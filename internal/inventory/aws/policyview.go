@@ -48,9 +48,14 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 				}
 			}
 		}
+		delete(attrs, policyUnread)
 		var children []policy.Subject
 		if r.Type == "aws_s3_bucket" {
 			children = childSubjects(r, attrs, s3Children)
+			if _, ok := attrs["bucket"]; !ok {
+				// The bucket's name, as its Terraform state holds it.
+				attrs["bucket"] = r.ID
+			}
 		}
 		out = append(out, policy.Subject{
 			Provider:   r.Provider,
@@ -58,6 +63,7 @@ func PolicySubjects(resources []model.Resource) []policy.Subject {
 			ID:         r.ID,
 			Name:       r.Name,
 			Region:     r.Region,
+			Account:    r.Account,
 			Tags:       r.Tags,
 			Attributes: attrs,
 		})
@@ -94,6 +100,7 @@ func childSubjects(r model.Resource, attrs map[string]any, types []string) []pol
 			ID:         r.ID,
 			Name:       r.Name,
 			Region:     r.Region,
+			Account:    r.Account,
 			Attributes: child,
 		})
 	}

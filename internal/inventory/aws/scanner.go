@@ -35,6 +35,11 @@ type lister struct {
 	// aliases are other Terraform types whose state describes this live
 	// type, such as aws_default_vpc for aws_vpc.
 	aliases []string
+	// policyOnly listers run only when Options.PolicyAttributes is set:
+	// account settings rules check but a drift scan does not need. In a
+	// plain drift scan their type is never complete, so a declared one is
+	// not evaluated rather than missing.
+	policyOnly bool
 }
 
 // allListers is the catalogue of supported types. Each service file
@@ -44,6 +49,7 @@ func allListers() []lister {
 	for _, group := range [][]lister{
 		ec2Listers(),
 		s3Listers(),
+		s3AccountListers(),
 		iamListers(),
 		dynamodbListers(),
 		sqsListers(),
@@ -360,6 +366,9 @@ func (s *Scanner) units() []unit {
 		u.listers = append(u.listers, l)
 	}
 	for _, l := range s.listers {
+		if l.policyOnly && !s.opts.PolicyAttributes {
+			continue
+		}
 		if l.Global {
 			add(l.Service, "", l)
 			continue

@@ -153,7 +153,15 @@ func scanTypesFor(mapper *Mapper, desired []model.DesiredResource) []string {
 
 func diffNow(t *testing.T, ctx context.Context, types []string, desired []model.DesiredResource, mapper inventory.StateMapper) *drift.Result {
 	t.Helper()
-	s, err := New(ctx, Options{Regions: []string{"us-east-1"}, Types: types})
+	// Policy-only types (account settings) are listed only when policy
+	// attributes are read.
+	policyOnly := false
+	for _, l := range allListers() {
+		if l.policyOnly && contains(types, l.Name) {
+			policyOnly = true
+		}
+	}
+	s, err := New(ctx, Options{Regions: []string{"us-east-1"}, Types: types, PolicyAttributes: policyOnly})
 	if err != nil {
 		t.Fatal(err)
 	}

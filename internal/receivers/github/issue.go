@@ -149,6 +149,10 @@ func (r *IssueReceiver) deliverFinding(ctx context.Context, n receivers.Notifica
 			at = *f.ResolvedAt
 		}
 		msg := fmt.Sprintf("Resolved: %s is no longer detected (resolved %s). Closing.", codeCell(f.Resource.DisplayName()), fmtTime(at))
+		if e := f.Enforcement; e != nil && e.Verb == "delete" {
+			msg = fmt.Sprintf("Deleted by plumb enforce: %s %s (%s, action %s). Closing.", codeCell(f.Resource.DisplayName()),
+				safeText(e.Result), fmtTime(e.At), codeCell(e.ActionID))
+		}
 		return r.close(ctx, iss, "completed", msg)
 	case statusSuppressed:
 		return r.close(ctx, iss, "not_planned", "Suppressed in plumb: this finding is no longer reported. Closing as not planned.")

@@ -511,3 +511,27 @@ func TestNewIssueReceiverRejects(t *testing.T) {
 		})
 	}
 }
+
+// TestIssueShowsEnforcement: the issue body lists what plumb did, and a
+// finding resolved by a plumb delete closes its issue saying so.
+func TestIssueShowsEnforcement(t *testing.T) {
+	f := githubtest.New(t, "acme", "infra")
+	r := issueReceiver(t, f, f.BaseURL(), false, githubtest.NewMemState())
+	fnd := driftFinding("sg-e")
+	deliver(t, r, note(fnd))
+	at := t0.Add(2 * time.Hour)
+	fnd.Enforcement = &model.Enforcement{Verb: "quarantine", Result: "isolated", ActionID: "act-q", At: at}
+	deliver(t, r, note(fnd))
+	if body := f.Issue(1).Body; !strings.Contains(body, "| **Enforcement** | quarantine: isolated (2025-03-04T07:06:07Z, action `act-q`) |") {
+		t.Errorf("body lacks the enforcement row:\n%s", body)
+	}
+	fnd.Status = "resolved"
+	fnd.ResolvedAt = &at
+	fnd.Enforcement = &model.Enforcement{Verb: "delete", Result: "deleted", ActionID: "act-d", At: at}
+	deliver(t, r, note(fnd))
+	iss := f.Issue(1)
+	last := iss.Comments[len(iss.Comments)-1]
+	if iss.State != "closed" || !strings.HasPrefix(last, "Deleted by plumb enforce: `sg-e-web` deleted (2025-03-04T07:06:07Z, action `act-d`)") {
+		t.Errorf("state %s, last comment %q", iss.State, last)
+	}
+}

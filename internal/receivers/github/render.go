@@ -74,6 +74,9 @@ type material struct {
 	Confidence  string              `json:"cf"`
 	Principal   string              `json:"pr"`
 	Status      string              `json:"st"`
+	// Enforcement is what plumb did; omitted when nothing, so the hashes
+	// of issues written before enforcement existed stay the same.
+	Enforcement *model.Enforcement `json:"en,omitempty"`
 }
 
 // contentHash hashes the material content of findings (in order), so a
@@ -86,7 +89,7 @@ func contentHash(fs ...receivers.Finding) string {
 			Provider: f.Resource.Provider, Type: f.Resource.Type, ID: f.Resource.ID,
 			Region: f.Resource.Region, Account: f.Resource.Account, Name: f.Resource.Name,
 			Changes: f.Changes, Message: f.Message, Rule: f.Rule, Controls: f.Controls,
-			Confidence: f.Confidence, Principal: f.Principal, Status: f.Status,
+			Confidence: f.Confidence, Principal: f.Principal, Status: f.Status, Enforcement: f.Enforcement,
 		}
 		if f.Address != nil {
 			m.Address = *f.Address
@@ -250,6 +253,9 @@ func writeFinding(b *strings.Builder, f receivers.Finding, heading string) {
 	}
 	if f.ResolvedAt != nil {
 		rows = append(rows, [2]string{"Resolved at", fmtTime(*f.ResolvedAt)})
+	}
+	if e := f.Enforcement; e != nil {
+		rows = append(rows, [2]string{"Enforcement", fmt.Sprintf("%s: %s (%s, action %s)", cell(e.Verb), cell(e.Result), fmtTime(e.At), codeCell(e.ActionID))})
 	}
 	if f.File != "" {
 		loc := f.File

@@ -1,6 +1,6 @@
 // Package githubtest provides an in-memory fake of the GitHub (Enterprise
-// Server) REST API for the endpoints plumb's GitHub receivers use, and an
-// in-memory receivers.State.
+// Server) REST API for the endpoints plumb's GitHub receivers and pull
+// requests (plumb codify --pr) use, and an in-memory receivers.State.
 package githubtest
 
 import (
@@ -64,6 +64,11 @@ type Fake struct {
 	// badJWTExpected keeps a rejected JWT from counting as a violation,
 	// for the test that signs with the wrong key.
 	badJWTExpected bool
+	// git is the repository content (SeedRepo); pulls its pull requests.
+	git   *gitRepo
+	pulls []*PullRequest
+	// lastNumber numbers issues and pull requests from one sequence.
+	lastNumber int
 }
 
 // Issue is an issue as the fake stores it.
@@ -320,6 +325,8 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case path == "/search/issues" && r.Method == http.MethodGet:
 		f.searchIssues(w, r)
+	case path == repoPath:
+		f.repoRoute(w, r, "")
 	case !strings.HasPrefix(path, repoPath+"/"):
 		basicError(w, 404, "Not Found", "https://docs.github.com/rest/issues/issues#create-an-issue")
 	default:
@@ -330,6 +337,10 @@ func (f *Fake) serve(w http.ResponseWriter, r *http.Request) {
 // checkHeaders verifies what go-github sends on every REST call.
 func (f *Fake) checkHeaders(w http.ResponseWriter, r *http.Request, path string) bool {
 	wantAccept := "application/vnd.github.v3+json"
+	if r.Method == http.MethodGet && path == "/repos/"+f.owner+"/"+f.repo {
+		// go-github asks for the previews that add fields to a repository.
+		wantAccept = "application/vnd.github.scarlet-witch-preview+json, application/vnd.github.mercy-preview+json, application/vnd.github.baptiste-preview+json, application/vnd.github.nebula-preview+json"
+	}
 	if r.Method == http.MethodGet && (path == "/search/issues" || regexp.MustCompile(`^/repos/[^/]+/[^/]+/issues(/\d+)?$`).MatchString(path)) {
 		// go-github asks for reactions when it reads issues.
 		wantAccept = "application/vnd.github.squirrel-girl-preview"
@@ -488,6 +499,9 @@ func (f *Fake) repoRoute(w http.ResponseWriter, r *http.Request, sub string) {
 	issueRe := regexp.MustCompile(`^/issues/(\d+)$`)
 	commentRe := regexp.MustCompile(`^/issues/(\d+)/comments$`)
 	advRe := regexp.MustCompile(`^/security-advisories/(GHSA-[a-z0-9-]+)$`)
+	if f.gitRoute(w, r, sub) {
+		return
+	}
 	switch {
 	case sub == "/issues" && r.Method == http.MethodPost:
 		f.createIssue(w, r)
@@ -578,7 +592,7 @@ func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 		f.violation(r, "labels must be an array of strings")
 	}
 	now := time.Now()
-	i := &Issue{Number: len(f.issues) + 1, Title: title, Body: text, State: "open", Labels: labels, Created: now, Updated: now, indexed: !f.searchLag}
+	i := &Issue{Number: f.nextNumber(), Title: title, Body: text, State: "open", Labels: labels, Created: now, Updated: now, indexed: !f.searchLag}
 	f.issues = append(f.issues, i)
 	w.Header().Set("Location", fmt.Sprintf("%s%s/repos/%s/%s/issues/%d", f.srv.URL, apiPrefix, f.owner, f.repo, i.Number))
 	writeJSON(w, 201, f.issueJSON(i))

@@ -1,0 +1,7 @@
+resource "aws_s3_bucket" "reports" {
+    bucket = "reports"
+    tags = {
+        Team="data"   # owner
+        Env = "prod"
+    }
+}

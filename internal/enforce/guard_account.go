@@ -1,0 +1,53 @@
+package enforce
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Account is the account allow-list: plumb acts only when the
+// credentials it runs with belong to one of the environment's accounts
+// (asked once per run: STS GetCallerIdentity on AWS), and only on a
+// resource whose account is one of them too. A resource whose account is
+// unknown is not acted on. The live stage checks the account of the
+// resource read back as well.
+type Account struct{}
+
+// Name implements Guard.
+func (Account) Name() string { return GuardAccount }
+
+// Check implements Guard.
+func (Account) Check(ctx context.Context, run *Run, cands []*Candidate) error {
+	allowed := run.Environment.AccountIDs()
+	list := strings.Join(allowed, ", ")
+	for _, c := range cands {
+		if len(allowed) == 0 {
+			c.Block(GuardAccount, fmt.Sprintf("environment %s names no accounts", run.Environment.Name))
+			continue
+		}
+		caller, err := run.caller(ctx, c.Action.Resource.Provider)
+		if err != nil {
+			c.Block(GuardAccount, "could not tell which account plumb's credentials act in: "+err.Error())
+			continue
+		}
+		if !slices.Contains(allowed, caller) {
+			c.Block(GuardAccount, fmt.Sprintf("plumb's credentials act in account %s, not one of %s", caller, list))
+			continue
+		}
+		blockForeignAccount(c, resourceOf(c).Account, allowed, list)
+	}
+	return nil
+}
+
+// blockForeignAccount blocks a candidate whose resource is in an account
+// outside the allow-list, or in an unknown one.
+func blockForeignAccount(c *Candidate, acct string, allowed []string, list string) {
+	switch {
+	case acct == "":
+		c.Block(GuardAccount, "the resource's account is unknown")
+	case !slices.Contains(allowed, acct):
+		c.Block(GuardAccount, fmt.Sprintf("the resource is in account %s, not one of %s", acct, list))
+	}
+}

@@ -1,0 +1,202 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"plumb/internal/config"
+	"plumb/internal/enforce"
+	enforceaws "plumb/internal/enforce/aws"
+	"plumb/internal/findings"
+	"plumb/internal/queue"
+	"plumb/internal/routing"
+)
+
+// Executors builds the executors enforcement acts through: AWS, through
+// the standard SDK chain (profiles, AWS_ENDPOINT_URL). None is built when
+// no environment enforces anything but report.
+func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Executor, error) {
+	acts := false
+	for _, e := range cfg.Environments {
+		acts = acts || e.Enforcement.Acts()
+	}
+	if !acts {
+		return map[string]enforce.Executor{}, nil
+	}
+	ex, err := enforceaws.New(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("enforcement: %w", err)
+	}
+	return map[string]enforce.Executor{ex.Provider(): ex}, nil
+}
+
+// enforcement is the server's enforcement wiring.
+type enforcement struct {
+	service *enforce.Service
+	runner  *enforce.Runner
+	actions *enforce.Store
+}
+
+// newEnforcement wires the service and runner over the open stores.
+func newEnforcement(ctx context.Context, cfg *config.Config, q *queue.Queue, store *findings.Store,
+	execs map[string]enforce.Executor, now func() time.Time, logger *slog.Logger) (*enforcement, error) {
+	actions, err := enforce.NewStore(ctx, q.DB(), q.Dialect())
+	if err != nil {
+		return nil, err
+	}
+	runner := &enforce.Runner{Actions: actions, Findings: store, Executors: execs, Environment: cfg.Environment,
+		Enqueue: q.Enqueue, Now: now, Logger: logger}
+	svc := &enforce.Service{Config: cfg, Findings: store, Actions: actions, Executors: execs, Runner: runner, Now: now}
+	return &enforcement{service: svc, runner: runner, actions: actions}, nil
+}
+
+// EnforceResult is what a one-shot enforcement run did.
+type EnforceResult struct {
+	Plan *enforce.Plan
+	// Actions are the run's records after the wait, in execution order
+	// (blocked ones as planned).
+	Actions []*enforce.Action
+	// Unfinished counts actions still queued or retrying when the wait
+	// ended; they stay in the data dir and run on the next start.
+	Unfinished int
+	// Sent counts notifications queued, Pending those not delivered yet.
+	Sent, Pending int
+}
+
+// EnforceOptions describe one `plumb enforce` run on a local store.
+type EnforceOptions struct {
+	Config  *config.Config
+	DataDir string
+	Request enforce.Request
+	// Wait bounds how long an apply waits for its actions and the
+	// notifications that follow.
+	Wait   time.Duration
+	Logger *slog.Logger
+	// Executors overrides the executors (nil: Executors(cfg)).
+	Executors map[string]enforce.Executor
+	// Now is the clock (nil: time.Now); tests pass a fake one.
+	Now func() time.Time
+}
+
+// EnforceOnce is `plumb enforce` with --data-dir: it plans from the
+// findings `plumb scan --notify` stored there and, when the request
+// applies, runs the durable queue in-process until the run's actions
+// finish or the wait elapses, then sends the finding updates to the
+// receivers, as plumb serve would.
+func EnforceOnce(ctx context.Context, o EnforceOptions) (EnforceResult, error) {
+	var res EnforceResult
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	execs := o.Executors
+	if execs == nil {
+		var err error
+		if execs, err = Executors(ctx, o.Config); err != nil {
+			return res, err
+		}
+	}
+	p := &Pipeline{byName: map[string]*subscription{}, logger: logger, metrics: NewMetrics(prometheus.NewRegistry(), nil), now: now}
+	q, err := queue.Open(ctx, queue.Options{DataDir: o.DataDir, Dispatch: p, Workers: 4, Logger: logger})
+	if err != nil {
+		return res, fmt.Errorf("open store in %s: %w", o.DataDir, err)
+	}
+	defer q.Close()
+	store, err := findings.NewStore(ctx, q.DB(), q.Dialect())
+	if err != nil {
+		return res, err
+	}
+	p.SetStore(store)
+	if p.receivers, err = BuildReceivers(o.Config, store.ReceiverState()); err != nil {
+		return res, err
+	}
+	enf, err := newEnforcement(ctx, o.Config, q, store, execs, now, logger)
+	if err != nil {
+		return res, err
+	}
+	p.SetEnforcer(enf.runner)
+	res.Plan, err = enf.service.Plan(ctx, o.Request)
+	if err != nil {
+		return res, err
+	}
+	res.Actions = res.Plan.Actions
+	if !o.Request.Apply {
+		return res, nil
+	}
+	if err := q.Start(ctx); err != nil {
+		return res, err
+	}
+	defer func() {
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = q.Stop(stopCtx)
+	}()
+	deadline := time.Now().Add(o.Wait)
+	runnable := len(res.Plan.Runnable())
+	for runnable > 0 {
+		acts, err := enf.actions.Run(ctx, res.Plan.RunID)
+		if err != nil {
+			return res, err
+		}
+		res.Unfinished = 0
+		for _, a := range acts {
+			if a.State == enforce.StatePlanned || a.State == enforce.StateRunning {
+				res.Unfinished++
+			}
+		}
+		res.Actions = mergeRun(res.Plan.Actions, acts)
+		if res.Unfinished == 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if o.Config.Route == nil {
+		return res, nil
+	}
+	n := newNotifier(o.Config, store, q)
+	n.Now = now
+	if res.Sent, err = n.Flush(ctx, routing.FlushOptions{Immediate: true}); err != nil {
+		return res, fmt.Errorf("route findings: %w", err)
+	}
+	for {
+		d, err := q.Depth(ctx)
+		if err != nil {
+			return res, err
+		}
+		res.Pending = d[queue.StatePending] + d[queue.StateRetry]
+		if res.Unfinished > 0 {
+			res.Pending-- // the run's own delivery
+		}
+		if res.Pending <= 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			res.Pending = max(res.Pending, 0)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return res, nil
+}
+
+// mergeRun replaces a plan's runnable actions by their stored records.
+func mergeRun(planned, stored []*enforce.Action) []*enforce.Action {
+	byID := map[string]*enforce.Action{}
+	for _, a := range stored {
+		byID[a.ID] = a
+	}
+	out := make([]*enforce.Action, len(planned))
+	for i, a := range planned {
+		if s, ok := byID[a.ID]; ok {
+			out[i] = s
+		} else {
+			out[i] = a
+		}
+	}
+	return out
+}
