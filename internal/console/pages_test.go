@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"plumb/internal/model"
 )
@@ -29,5 +30,38 @@ func TestEveryPageRenders(t *testing.T) {
 		if r.status != http.StatusOK || !strings.Contains(r.body, tc.want) {
 			t.Errorf("GET %s: status %d, want 200 and %q in:\n%s", tc.path, r.status, tc.want, r.body)
 		}
+	}
+}
+
+// TestFindingShowsEnforcement checks that the finding page tells what
+// enforcement did to the resource, and says nothing when it did nothing.
+func TestFindingShowsEnforcement(t *testing.T) {
+	h := newHarness(t, baseConfig(t))
+	acted := finding(model.KindUnmanaged, model.SeverityHigh, "prod", "aws_instance", "i-0abc", map[string]string{})
+	acted.Enforcement = &model.Enforcement{Verb: "delete", Result: "terminated", ActionID: "act-42",
+		At: time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)}
+	untouched := finding(model.KindUnmanaged, model.SeverityHigh, "prod", "aws_instance", "i-0def", map[string]string{})
+	h.upsert(acted, untouched)
+	c := h.client().asViewer()
+	for _, tc := range []struct {
+		name, fp string
+		want     bool
+	}{
+		{"acted on", acted.Fingerprint, true},
+		{"never acted on", untouched.Fingerprint, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := c.get("/findings/" + tc.fp)
+			if r.status != http.StatusOK {
+				t.Fatalf("status %d", r.status)
+			}
+			line := "<dt>Enforcement</dt><dd><strong>delete</strong>: terminated (2026-12-01 09:30 UTC; <code>plumb enforce log</code> action <code>act-42</code>)</dd>"
+			if got := strings.Contains(r.body, line); got != tc.want {
+				t.Errorf("enforcement line shown = %v, want %v; page:\n%s", got, tc.want, r.body)
+			}
+			if !tc.want && strings.Contains(r.body, "<dt>Enforcement</dt>") {
+				t.Errorf("an enforcement entry on a finding never acted on:\n%s", r.body)
+			}
+		})
 	}
 }

@@ -27,8 +27,8 @@ import (
 // (Prune) deletes from both; other code should call Prune rather than
 // delete rows itself, so the latest scan of an environment is never lost.
 const (
-	Table           = "plumb_scan"
-	ComplianceTable = "plumb_scan_compliance"
+	Table           = "plumb_scan_history"
+	ComplianceTable = "plumb_scan_history_compliance"
 )
 
 // Sources of a scan.
@@ -195,8 +195,8 @@ func Open(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 			complete INTEGER NOT NULL,
 			body TEXT NOT NULL
 		)`,
-		`CREATE INDEX IF NOT EXISTS plumb_scan_env_started ON ` + Table + ` (environment, started_at)`,
-		`CREATE INDEX IF NOT EXISTS plumb_scan_started ON ` + Table + ` (started_at)`,
+		`CREATE INDEX IF NOT EXISTS plumb_scan_history_env_started ON ` + Table + ` (environment, started_at)`,
+		`CREATE INDEX IF NOT EXISTS plumb_scan_history_started ON ` + Table + ` (started_at)`,
 		`CREATE TABLE IF NOT EXISTS ` + ComplianceTable + ` (
 			scan_id BIGINT NOT NULL,
 			pack TEXT NOT NULL,
