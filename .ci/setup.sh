@@ -16,14 +16,13 @@
 #   alertmanager                               .ci/install-alertmanager.sh
 #   PostgreSQL initdb/pg_ctl                   apt-get install postgresql
 #   podman, runc, systemd-analyze              .ci/install-podman.sh (apt)
-#   chromium (for the console, later)          only with PLUMB_SETUP_CHROMIUM=1
+#   chromium (the console's browser tests)     apt-get install chromium if root
 #
 # What it builds outside GOPATH goes to ~/.cache/plumb (azurite, a moto
 # venv, a provider mirror), where the tests look for it.
 #
 # Environment:
 #   PLUMB_TF_MIRROR        an existing Terraform filesystem mirror to use
-#   PLUMB_SETUP_CHROMIUM=1 also install Debian's chromium package
 #
 # Exit status 0 when everything is in place, 1 with a list of what is
 # missing (each with how to get it) otherwise.
@@ -195,20 +194,16 @@ fi
 step "podman, runc, systemd-analyze (the image and deploy/ tests)"
 bash .ci/install-podman.sh || need podman "install Debian's podman, runc and systemd packages (apt-get install podman runc systemd); no Docker engine is needed"
 
-step "chromium (the web console's browser tests, once the console lands)"
-# The console is not built yet, so nothing needs a browser today.
-# Installing Debian's chromium costs about 75 MB of downloads; it is
-# opt-in until the console's tests need it, then this becomes the default.
+step "chromium (the web console's browser tests)"
+# internal/console and internal/report drive a real Chromium with
+# chromedp; under CI=true a missing browser fails those tests. Debian's
+# package (about 75 MB of downloads) and a font for the screenshots.
 if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then
   ok "chromium at $(command -v chromium || command -v chromium-browser)"
-elif [ "${PLUMB_SETUP_CHROMIUM:-}" = 1 ]; then
-  if apt_install chromium; then
-    ok "chromium installed from Debian"
-  else
-    need chromium "install Debian's chromium package (apt-get install chromium)"
-  fi
+elif apt_install chromium fonts-dejavu-core; then
+  ok "chromium installed from Debian"
 else
-  ok "chromium not installed and not needed yet (PLUMB_SETUP_CHROMIUM=1 make setup installs it)"
+  need chromium "install Debian's chromium package (apt-get install chromium fonts-dejavu-core)"
 fi
 
 took=$(($(date +%s) - start))

@@ -58,3 +58,12 @@ echo
 echo "== store size after a simulated year of hourly scans of a 10,000-resource estate, retention on"
 go build -o "$out/storesize" ./bench/storesize
 "$out/storesize" -resources 10000 -days "${DAYS:-365}"
+
+echo
+echo "== web console: overview and filtered findings pages over 100,000 findings and 1,000,000 events (p50/p95; goal p95 < 100 ms)"
+PLUMB_BENCH_FINDINGS="${CONSOLE_FINDINGS:-100000}" PLUMB_BENCH_EVENTS="${CONSOLE_EVENTS:-1000000}" \
+  go test -run '^$' -bench ConsolePages -benchtime "${CONSOLE_N:-100}x" -timeout 90m ./internal/console/
+
+echo
+echo "== HTML report of a 10,000-resource scan: size and Chromium load time (goal < 5 MB, < 2 s)"
+go test -count=1 -run 'TestHTMLLargeReport' -v ./internal/report/ | grep -E 'rendered|loaded|PASS|FAIL'

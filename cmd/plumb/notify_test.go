@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -15,8 +16,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"plumb/internal/config"
+	"plumb/internal/queue"
 	"plumb/internal/receivers/github/githubtest"
 	"plumb/internal/report"
+	"plumb/internal/scanhistory"
 	"plumb/internal/testenv"
 )
 
@@ -317,6 +320,41 @@ func TestNotifyScanPartialKeepsIssueOpen(t *testing.T) {
 	if got := fake.Issue(iss.Number); got.State != "closed" || stateReason(got) != "completed" {
 		t.Errorf("complete scan: issue state %s reason %s", got.State, stateReason(got))
 	}
+
+	// Every run is in the scan history the console reads: the partial
+	// ones with the scope they could not read.
+	hist := scanHistoryOf(t, sc.dataDir)
+	if len(hist) != 4 {
+		t.Fatalf("%d scans in the history, want 4", len(hist))
+	}
+	for i, want := range []bool{true, false, false, true} {
+		sc := hist[i]
+		if sc.Complete != want || sc.Environment != "prod" || sc.Source != scanhistory.SourceCLI {
+			t.Errorf("scan %d: complete %v env %s source %s, want complete %v", i, sc.Complete, sc.Environment, sc.Source, want)
+		}
+		if !want && (len(sc.Unread) != 1 || sc.Unread[0].Scope != "aws/us-east-1/s3") {
+			t.Errorf("partial scan %d: unread %+v", i, sc.Unread)
+		}
+	}
+}
+
+// scanHistoryOf reads every scan recorded in a --notify data directory.
+func scanHistoryOf(t *testing.T, dataDir string) []scanhistory.Scan {
+	t.Helper()
+	q, err := queue.Open(context.Background(), queue.Options{DataDir: dataDir, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	hist, err := scanhistory.Open(context.Background(), q.DB(), q.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	scans, err := hist.Since(context.Background(), "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return scans
 }
 
 // notifyServe runs plumb serve in-process (server.Run, as the serve

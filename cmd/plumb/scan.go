@@ -19,6 +19,7 @@ import (
 	"plumb/internal/progress"
 	"plumb/internal/report"
 	"plumb/internal/scan"
+	"plumb/internal/scanhistory"
 	"plumb/internal/server"
 )
 
@@ -145,7 +146,7 @@ scan (unless --allow-partial).`,
 	fl.StringArrayVar(&f.types, "type", nil, "only scan this Terraform resource type (repeatable; default: all supported types)")
 	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
 	fl.StringVar(&f.ignore, "ignore", "", "ignore file (default: .plumbignore in the current directory, if present)")
-	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown|sarif, optionally =PATH to write a file (repeatable; default: table)")
+	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown|sarif|html, optionally =PATH to write a file (repeatable; default: table)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when part of the estate could not be read (it is still listed under errors)")
 	fl.BoolVar(&f.progress, "progress", false, "show progress on stderr even when it is not a terminal")
 	fl.BoolVar(&f.allowEmpty, "allow-empty-state", false, "accept state files without resources instead of failing (everything live is then unmanaged)")
@@ -255,7 +256,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		return &exitCodeError{code: exitError, err: err}
 	}
 	if f.notify {
-		if err := notifyScan(ctx, notifyCfg, f, out, stderr); err != nil {
+		if err := notifyScan(ctx, notifyCfg, f, out, set, stderr); err != nil {
 			return &exitCodeError{code: exitError, err: err}
 		}
 	}
@@ -288,9 +289,12 @@ func usageErr(err error) error {
 }
 
 // notifyScan runs the findings lifecycle and routing for a one-shot scan.
-func notifyScan(ctx context.Context, cfg *config.Config, f scanFlags, out *scan.Outcome, stderr io.Writer) error {
+// The scan is also added to the store's scan history, with the per-control
+// results of the packs it evaluated.
+func notifyScan(ctx context.Context, cfg *config.Config, f scanFlags, out *scan.Outcome, set *policy.Set, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	res, err := server.NotifyOnce(ctx, cfg, f.dataDir, f.env, out.Report.Findings, out.Covered, f.notifyWait, logger)
+	rec := server.NewScanRecord(scanhistory.SourceCLI, out, set, f.packs)
+	res, err := server.NotifyOnce(ctx, cfg, f.dataDir, f.env, out.Report.Findings, out.Covered, rec, f.notifyWait, logger)
 	if err != nil {
 		return fmt.Errorf("--notify: %w", err)
 	}

@@ -209,6 +209,7 @@ func Finding(ev model.Event, environment string) model.Finding {
 		Changes:     []model.Change{},
 		Message:     msg,
 		Security:    true,
+		Principal:   principal,
 	}
 }
 

@@ -42,6 +42,10 @@ type Config struct {
 	IgnoreRules *drift.Ignore `yaml:"-"`
 	// PolicyParams override policy rule parameters (see compliance.go).
 	PolicyParams PolicyParams `yaml:"policy_params"`
+	// Console is the web console's logins (console.go); Ownership says
+	// which team owns a finding.
+	Console   Console   `yaml:"console"`
+	Ownership Ownership `yaml:"ownership"`
 
 	// lines holds the line of every field path, for warnings found
 	// after the load (a state pattern that matches no file).
@@ -127,6 +131,11 @@ type Environment struct {
 	Accounts []Account `yaml:"accounts"`
 	// Compliance settings: production, account_baseline (compliance.go).
 	EnvironmentCompliance `yaml:",inline"`
+	// Packs and Policies are evaluated on the live estate by scheduled
+	// scans, as plumb scan --pack/--policy does; their per-control results
+	// are kept in the scan history (the console's compliance page).
+	Packs    []string `yaml:"packs"`
+	Policies []string `yaml:"policies"`
 }
 
 // Sources configures event intake.
@@ -683,6 +692,7 @@ func (v *validator) validate(c *Config) {
 
 	v.routing(c)
 	v.actHandlerEnvironments(c)
+	v.consoleAndOwnership(c)
 
 	for i, line := range c.Ignore {
 		if _, err := drift.ParseIgnore(strings.NewReader(line)); err != nil {
@@ -813,6 +823,9 @@ func (c *Config) resolvePaths(dir string) {
 	for i := range c.Environments {
 		for j, s := range c.Environments[i].States {
 			c.Environments[i].States[j] = rel(s)
+		}
+		for j, p := range c.Environments[i].Policies {
+			c.Environments[i].Policies[j] = rel(p)
 		}
 	}
 	for i := range c.Subscriptions {

@@ -22,7 +22,7 @@ func JSONSchema() map[string]any {
 	s["$schema"] = "https://json-schema.org/draft/2020-12/schema"
 	s["$id"] = "https://plumb.dev/schemas/plumb.schema.json"
 	s["title"] = "plumb.yaml"
-	s["description"] = "Configuration of plumb serve and plumb scan --config: environments, event sources, subscriptions, queue alerts, routes and receivers. Secrets are never inline: {env: NAME} or {file: PATH}."
+	s["description"] = "Configuration of plumb serve and plumb scan --config: environments, event sources, subscriptions, queue alerts, routes and receivers, the web console's logins and finding ownership. Secrets are never inline: {env: NAME} or {file: PATH}."
 	return s
 }
 

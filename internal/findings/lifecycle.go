@@ -130,15 +130,22 @@ const (
 // (reopened, changed) is decided on the state another writer left.
 func (s *Store) upsertOne(ctx context.Context, tx *sql.Tx, now time.Time, f model.Finding) (string, error) {
 	fp := f.Fingerprint
+	owner := s.ownerOf(f)
+	// The owner lives in its own column, decided by the store's settings;
+	// leaving it out of the body keeps a changed mapping from reading as
+	// a changed finding.
+	f.Owner = ""
 	body, err := json.Marshal(f)
 	if err != nil {
 		return "", fmt.Errorf("upsert findings: encode %s: %w", fp, err)
 	}
 	ts := now.UnixNano()
+	search := searchText(f)
 	res, err := tx.ExecContext(ctx, s.rebind(`INSERT INTO plumb_finding
-		(fingerprint, kind, environment, status, first_seen, last_seen, seen_count, resolved_at, body)
-		VALUES (?, ?, ?, 'open', ?, ?, 1, NULL, ?)
-		ON CONFLICT (fingerprint) DO NOTHING`), fp, string(f.Kind), f.Environment, ts, ts, string(body))
+		(fingerprint, kind, environment, status, first_seen, last_seen, seen_count, resolved_at, body, owner, severity, severity_rank, resource_type, search)
+		VALUES (?, ?, ?, 'open', ?, ?, 1, NULL, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (fingerprint) DO NOTHING`), fp, string(f.Kind), f.Environment, ts, ts, string(body),
+		owner, string(f.Severity), severityRank(f.Severity), f.Resource.Type, search)
 	if err != nil {
 		return "", fmt.Errorf("upsert finding %s: %w", fp, err)
 	}
@@ -162,9 +169,16 @@ func (s *Store) upsertOne(ctx context.Context, tx *sql.Tx, now time.Time, f mode
 			return "", fmt.Errorf("upsert findings: encode %s: %w", fp, err)
 		}
 	}
+	// Without ownership settings a finding that names no owner keeps the
+	// one stored; with them, their answer (even "nobody") stands.
+	ownerSet := "owner = ?"
+	if s.owner == nil {
+		ownerSet = "owner = COALESCE(NULLIF(?, ''), owner)"
+	}
 	if _, err := tx.ExecContext(ctx, s.rebind(`UPDATE plumb_finding SET kind = ?, environment = ?, status = ?,
-		last_seen = ?, seen_count = seen_count + 1, resolved_at = NULL, body = ? WHERE fingerprint = ?`),
-		string(f.Kind), f.Environment, newStatus, ts, string(body), fp); err != nil {
+		last_seen = ?, seen_count = seen_count + 1, resolved_at = NULL, body = ?,
+		`+ownerSet+`, severity = ?, severity_rank = ?, resource_type = ?, search = ? WHERE fingerprint = ?`),
+		string(f.Kind), f.Environment, newStatus, ts, string(body), owner, string(f.Severity), severityRank(f.Severity), f.Resource.Type, search, fp); err != nil {
 		return "", fmt.Errorf("upsert finding %s: %w", fp, err)
 	}
 	switch {

@@ -95,7 +95,8 @@ func MatchAll(ms []Matcher, labels map[string]string) bool {
 
 // Labels are the names routes, silences and group_by use for a finding:
 // kind, severity, environment, provider, type, region, account, id, name,
-// rule, source, status, and tags.KEY for each resource tag.
+// rule, source, status, owner (the team, from ownership settings; empty
+// when nobody owns it), and tags.KEY for each resource tag.
 func Labels(f model.Finding, status string) map[string]string {
 	l := map[string]string{
 		"kind":        string(f.Kind),
@@ -111,6 +112,7 @@ func Labels(f model.Finding, status string) map[string]string {
 		"source":      f.Source,
 		"status":      status,
 		"fingerprint": f.Fingerprint,
+		"owner":       f.Owner,
 	}
 	if f.Security {
 		l["security"] = "true"

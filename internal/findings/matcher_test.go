@@ -48,3 +48,23 @@ func TestMatcher(t *testing.T) {
 		t.Errorf("list error should name the index: %v", err)
 	}
 }
+
+// TestOwnerLabel: the team a finding belongs to is a label routes and
+// silences match on, so each team's findings can go to its own receiver.
+func TestOwnerLabel(t *testing.T) {
+	f := model.Finding{Kind: model.KindChanged, Owner: "team-a"}
+	m, err := ParseMatcher(`owner="team-a"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Matches(Labels(f, StatusOpen)) {
+		t.Error(`owner="team-a" does not match a finding of team-a`)
+	}
+	f.Owner = ""
+	if m.Matches(Labels(f, StatusOpen)) {
+		t.Error(`owner="team-a" matches a finding nobody owns`)
+	}
+	if none, _ := ParseMatcher(`owner=""`); !none.Matches(Labels(f, StatusOpen)) {
+		t.Error(`owner="" does not select unowned findings`)
+	}
+}

@@ -35,6 +35,9 @@ var ErrNotFound = errors.New("findings: not found")
 type Store struct {
 	db      *sql.DB
 	dialect string
+	// owner decides the team of a finding as it is stored (SetOwnership);
+	// nil keeps the owner the finding carries.
+	owner func(model.Finding) string
 }
 
 // Record is a finding with its lifecycle.
@@ -47,19 +50,6 @@ type Record struct {
 	LastSeen   time.Time
 	Count      int
 	ResolvedAt *time.Time
-}
-
-// Query filters List; empty fields match everything.
-type Query struct {
-	Status      string
-	Kind        string
-	Environment string
-	// Limit is the page size: DefaultListLimit when 0, at most
-	// MaxListLimit (a larger one is an error, never a silent cut).
-	Limit int
-	// After continues a listing after this position (Page.Next of the
-	// previous page); nil starts at the newest finding.
-	After *Position
 }
 
 // Page sizes of List.
@@ -122,6 +112,14 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 	}
 	stmts = append(stmts, lifecycleTables(dialect)...)
 	stmts = append(stmts, enforcementTables()...)
+	if dialect == "sqlite" {
+		// The console's counts and filters read the findings' indexes on
+		// every page; SQLite's default page cache (2 MB) holds only part
+		// of them at 100,000 findings, so each page would read them again
+		// from the file. 64 MiB keeps them in memory. The queue's SQLite
+		// database has a single connection, so this applies to all its use.
+		stmts = append(stmts, `PRAGMA cache_size = -65536`)
+	}
 	for _, stmt := range stmts {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("findings store: create table: %w", err)
@@ -129,6 +127,9 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 	}
 	if err := migrateReceiverState(ctx, db, dialect, time.Now()); err != nil {
 		return nil, fmt.Errorf("findings store: add updated_at to receiver state: %w", err)
+	}
+	if err := s.migrateColumns(ctx); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -272,66 +273,7 @@ func (s *Store) resolveChunk(ctx context.Context, now time.Time, part []string) 
 	return nil
 }
 
-const selectColumns = `SELECT fingerprint, status, first_seen, last_seen, seen_count, resolved_at, body FROM plumb_finding`
-
-// List returns a page of the findings matching q, newest first: by first
-// sighting, latest first, then by fingerprint. The order is stable (see
-// Position), so following Page.Next until it is nil lists each matching
-// finding once. The page and Total are read in two statements, so a
-// finding stored in between may be counted and not listed, or the reverse.
-func (s *Store) List(ctx context.Context, q Query) (Page, error) {
-	limit := q.Limit
-	if limit == 0 {
-		limit = DefaultListLimit
-	}
-	if limit < 0 || limit > MaxListLimit {
-		return Page{}, fmt.Errorf("list findings: limit %d: want 1 to %d", limit, MaxListLimit)
-	}
-	var where []string
-	var args []any
-	for _, f := range []struct{ col, val string }{
-		{"status", q.Status}, {"kind", q.Kind}, {"environment", q.Environment},
-	} {
-		if f.val != "" {
-			where = append(where, f.col+" = ?")
-			args = append(args, f.val)
-		}
-	}
-	filter := ""
-	if len(where) > 0 {
-		filter = " WHERE " + strings.Join(where, " AND ")
-	}
-	var page Page
-	if err := s.db.QueryRowContext(ctx, s.rebind(`SELECT COUNT(*) FROM plumb_finding`+filter), args...).Scan(&page.Total); err != nil {
-		return Page{}, fmt.Errorf("list findings: count: %w", err)
-	}
-	if q.After != nil {
-		where = append(where, "(first_seen < ? OR (first_seen = ? AND fingerprint < ?))")
-		args = append(args, q.After.FirstSeen, q.After.FirstSeen, q.After.Fingerprint)
-	}
-	query := selectColumns
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	// One more than asked tells whether another page follows.
-	query += " ORDER BY first_seen DESC, fingerprint DESC LIMIT ?"
-	args = append(args, limit+1)
-	rows, err := s.db.QueryContext(ctx, s.rebind(query), args...)
-	if err != nil {
-		return Page{}, fmt.Errorf("list findings: %w", err)
-	}
-	recs, err := collectRecords(rows, "list findings")
-	if err != nil {
-		return Page{}, err
-	}
-	if len(recs) > limit {
-		recs = recs[:limit]
-		last := recs[limit-1]
-		page.Next = &Position{FirstSeen: last.FirstSeen.UnixNano(), Fingerprint: last.Finding.Fingerprint}
-	}
-	page.Records = recs
-	return page, nil
-}
+const selectColumns = `SELECT fingerprint, status, first_seen, last_seen, seen_count, resolved_at, body, owner FROM plumb_finding`
 
 // ListAll reads every finding matching q, page after page (q.Limit is the
 // page size; q.After is ignored). It is for callers that must see all of
@@ -376,12 +318,14 @@ func scanRecord(sc scanner) (Record, error) {
 	var fp, body string
 	var first, last int64
 	var resolved sql.NullInt64
-	if err := sc.Scan(&fp, &r.Status, &first, &last, &r.Count, &resolved, &body); err != nil {
+	var owner sql.NullString
+	if err := sc.Scan(&fp, &r.Status, &first, &last, &r.Count, &resolved, &body, &owner); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(body), &r.Finding); err != nil {
 		return r, fmt.Errorf("decode finding %s: %w", fp, err)
 	}
+	r.Finding.Owner = owner.String
 	r.FirstSeen = time.Unix(0, first).UTC()
 	r.LastSeen = time.Unix(0, last).UTC()
 	if resolved.Valid {

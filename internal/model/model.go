@@ -143,6 +143,13 @@ type Finding struct {
 	// known (SARIF and PR annotations use them).
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
+	// Principal is who made the change, when an event said so
+	// (audit.unexpected_write findings).
+	Principal string `json:"principal,omitempty"`
+	// Owner is the team the resource belongs to (package ownership): set
+	// by the findings store from tags or plumb.yaml's ownership rules,
+	// empty when nobody owns it or no store decided.
+	Owner string `json:"owner,omitempty"`
 	// Enforcement is the latest action plumb took on the finding's
 	// resource (deleted, quarantined, released), so receivers tell the
 	// owning team what happened; nil when plumb never acted.

@@ -26,7 +26,9 @@ const (
 
 // Formats lists the valid output formats in the order help texts and error
 // messages show them.
-func Formats() []string { return []string{FormatTable, FormatJSON, FormatMarkdown, FormatSARIF} }
+func Formats() []string {
+	return []string{FormatTable, FormatJSON, FormatMarkdown, FormatSARIF, FormatHTML}
+}
 
 // validFormats is the list quoted in errors about unknown formats.
 func validFormats() string { return strings.Join(Formats(), ", ") }
@@ -52,6 +54,8 @@ func Render(w io.Writer, format string, r *Report) error {
 		err = renderMarkdown(w, r)
 	case FormatSARIF:
 		err = renderSARIF(w, r)
+	case FormatHTML:
+		err = renderHTML(w, r)
 	default:
 		return fmt.Errorf("render report: unknown format %q (valid: %s)", format, validFormats())
 	}

@@ -316,6 +316,7 @@ func (n *Notifier) notification(g *group) receivers.Notification {
 			LastSeen:   r.LastSeen,
 			Count:      r.Count,
 			ResolvedAt: r.ResolvedAt,
+			Principal:  r.Finding.Principal,
 		}
 	}
 	return receivers.Notification{

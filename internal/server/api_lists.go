@@ -129,8 +129,10 @@ func (s *Server) listFindings(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "status %q: want open, resolved or suppressed", status)
 		return
 	}
-	fq := findings.Query{Status: status, Kind: q.Get("kind"), Environment: q.Get("environment"), Limit: limit}
-	filters := paging.Filters{"status": fq.Status, "kind": fq.Kind, "environment": fq.Environment}
+	fq := findings.Query{Status: status, Kind: q.Get("kind"), Environment: q.Get("environment"), Severity: q.Get("severity"),
+		Type: q.Get("type"), Owner: q.Get("owner"), Text: q.Get("q"), Limit: limit}
+	filters := paging.Filters{"status": fq.Status, "kind": fq.Kind, "environment": fq.Environment, "severity": fq.Severity,
+		"type": fq.Type, "owner": fq.Owner, "q": fq.Text}
 	if cur := q.Get("cursor"); cur != "" {
 		fq.After = &findings.Position{}
 		if err := paging.Decode(cur, "findings", filters, fq.After); err != nil {

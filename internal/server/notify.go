@@ -22,6 +22,7 @@ import (
 	"plumb/internal/receivers"
 	ghrecv "plumb/internal/receivers/github"
 	"plumb/internal/routing"
+	"plumb/internal/scanhistory"
 )
 
 // Notifications travel through the same durable queue as events: a
@@ -227,8 +228,12 @@ type NotifyResult struct {
 // dataDir, and the run waits (up to wait) for the notifications to be
 // delivered. Notifications that could not be delivered stay queued and go
 // out on the next run, so nothing is lost between cron runs.
+//
+// record, when not nil, is added to the scan history in the same store, so
+// the console of a server later pointed at this data directory (or a
+// report) shows the scan.
 func NotifyOnce(ctx context.Context, cfg *config.Config, dataDir, environment string, found []model.Finding,
-	covered func(model.Finding) bool, wait time.Duration, logger *slog.Logger) (NotifyResult, error) {
+	covered func(model.Finding) bool, record *ScanRecord, wait time.Duration, logger *slog.Logger) (NotifyResult, error) {
 	var res NotifyResult
 	if cfg.Route == nil {
 		return res, fmt.Errorf("--notify: %s has no route: add route and receivers", cfg.Path)
@@ -243,14 +248,22 @@ func NotifyOnce(ctx context.Context, cfg *config.Config, dataDir, environment st
 	if err != nil {
 		return res, err
 	}
+	store.SetOwnership(cfg.Resolver().Owner)
 	p.SetStore(store)
 	if p.receivers, err = BuildReceivers(cfg, store.ReceiverState()); err != nil {
+		return res, err
+	}
+	hist, err := scanhistory.Open(ctx, q.DB(), q.Dialect())
+	if err != nil {
 		return res, err
 	}
 	now := time.Now()
 	res.Lifecycle, err = store.Reconcile(ctx, now, environment, scanKinds, found, covered)
 	if err != nil {
 		return res, fmt.Errorf("update findings: %w", err)
+	}
+	if err := record.record(ctx, hist); err != nil {
+		return res, err
 	}
 	n := newNotifier(cfg, store, q)
 	if res.Sent, err = n.Flush(ctx, routing.FlushOptions{Immediate: true}); err != nil {

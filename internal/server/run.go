@@ -26,11 +26,13 @@ import (
 	"plumb/internal/findings"
 	"plumb/internal/handler"
 	"plumb/internal/model"
+	"plumb/internal/policy"
 	"plumb/internal/poller"
 	"plumb/internal/queue"
 	"plumb/internal/report"
 	"plumb/internal/routing"
 	"plumb/internal/scan"
+	"plumb/internal/scanhistory"
 	"plumb/internal/state"
 )
 
@@ -117,8 +119,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("open findings store: %w", err)
 	}
+	hist, consoleHandler, err := openConsoleStores(ctx, cfg, q, store, logger)
+	if err != nil {
+		return fmt.Errorf("open console: %w", err)
+	}
 	pipeline.SetStore(store)
 	if pipeline.receivers, err = BuildReceivers(cfg, store.ReceiverState()); err != nil {
+		return err
+	}
+	policies, err := environmentPolicies(cfg)
+	if err != nil {
 		return err
 	}
 	srv := New(cfg, q, store, pipeline, m, reg, logger)
@@ -139,6 +149,7 @@ func Run(ctx context.Context, o Options) error {
 	pipeline.SetEnforcer(enf.runner)
 	pipeline.SetService(enf.service)
 	srv.enforcement = enf
+	srv.console = consoleHandler
 
 	var schedules []string
 	for _, env := range cfg.Environments {
@@ -147,7 +158,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		env := env
 		err := q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error {
-			if err := scheduledScan(ctx, env, cfg.IgnoreRules, store, logger, o.ScanTimeout); err != nil {
+			if err := scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger, o.ScanTimeout); err != nil {
 				return err
 			}
 			return enf.afterScan(ctx, env, logger)
@@ -288,25 +299,34 @@ func sourceNames(cfg *plumbconfig.Config) []string {
 func scheduleJob(env string) string { return "scan-" + env }
 
 // scheduledScan runs the scan engine for an environment and stores its
-// findings. It returns an error, which the queue records, exposes in
-// /readyz and the metrics and logs once, when the scan failed, did not
-// finish within timeout, or could not read part of the estate: a partial
-// scan stores what it did read but is not a success, since the parts it
-// missed were not checked.
-func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store, logger *slog.Logger, timeout time.Duration) error {
+// findings and records the scan in the history (the console's overview,
+// trend and compliance pages). It returns an error, which the queue
+// records, exposes in /readyz and the metrics and logs once, when the
+// scan failed, did not finish within timeout, or could not read part of
+// the estate: a partial scan stores what it did read but is not a
+// success, since the parts it missed were not checked.
+func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store,
+	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration) error {
 	// The scan's own time limit stops it and keeps what it read, so the
 	// findings of the parts it finished are still stored.
-	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Timeout: timeout}
+	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Policy: set, Timeout: timeout}
 	if env.Cloud != "" {
 		opts.Clouds = []string{env.Cloud}
 	}
+	start := time.Now()
 	out, err := scan.Run(ctx, opts)
 	if err != nil {
+		if herr := scanFailed(ctx, hist, env.Name, start, err); herr != nil {
+			logger.Warn("record failed scan", "environment", env.Name, "error", herr)
+		}
 		return fmt.Errorf("scan %s: %w", env.Name, err)
 	}
 	res, err := store.Reconcile(ctx, time.Now(), env.Name, scanKinds, out.Report.Findings, out.Covered)
 	if err != nil {
 		return fmt.Errorf("store findings of %s: %w", env.Name, err)
+	}
+	if err := NewScanRecord(scanhistory.SourceSchedule, out, set, env.Packs).record(ctx, hist); err != nil {
+		return fmt.Errorf("scan of %s: %w", env.Name, err)
 	}
 	logger.Debug("scheduled scan done", "environment", env.Name, "findings", len(out.Report.Findings), "errors", len(out.Report.Errors),
 		"opened", res.Opened, "reopened", res.Reopened, "resolved", res.Resolved)

@@ -45,6 +45,8 @@ type Server struct {
 	// Retry-After, so nothing is accepted that might not be committed.
 	draining atomic.Bool
 	ready    atomic.Bool
+	// console is the web UI, served at / (nil: not mounted).
+	console http.Handler
 
 	// pollers and schedules are what /readyz reports on besides the
 	// database; set by Run before the server listens.
@@ -95,6 +97,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("DELETE /v1/silences/{id}", s.api(s.expireSilence))
 	mux.Handle("POST /v1/filters/test", s.api(s.testFilter))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	if s.console != nil {
+		// Every path the routes above do not claim is the console's.
+		mux.Handle("/", s.console)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
