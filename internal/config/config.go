@@ -48,6 +48,9 @@ type Server struct {
 	// APITokens authenticate API and CLI calls (bearer tokens). They are
 	// secrets, so they come from the environment or a file.
 	APITokens Secret `yaml:"api_token"`
+	// NamedTokens are API tokens with a name each: the identity recorded
+	// for who approved or opened a break-glass window (environments.go).
+	NamedTokens []NamedToken `yaml:"api_tokens"`
 	// MaxBodyBytes bounds one request; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxInflight bounds concurrent intake requests; above it the sender
@@ -110,6 +113,9 @@ type Environment struct {
 	// Accounts is the allow-list of accounts plumb may act in; any
 	// enforcement other than report requires it.
 	Accounts []Account `yaml:"accounts"`
+	// Controls are approvals, the Terraform directory reverts run in,
+	// promotion order and policy packs (environments.go).
+	Controls `yaml:",inline"`
 }
 
 // Sources configures event intake.
@@ -411,6 +417,7 @@ func (v *validator) validate(c *Config) {
 		s.MaxPending = 100000
 	}
 	v.secret("server.api_token", &s.APITokens, false)
+	v.namedTokens(s)
 	if s.NotifyInterval == 0 {
 		s.NotifyInterval = 10 * time.Second
 	} else if s.NotifyInterval < 0 {
@@ -444,6 +451,8 @@ func (v *validator) validate(c *Config) {
 			}
 		}
 	}
+
+	v.controls(c)
 
 	src := &c.Sources
 	for _, w := range []struct {
@@ -666,6 +675,7 @@ func (c *Config) resolvePaths(dir string) {
 			c.Environments[i].States[j] = rel(s)
 		}
 	}
+	c.resolveControlPaths(rel)
 	for i := range c.Subscriptions {
 		for j := range c.Subscriptions[i].Handlers {
 			h := &c.Subscriptions[i].Handlers[j]

@@ -32,6 +32,7 @@ var (
 	secretType   = reflect.TypeOf(Secret{})
 	enforceType  = reflect.TypeOf(Enforcement{})
 	accountType  = reflect.TypeOf(Account{})
+	controlsType = reflect.TypeOf(Controls{})
 )
 
 // schemaGen builds schemas; a type that contains itself (the routing
@@ -90,7 +91,18 @@ func (g *schemaGen) schemaFor(t reflect.Type) map[string]any {
 			if !f.IsExported() {
 				continue
 			}
-			name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+			if opts == "inline" && f.Anonymous {
+				// An inline struct's keys sit beside the outer ones.
+				inner := g.schemaFor(f.Type)
+				for k, v := range inner["properties"].(map[string]any) {
+					props[k] = v
+				}
+				if f.Type == controlsType {
+					controlsSchema(props)
+				}
+				continue
+			}
 			if name == "-" || name == "" {
 				continue
 			}
