@@ -141,8 +141,12 @@ type recorderKey struct{}
 func (e *Executor) Provider() string { return "aws" }
 
 // Supports implements enforce.Executor: delete of the types with a
-// deleter. Quarantine, revert and release are not implemented yet.
+// deleter, and the built-in revert (revert.go) of the types whose tags
+// or settings it writes. Quarantine and release are not implemented yet.
 func (e *Executor) Supports(verb enforce.Verb, typ string) bool {
+	if verb == enforce.VerbRevert {
+		return revertable(typ)
+	}
 	_, ok := e.deleters[typ]
 	return verb == enforce.VerbDelete && ok
 }
