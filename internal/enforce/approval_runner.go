@@ -78,7 +78,7 @@ func (r *Runner) Release(ctx context.Context, environment string, as []*Action) 
 		return fmt.Errorf("encode run %s: %w", runID, err)
 	}
 	item := queue.Item{
-		Event: model.Event{Source: EventSource, ID: runID, Type: "plumb.enforce.run", Subject: environment, Time: now, Raw: raw},
+		Event:         model.Event{Source: EventSource, ID: runID, Type: "plumb.enforce.run", Subject: environment, Time: now, Raw: raw},
 		Subscriptions: []string{SubscriptionPrefix + environment},
 	}
 	// Queue first, then store, as Submit does: a crash in between leaves

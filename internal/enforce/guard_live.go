@@ -57,8 +57,10 @@ func (Live) Check(ctx context.Context, run *Run, cands []*Candidate) error {
 				continue
 			case c.Action.Verb == VerbRecreate:
 				// Gone, as the finding says: recreate has work to do. The
-				// account is the one the finding saw.
-				blockForeignAccount(c, c.Action.Resource.Account, allowed, list)
+				// account, if the state tells it, is the one judged.
+				if c.Action.Resource.Account != "" {
+					blockForeignAccount(c, c.Action.Resource.Account, allowed, list)
+				}
 				continue
 			case !ok:
 				c.Finish(GuardLive, "already gone")

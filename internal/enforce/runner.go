@@ -74,8 +74,8 @@ type Runner struct {
 	// OnAwaiting is told about each new request for approval (the server
 	// posts it on the finding's GitHub issue); nil does nothing.
 	OnAwaiting func(ctx context.Context, a *Action)
-	Now    func() time.Time
-	Logger *slog.Logger
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 func (r *Runner) now() time.Time {
