@@ -31,7 +31,7 @@ type enforceDeps struct {
 }
 
 type enforceFlags struct {
-	env, kind, finding, configPath, dataDir, actor, output string
+	env, kind, finding, configPath, dataDir, actor, output, tfBin string
 	apply                                                  bool
 	wait                                                   time.Duration
 	api                                                    apiClient
@@ -85,8 +85,9 @@ taken (dry run) or stopped by a guard, 1 an error or a failed action.`,
 	cf.StringVar(&f.kind, "kind", "", "only findings of this kind: unmanaged, changed, or a full kind such as drift.unmanaged")
 	cf.StringVar(&f.finding, "finding", "", "only this finding (fingerprint)")
 	cf.StringVar(&f.actor, "actor", envOr("USER", "cli"), "who is acting, recorded on every action")
+	cf.StringVar(&f.tfBin, "terraform-bin", "terraform", "terraform binary (e.g. tofu) that reverts run in an environment's terraform_dir")
 	cf.DurationVar(&f.wait, "wait", 10*time.Minute, "with --apply, how long to wait for the actions and the notifications that follow")
-	cmd.AddCommand(newEnforceLogCmd(stdout, &f))
+	cmd.AddCommand(newEnforceLogCmd(stdout, &f), newDecideCmd(stdout, &f, enforce.DecisionApprove), newDecideCmd(stdout, &f, enforce.DecisionReject))
 	return cmd
 }
 
@@ -211,7 +212,7 @@ func enforceLocal(ctx context.Context, f enforceFlags, kind model.Kind, deps enf
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := server.EnforceOnce(ctx, server.EnforceOptions{Config: cfg, DataDir: f.dataDir, Wait: f.wait, Logger: logger,
-		Executors: deps.executors, Now: deps.now,
+		Executors: deps.executors, Now: deps.now, TerraformBin: f.tfBin,
 		Request: enforce.Request{Environment: env, Apply: f.apply, Actor: f.actor, Kind: kind, Fingerprint: f.finding}})
 	if err != nil {
 		return nil, nil, "", err
