@@ -106,9 +106,9 @@ func TestEnforceApproveCLI(t *testing.T) {
 	for _, id := range []string{"act-aaaaaaaa01", "act-bbbbbbbb02"} {
 		a := &enforce.Action{ID: id, RunID: "run-1", Fingerprint: "fp-" + id, Environment: "prod", Kind: model.KindChanged,
 			Verb: enforce.VerbRevert, State: enforce.StateAwaiting, Guard: enforce.GuardApproval, Actor: "carol",
-			Resource: model.Resource{Provider: "aws", Type: "aws_vpc", ID: "vpc-" + id, Region: "us-east-1"},
-			Revert:   &enforce.RevertPlan{Method: enforce.MethodTerraform, Address: "aws_vpc.main", Hash: "h-" + id},
-			Approval: &enforce.ApprovalStatus{Required: "management", Approvers: []string{"alice", "bob"}, Requesters: []string{"carol"}, PlanHash: "h-" + id},
+			Resource:  model.Resource{Provider: "aws", Type: "aws_vpc", ID: "vpc-" + id, Region: "us-east-1"},
+			Revert:    &enforce.RevertPlan{Method: enforce.MethodTerraform, Address: "aws_vpc.main", Hash: "h-" + id},
+			Approval:  &enforce.ApprovalStatus{Required: "management", Approvers: []string{"alice", "bob"}, Requesters: []string{"carol"}, PlanHash: "h-" + id},
 			CreatedAt: now, UpdatedAt: now}
 		if err := s.Put(ctx, a); err != nil {
 			t.Fatal(err)

@@ -32,9 +32,9 @@ type enforceDeps struct {
 
 type enforceFlags struct {
 	env, kind, finding, configPath, dataDir, actor, output, tfBin string
-	apply                                                  bool
-	wait                                                   time.Duration
-	api                                                    apiClient
+	apply                                                         bool
+	wait                                                          time.Duration
+	api                                                           apiClient
 }
 
 func newEnforceCmd(stdout, stderr io.Writer, deps enforceDeps) *cobra.Command {

@@ -46,10 +46,10 @@ func TestVerdict(t *testing.T) {
 		{"an approver approves", []string{"carol"}, []Decision{d("alice", DecisionApprove, time.Hour)}, true, false, 1, 0},
 		{"the requester cannot approve their own", []string{"alice"}, []Decision{d("alice", DecisionApprove, time.Hour)}, false, false, 0, 0},
 		{"not an approver", []string{"carol"}, []Decision{d("mallory", DecisionApprove, time.Hour)}, false, false, 0, 0},
-		{"expired after approval_ttl", []string{"carol"}, []Decision{d("alice", DecisionApprove, 24 * time.Hour)}, false, false, 0, 1},
-		{"just within approval_ttl", []string{"carol"}, []Decision{d("alice", DecisionApprove, 24*time.Hour - time.Second)}, true, false, 1, 0},
+		{"expired after approval_ttl", []string{"carol"}, []Decision{d("alice", DecisionApprove, 24*time.Hour)}, false, false, 0, 1},
+		{"just within approval_ttl", []string{"carol"}, []Decision{d("alice", DecisionApprove, 24*time.Hour-time.Second)}, true, false, 1, 0},
 		{"a rejection stands against an approval", []string{"carol"}, []Decision{d("alice", DecisionApprove, time.Hour), d("bob", DecisionReject, time.Hour)}, false, true, 2, 0},
-		{"a later approval replaces the approver's rejection", []string{"carol"}, []Decision{d("alice", DecisionReject, 2 * time.Hour), d("alice", DecisionApprove, time.Hour)}, true, false, 1, 0},
+		{"a later approval replaces the approver's rejection", []string{"carol"}, []Decision{d("alice", DecisionReject, 2*time.Hour), d("alice", DecisionApprove, time.Hour)}, true, false, 1, 0},
 		{"the requester withdraws", []string{"carol"}, []Decision{d("carol", DecisionReject, time.Hour)}, false, true, 1, 0},
 		{"GitHub logins without case", []string{"carol"}, []Decision{d("github:octo-cat", DecisionApprove, time.Hour)}, true, false, 1, 0},
 	}
