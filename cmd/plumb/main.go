@@ -83,6 +83,6 @@ Run 'plumb scan --state terraform.tfstate' for a one-shot drift report.`,
 	root.SetErr(stderr)
 	root.AddCommand(newScanCmd(stdout, stderr), newCheckCmd(stdout, stderr), newReportCmd(stdout), newVersionCmd(stdout),
 		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout),
-		newEnforceCmd(stdout, stderr, deps), newCodifyCmd(stdout, stderr), newBreakglassCmd(stdout))
+		newEnforceCmd(stdout, stderr, deps), newCodifyCmd(stdout, stderr), newBreakglassCmd(stdout), newGateCmd(stdout))
 	return root
 }
