@@ -48,6 +48,10 @@ func run(ctx context.Context, plumbBin string, keep bool) error {
 		defer os.RemoveAll(dir)
 	}
 
+	if err := preflight(); err != nil {
+		return err
+	}
+
 	step("starting moto_server on 127.0.0.1")
 	moto, stop, err := testenv.StartMotoProcess()
 	if err != nil {
@@ -59,7 +63,7 @@ func run(ctx context.Context, plumbBin string, keep bool) error {
 	step("terraform apply (real AWS provider) against moto")
 	tfBin, err := exec.LookPath("terraform")
 	if err != nil {
-		return fmt.Errorf("terraform not on PATH: %w", err)
+		return fmt.Errorf("terraform (1.11) is not on PATH: run make setup, which says how to get it: %w", err)
 	}
 	mirror, err := testenv.FindProviderMirror()
 	if err != nil {
@@ -99,6 +103,26 @@ func run(ctx context.Context, plumbBin string, keep bool) error {
 
 	step("plumb scan again (expect exactly those three findings, exit code 2)")
 	return plumb(plumbBin, env, dir, "scan", "--state", statePath)
+}
+
+// preflight checks everything the demo needs before starting anything,
+// and names every missing piece at once with the command that provides
+// it, instead of failing on the first after a minute of work.
+func preflight() error {
+	var missing []string
+	if _, err := exec.LookPath("terraform"); err != nil {
+		missing = append(missing, "terraform 1.11 is not on PATH")
+	}
+	if _, err := exec.LookPath("moto_server"); err != nil {
+		missing = append(missing, "moto_server (the AWS emulator, moto[server] 5.2) is not on PATH")
+	}
+	if _, err := testenv.FindProviderMirror(); err != nil {
+		missing = append(missing, err.Error())
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("missing what the demo needs:\n  - %s\nRun make setup: it installs what it can and says how to get the rest", strings.Join(missing, "\n  - "))
 }
 
 func step(msg string) { fmt.Printf("\n==> %s\n", msg) }

@@ -25,7 +25,8 @@ type apiClient struct {
 }
 
 func apiFlags(cmd *cobra.Command, c *apiClient) {
-	cmd.PersistentFlags().StringVar(&c.base, "server", envOr("PLUMB_SERVER", "http://127.0.0.1:8080"), "plumb serve URL (env PLUMB_SERVER)")
+	cmd.PersistentFlags().StringVar(&c.base, "server", "http://127.0.0.1:8080", "plumb serve URL")
+	envDefault(cmd.PersistentFlags(), "server", "PLUMB_SERVER", "http://127.0.0.1:8080")
 	tokenFlag(cmd, c)
 }
 

@@ -72,7 +72,8 @@ Exit codes: 0 recorded, 1 refused or an error.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&actor, "actor", envOr("USER", "cli"), "who decides, checked against the environment's approvers (with --data-dir)")
+	cmd.Flags().StringVar(&actor, "actor", "cli", "who decides, checked against the environment's approvers (with --data-dir)")
+	envDefault(cmd.Flags(), "actor", "USER", "cli")
 	cmd.Flags().StringVar(&comment, "comment", "", "why, recorded with the decision")
 	return cmd
 }

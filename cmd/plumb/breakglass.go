@@ -64,10 +64,12 @@ or closes a window is the name of the API token (server.api_tokens); with
 	}
 	fl := cmd.PersistentFlags()
 	fl.StringVar(&f.configPath, "config", "", "plumb.yaml: the environment must be one of its environments (with --data-dir)")
-	fl.StringVar(&f.dataDir, "data-dir", envOr("PLUMB_DATA_DIR", ".plumb"), "directory of the SQLite store plumb enforce uses")
+	fl.StringVar(&f.dataDir, "data-dir", ".plumb", "directory of the SQLite store plumb enforce uses")
+	envDefault(fl, "data-dir", "PLUMB_DATA_DIR", ".plumb")
 	fl.StringVar(&f.api.base, "server", "", "plumb serve URL: use its API instead of --data-dir (env PLUMB_SERVER)")
 	fl.StringVar(&f.api.token, "token", "", "API bearer token for --server (default env PLUMB_API_TOKEN)")
-	fl.StringVar(&f.actor, "actor", envOr("USER", "cli"), "who opens or closes the window (with --data-dir)")
+	fl.StringVar(&f.actor, "actor", "cli", "who opens or closes the window (with --data-dir)")
+	envDefault(fl, "actor", "USER", "cli")
 	fl.StringVarP(&f.output, "output", "o", "table", "table or json")
 	cmd.AddCommand(newBreakglassOpenCmd(stdout, &f), newBreakglassListCmd(stdout, &f), newBreakglassCloseCmd(stdout, &f))
 	return cmd

@@ -78,11 +78,16 @@ exists in your cloud accounts, and reports every resource that is unmanaged
 Run 'plumb scan --state terraform.tfstate' for a one-shot drift report.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// --version prints what `plumb version` prints.
+		Version: versionString(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.Flags().Bool("version", false, "print the plumb version (as plumb version does)")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newScanCmd(stdout, stderr), newCheckCmd(stdout, stderr), newReportCmd(stdout), newVersionCmd(stdout),
 		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout),
-		newEnforceCmd(stdout, stderr, deps), newCodifyCmd(stdout, stderr), newBreakglassCmd(stdout), newGateCmd(stdout))
+		newEnforceCmd(stdout, stderr, deps), newCodifyCmd(stdout, stderr), newConfigCmd(stdout), newDocsCmd(stdout),
+		newBreakglassCmd(stdout), newGateCmd(stdout))
 	return root
 }

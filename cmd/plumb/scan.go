@@ -154,7 +154,8 @@ scan (unless --allow-partial).`,
 	fl.IntVar(&f.concurrency, "concurrency", 8, "how many services and regions are listed at once")
 	fl.StringVar(&f.configPath, "config", "", "plumb.yaml with routes and receivers (for --notify)")
 	fl.BoolVar(&f.notify, "notify", false, "update the findings store in --data-dir (open, resolve, reopen) and send what changed to the receivers of --config, as plumb serve does")
-	fl.StringVar(&f.dataDir, "data-dir", envOr("PLUMB_DATA_DIR", ".plumb"), "directory of the SQLite store used by --notify (keep it between runs: it remembers which issues exist)")
+	fl.StringVar(&f.dataDir, "data-dir", ".plumb", "directory of the SQLite store used by --notify (keep it between runs: it remembers which issues exist)")
+	envDefault(fl, "data-dir", "PLUMB_DATA_DIR", ".plumb")
 	fl.DurationVar(&f.timeout, "timeout", 30*time.Minute, "stop the scan after this long and report what was read (exit 1); 0 means no limit")
 	fl.DurationVar(&f.notifyWait, "notify-wait", 2*time.Minute, "how long --notify waits for receivers; undelivered notifications are retried by the next run")
 	return cmd
@@ -198,6 +199,15 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	}
 	if f.notify && f.configPath == "" {
 		return usageErr(fmt.Errorf("--notify needs --config plumb.yaml with a route and receivers"))
+	}
+	// The config is checked before the scan: a scan of a large estate
+	// must not run for minutes only to fail on a typo in plumb.yaml.
+	var notifyCfg *config.Config
+	if f.notify {
+		notifyCfg, err = config.Load(f.configPath, os.Getenv)
+		if err != nil {
+			return &exitCodeError{code: exitError, err: fmt.Errorf("--config (nothing was scanned):\n%w", err)}
+		}
 	}
 	var set *policy.Set
 	if len(f.packs)+len(f.policies) > 0 {
@@ -245,7 +255,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		return &exitCodeError{code: exitError, err: err}
 	}
 	if f.notify {
-		if err := notifyScan(ctx, f, out, stderr); err != nil {
+		if err := notifyScan(ctx, notifyCfg, f, out, stderr); err != nil {
 			return &exitCodeError{code: exitError, err: err}
 		}
 	}
@@ -278,11 +288,7 @@ func usageErr(err error) error {
 }
 
 // notifyScan runs the findings lifecycle and routing for a one-shot scan.
-func notifyScan(ctx context.Context, f scanFlags, out *scan.Outcome, stderr io.Writer) error {
-	cfg, err := config.Load(f.configPath, os.Getenv)
-	if err != nil {
-		return err
-	}
+func notifyScan(ctx context.Context, cfg *config.Config, f scanFlags, out *scan.Outcome, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := server.NotifyOnce(ctx, cfg, f.dataDir, f.env, out.Report.Findings, out.Covered, f.notifyWait, logger)
 	if err != nil {

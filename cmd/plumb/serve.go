@@ -67,9 +67,16 @@ SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and ex
 			if logFormat == "json" {
 				h = slog.NewJSONHandler(stderr, nil)
 			}
+			logger := slog.New(h)
+			// A state pattern that matches nothing does not stop the
+			// server, but every scan of its environment would fail:
+			// say so now, with the line to fix.
+			for _, w := range cfg.StateWarnings(cmd.Context()) {
+				logger.Warn("state source matches no file", "config", fmt.Sprintf("%s:%d", w.File, w.Line), "field", w.Field, "problem", w.Msg)
+			}
 			return server.Run(cmd.Context(), server.Options{
 				Config: cfg, DataDir: dataDir, DatabaseURL: database, Listen: listen,
-				Logger: slog.New(h), ShutdownTimeout: shutdown, TerraformBin: tfBin,
+				Logger: logger, ShutdownTimeout: shutdown, TerraformBin: tfBin,
 			})
 		},
 	}

@@ -154,7 +154,8 @@ func newSilenceCmd(stdout io.Writer) *cobra.Command {
 	add.Flags().StringArrayVarP(&matchers, "matcher", "m", nil, `label matcher, repeatable: kind="drift.unmanaged", severity=~"high|critical"`)
 	add.Flags().StringVar(&duration, "duration", "2h", "how long the silence lasts")
 	add.Flags().StringVar(&comment, "comment", "", "why (shown in list)")
-	add.Flags().StringVar(&author, "author", envOr("USER", ""), "who added it")
+	add.Flags().StringVar(&author, "author", "", "who added it")
+	envDefault(add.Flags(), "author", "USER", "")
 
 	var all bool
 	var limit int

@@ -7,12 +7,12 @@ package config
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"time"
 
@@ -40,6 +40,10 @@ type Config struct {
 	// runs; IgnoreRules is them parsed.
 	Ignore      []string      `yaml:"ignore"`
 	IgnoreRules *drift.Ignore `yaml:"-"`
+
+	// lines holds the line of every field path, for warnings found
+	// after the load (a state pattern that matches no file).
+	lines map[string]int
 }
 
 // Server holds the HTTP side: where it listens and who may call the API.
@@ -212,18 +216,24 @@ type QueueAlert struct {
 	Severity  string        `yaml:"severity"`
 }
 
-// Error is a config problem at a place in the file.
+// Error is a config problem at a place in the file. A Warning does not
+// stop plumb from starting (a state pattern that matches no file yet);
+// everything else does.
 type Error struct {
-	File  string
-	Line  int
-	Field string
-	Msg   string
+	File    string
+	Line    int
+	Field   string
+	Msg     string
+	Warning bool
 }
 
 func (e *Error) Error() string {
 	loc := e.File
 	if e.Line > 0 {
 		loc = fmt.Sprintf("%s:%d", e.File, e.Line)
+	}
+	if e.Warning {
+		loc += ": warning"
 	}
 	if e.Field != "" {
 		return fmt.Sprintf("%s: %s: %s", loc, e.Field, e.Msg)
@@ -243,6 +253,17 @@ func (es Errors) Error() string {
 	return strings.Join(parts, "\n")
 }
 
+// Options tune how a config is checked.
+type Options struct {
+	// Getenv resolves {env: NAME} secrets; nil means no variable is set.
+	Getenv func(string) string
+	// SecretsOptional reports secrets that do not resolve (a variable not
+	// set, a file not readable) as warnings instead of errors, for
+	// checking a config where its secrets are not available (a CI job).
+	// The Config returned then lacks those values: never serve with it.
+	SecretsOptional bool
+}
+
 // Load reads, decodes and validates a config file. Secrets are resolved
 // from the environment (getenv) and files at load time.
 func Load(path string, getenv func(string) string) (*Config, error) {
@@ -255,33 +276,83 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 
 // Parse is Load on bytes already read.
 func Parse(path string, data []byte, getenv func(string) string) (*Config, error) {
+	cfg, _, err := Check(path, data, Options{Getenv: getenv})
+	return cfg, err
+}
+
+// Check is Parse that also returns the warnings, and takes Options. err
+// is nil or Errors (all problems of the file, in line order); warnings
+// never stop a load.
+func Check(path string, data []byte, opts Options) (cfg *Config, warnings Errors, err error) {
+	getenv := opts.Getenv
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, yamlError(path, err)
+		return nil, nil, yamlError(path, err)
 	}
 	if len(root.Content) == 0 {
-		return nil, &Error{File: path, Msg: "config is empty"}
+		return nil, nil, Errors{{File: path, Msg: "config is empty"}}
 	}
+	shape := checkShape(path, root.Content[0])
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	cfg := &Config{Path: path}
-	if err := dec.Decode(cfg); err != nil {
-		return nil, yamlError(path, err)
+	cfg = &Config{Path: path}
+	if err := dec.Decode(cfg); err != nil && len(shape) == 0 {
+		// The shape walk should have caught whatever yaml.v3 refuses;
+		// if it did not, yaml.v3's message, in plainer words, is all
+		// there is.
+		return nil, nil, yamlError(path, err)
 	}
-	v := &validator{file: path, pos: map[string]int{}, getenv: getenv}
+	v := &validator{file: path, pos: map[string]int{}, getenv: getenv, secretsOptional: opts.SecretsOptional}
 	v.index(root.Content[0], "")
 	v.validate(cfg)
 	cfg.resolvePaths(filepath.Dir(path))
-	if len(v.errs) > 0 {
-		return nil, v.errs
+	cfg.lines = v.pos
+	errs := append(shape, dropCovered(v.errs, shape)...)
+	sortByLine(errs)
+	sortByLine(v.warnings)
+	if len(errs) > 0 {
+		return nil, v.warnings, errs
 	}
-	return cfg, nil
+	return cfg, v.warnings, nil
 }
 
-var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+// dropCovered leaves out semantic errors about a field whose shape was
+// already wrong: a secret written inline is one mistake, not also a
+// "required" one.
+func dropCovered(errs, shape Errors) Errors {
+	var out Errors
+	for _, e := range errs {
+		covered := false
+		for _, s := range shape {
+			if s.Field == "" || e.Field == s.Field || strings.HasPrefix(e.Field, s.Field+".") || strings.HasPrefix(e.Field, s.Field+"[") || strings.HasPrefix(s.Field, e.Field+".") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func sortByLine(es Errors) {
+	sort.SliceStable(es, func(i, j int) bool { return es[i].Line < es[j].Line })
+}
+
+var (
+	yamlLine     = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+	yamlUnknown  = regexp.MustCompile(`^field (\S+) not found in type \S+$`)
+	yamlMismatch = regexp.MustCompile("^cannot unmarshal !!(\\w+) (`.*`|) ?into (\\S+)$")
+)
 
 // yamlError turns yaml.v3's messages ("yaml: line 4: ...", or a
-// TypeError listing several) into Errors with lines.
+// TypeError listing several) into Errors with lines, in the config's
+// words rather than Go's: the shape walk catches these mistakes first, so
+// this is the fallback for what it does not know.
 func yamlError(path string, err error) error {
 	var te *yaml.TypeError
 	var lines []string
@@ -297,18 +368,66 @@ func yamlError(path string, err error) error {
 			fmt.Sscan(m[1], &e.Line)
 			e.Msg = m[2]
 		}
+		if m := yamlUnknown.FindStringSubmatch(e.Msg); m != nil {
+			e.Msg = "unknown field `" + m[1] + "`"
+		} else if m := yamlMismatch.FindStringSubmatch(e.Msg); m != nil {
+			what := m[2]
+			if what == "" {
+				what = yamlKindWords(m[1])
+			}
+			e.Msg = fmt.Sprintf("expected %s, found %s", goTypeWords(m[3]), what)
+		}
 		out = append(out, e)
 	}
 	return out
 }
 
+// goTypeWords says what a Go type named in a yaml.v3 message expects.
+func goTypeWords(t string) string {
+	switch {
+	case t == "config.Secret":
+		return "{env: NAME} or {file: PATH}"
+	case t == "time.Duration":
+		return "a duration such as 30s, 5m or 1h30m"
+	case t == "string":
+		return "text"
+	case t == "bool":
+		return "true or false"
+	case strings.HasPrefix(t, "int") || strings.HasPrefix(t, "uint"):
+		return "a whole number"
+	case strings.HasPrefix(t, "float"):
+		return "a number"
+	case strings.HasPrefix(t, "[]"):
+		return "a list"
+	}
+	return "a mapping of fields"
+}
+
+func yamlKindWords(tag string) string {
+	switch tag {
+	case "seq":
+		return "a list"
+	case "map":
+		return "a mapping"
+	case "str":
+		return "text"
+	case "int", "float":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	}
+	return tag
+}
+
 // validator walks the decoded config with the YAML node positions at
 // hand, so semantic errors carry lines like syntax errors do.
 type validator struct {
-	file   string
-	pos    map[string]int
-	errs   Errors
-	getenv func(string) string
+	file            string
+	pos             map[string]int
+	errs            Errors
+	warnings        Errors
+	getenv          func(string) string
+	secretsOptional bool
 }
 
 // index records the line of every field path ("subscriptions[2].retry").
@@ -351,6 +470,38 @@ func (v *validator) errf(field, format string, args ...any) {
 	v.errs = append(v.errs, &Error{File: v.file, Line: v.line(field), Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
+// unknownRef reports a reference to an environment or receiver that is
+// not defined, with the closest defined name or the list of them.
+func (v *validator) unknownRef(field, kind, name string, defined map[string]bool) {
+	var names []string
+	for n := range defined {
+		if n != "" {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	switch guess := suggest(name, names); {
+	case guess != "":
+		v.errf(field, "unknown %s %q; did you mean %q?", kind, name, guess)
+	case len(names) == 0:
+		v.errf(field, "unknown %s %q: no %ss are defined", kind, name, kind)
+	default:
+		v.errf(field, "unknown %s %q (defined: %s)", kind, name, strings.Join(names, ", "))
+	}
+}
+
+// unresolved reports a secret that does not resolve: an error, or a
+// warning when secrets are optional (Options.SecretsOptional).
+func (v *validator) unresolved(field, format string, args ...any) {
+	e := &Error{File: v.file, Line: v.line(field), Field: field, Msg: fmt.Sprintf(format, args...)}
+	if v.secretsOptional {
+		e.Warning = true
+		v.warnings = append(v.warnings, e)
+		return
+	}
+	v.errs = append(v.errs, e)
+}
+
 func (v *validator) secret(field string, s *Secret, required bool) {
 	switch {
 	case s.Env != "" && s.File != "":
@@ -358,7 +509,7 @@ func (v *validator) secret(field string, s *Secret, required bool) {
 	case s.Env != "":
 		s.value = v.getenv(s.Env)
 		if s.value == "" {
-			v.errf(field+".env", "environment variable %s is not set or empty", s.Env)
+			v.unresolved(field+".env", "environment variable %s is not set or empty", s.Env)
 		}
 	case s.File != "":
 		path := s.File
@@ -368,15 +519,15 @@ func (v *validator) secret(field string, s *Secret, required bool) {
 		}
 		b, err := os.ReadFile(path)
 		if err != nil {
-			v.errf(field+".file", "read secret: %v", err)
+			v.unresolved(field+".file", "cannot read the secret: %v", err)
 			return
 		}
 		s.value = strings.TrimSpace(string(b))
 		if s.value == "" {
-			v.errf(field+".file", "secret file %s is empty", path)
+			v.unresolved(field+".file", "secret file %s is empty", path)
 		}
 	case required:
-		v.errf(field, "required: name an environment variable (env:) or a file (file:); secrets are never written in the config")
+		v.errf(field, "required: %s", secretShape)
 	}
 }
 
@@ -464,7 +615,7 @@ func (v *validator) validate(c *Config) {
 		}
 		v.secret(w.field+".key", &w.s.Key, true)
 		if w.s.Environment != "" && !envs[w.s.Environment] {
-			v.errf(w.field+".environment", "unknown environment %q", w.s.Environment)
+			v.unknownRef(w.field+".environment", "environment", w.s.Environment, envs)
 		}
 	}
 	names := map[string]bool{}
@@ -564,7 +715,7 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 	if s.Environment == "" {
 		v.errf(f+".environment", "required: findings belong to an environment")
 	} else if !envs[s.Environment] {
-		v.errf(f+".environment", "unknown environment %q", s.Environment)
+		v.unknownRef(f+".environment", "environment", s.Environment, envs)
 	}
 	for j, src := range s.Sources {
 		switch src {
@@ -579,10 +730,7 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 		}
 	}
 	if !s.EventPattern.IsZero() {
-		var doc any
-		if err := s.EventPattern.Decode(&doc); err != nil {
-			v.errf(f+".event_pattern", "%v", err)
-		} else if b, err := json.Marshal(jsonable(doc)); err != nil {
+		if b, err := patternJSON(&s.EventPattern); err != nil {
 			v.errf(f+".event_pattern", "%v", err)
 		} else if _, err := filter.CompilePattern(b); err != nil {
 			v.errf(f+".event_pattern", "%v", err)
@@ -625,29 +773,6 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 			v.errf(fmt.Sprintf("%s.retry.schedule[%d]", f, j), "must be positive")
 		}
 	}
-}
-
-// jsonable turns YAML's decoded maps into JSON-encodable ones.
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = jsonable(e)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[fmt.Sprint(k)] = jsonable(e)
-		}
-		return m
-	case []any:
-		for i, e := range t {
-			t[i] = jsonable(e)
-		}
-		return t
-	}
-	return v
 }
 
 // Environment returns the named environment.

@@ -189,7 +189,7 @@ func (v *validator) routing(c *Config) {
 		v.errf("route.matchers", "the root route matches every finding; put matchers on child routes")
 	}
 	root.Inherit(nil)
-	v.route("route", root, names)
+	v.route("route", root, names, true)
 }
 
 // Inherit fills what a node leaves unset: from its parent (receiver,
@@ -223,10 +223,11 @@ func orDefault(p *time.Duration, d time.Duration) *time.Duration {
 }
 
 // route validates a node whose fields are already inherited, then its
-// children after they inherit from it.
-func (v *validator) route(f string, r *Route, receivers map[string]bool) {
-	if r.Receiver != "" && !receivers[r.Receiver] {
-		v.errf(f+".receiver", "unknown receiver %q", r.Receiver)
+// children after they inherit from it. ownReceiver says the node names
+// its receiver itself: one inherited from the parent was judged there.
+func (v *validator) route(f string, r *Route, receivers map[string]bool, ownReceiver bool) {
+	if ownReceiver && r.Receiver != "" && !receivers[r.Receiver] {
+		v.unknownRef(f+".receiver", "receiver", r.Receiver, receivers)
 	}
 	ms, err := findings.ParseMatchers(r.Matchers)
 	if err != nil {
@@ -242,8 +243,9 @@ func (v *validator) route(f string, r *Route, receivers map[string]bool) {
 		}
 	}
 	for i := range r.Routes {
+		own := r.Routes[i].Receiver != ""
 		r.Routes[i].Inherit(r)
-		v.route(fmt.Sprintf("%s.routes[%d]", f, i), &r.Routes[i], receivers)
+		v.route(fmt.Sprintf("%s.routes[%d]", f, i), &r.Routes[i], receivers, own)
 	}
 }
 

@@ -31,8 +31,10 @@ var (
 	nodeType     = reflect.TypeOf(yaml.Node{})
 	secretType   = reflect.TypeOf(Secret{})
 	enforceType  = reflect.TypeOf(Enforcement{})
-	accountType  = reflect.TypeOf(Account{})
-	controlsType = reflect.TypeOf(Controls{})
+	// enforceYAMLType is how the mapping form of enforcement is written.
+	enforceYAMLType = reflect.TypeOf(enforcementYAML{})
+	accountType     = reflect.TypeOf(Account{})
+	controlsType    = reflect.TypeOf(Controls{})
 )
 
 // schemaGen builds schemas; a type that contains itself (the routing

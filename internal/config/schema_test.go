@@ -60,6 +60,8 @@ func TestExampleMatchesSchema(t *testing.T) {
 		valid bool
 	}{
 		{"example", string(mustRead(t, "testdata/plumb.yaml")), true},
+		{"minimal example", string(mustRead(t, "../../examples/plumb.yaml")), true},
+		{"reference example", string(mustRead(t, referencePath)), true},
 		{"unknown field", "server: {listn: x}\n", false},
 		{"wrong type", "server: {workers: many}\n", false},
 		{"bad duration", "queue_alerts: [{name: a, state: retry, threshold: 1, for: soon}]\n", false},

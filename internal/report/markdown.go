@@ -22,6 +22,9 @@ const markdownValueWidth = 120
 // code goes through mdCode or mdText, so a hostile resource id or tag
 // value cannot break a table, inject HTML or links, or mention anyone.
 func renderMarkdown(w io.Writer, r *Report) error {
+	if r.PlanCheck {
+		return renderCheckMarkdown(w, r)
+	}
 	bw := bufio.NewWriter(w)
 	if r.Environment != "" {
 		fmt.Fprintf(bw, "## plumb drift report: %s\n\n", mdText(r.Environment))

@@ -294,12 +294,15 @@ func (p *parser) jsonError(err error) error {
 	case errors.As(err, &typ):
 		path, start := jsonpos.ValueAt(p.data, typ.Offset, nil)
 		line, col := jsonpos.LineCol(p.data, start)
-		what := path
-		if what == "" {
-			what = "the document"
+		// encoding/json names Go types ("cannot unmarshal array into Go
+		// value of type state.stateFile"); say what the state format
+		// wants instead.
+		if path == "" {
+			return fmt.Errorf("read state %s: line %d, column %d: expected a Terraform state (a JSON object with \"version\" and \"resources\"), found %s",
+				p.name, line, col, jsonTypeWords(typ.Value))
 		}
-		return fmt.Errorf("read state %s: line %d, column %d: %s: expected %s, found %s: %w",
-			p.name, line, col, what, describeGoType(typ), typ.Value, err)
+		return fmt.Errorf("read state %s: line %d, column %d: %s: expected %s, found %s",
+			p.name, line, col, path, describeGoType(typ), jsonTypeWords(typ.Value))
 	default:
 		return fmt.Errorf("read state %s: %w", p.name, err)
 	}
@@ -314,6 +317,24 @@ func (p *parser) errorAt(path, msg string) error {
 		return fmt.Errorf("read state %s: line %d, column %d: %s: %s", p.name, line, col, path, msg)
 	}
 	return fmt.Errorf("read state %s: %s: %s", p.name, path, msg)
+}
+
+// jsonTypeWords turns encoding/json's name of a JSON value's type
+// ("array", "number 1.5") into words for a sentence.
+func jsonTypeWords(v string) string {
+	switch {
+	case v == "array" || v == "object":
+		return "an " + v
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	case v == "bool":
+		return "a boolean"
+	case v == "string":
+		return "a string"
+	case v == "null":
+		return "null"
+	}
+	return v
 }
 
 func describeGoType(e *json.UnmarshalTypeError) string {

@@ -336,11 +336,11 @@ func TestParseErrors(t *testing.T) {
 			[]string{"line 1, column 29 (byte offset 29)"}, nil},
 		{"trailing garbage", `{"version": 4} x`, []string{"line 1, column 16", "after top-level value"}, nil},
 		{"wrong type with field path", "{\n  \"version\": 4,\n  \"resources\": [\n    " + managed + ",\n    {\"mode\": \"managed\", \"type\": \"aws_vpc\", \"name\": \"b\", \"instances\": [{}, {\"attributes\": [1, 2]}]}\n  ]\n}",
-			[]string{"read state prod.tfstate: line 5, column 90: resources[1].instances[1].attributes: expected an object, found array"}, nil},
+			[]string{"read state prod.tfstate: line 5, column 90: resources[1].instances[1].attributes: expected an object, found an array"}, nil},
 		{"wrong type for a string field", `{"version": 4, "resources": [{"mode": 7}]}`,
-			[]string{"line 1, column 39: resources[0].mode: expected a string, found number"}, nil},
-		{"document is not an object", `[1, 2]`, []string{"line 1, column 1: the document: expected an object, found array"}, nil},
-		{"version as string", `{"version": "4", "resources": []}`, []string{"line 1, column 13: version: expected an integer, found string"}, nil},
+			[]string{"line 1, column 39: resources[0].mode: expected a string, found a number"}, nil},
+		{"document is not an object", `[1, 2]`, []string{`line 1, column 1: expected a Terraform state (a JSON object with "version" and "resources"), found an array`}, nil},
+		{"version as string", `{"version": "4", "resources": []}`, []string{"line 1, column 13: version: expected an integer, found a string"}, nil},
 		{"version 3", string(readFixture(t, "v3.tfstate")),
 			[]string{"read state prod.tfstate: unsupported state version 3 (plumb reads version 4, written by Terraform 0.12 and later; run terraform state pull with a current Terraform)"}, nil},
 		{"version 3 with a shape that breaks v4 decoding", `{"version": 3, "resources": {"aws_vpc.main": {}}}`,
@@ -368,7 +368,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad module path", `{"version": 4, "resources": [{"module": "net", "mode": "managed", "type": "aws_vpc", "name": "m", "instances": []}]}`,
 			[]string{`resources[0].module: invalid module path "net"`}, nil},
 		{"flatmap value not a string", `{"version": 4, "resources": [{"mode": "managed", "type": "aws_vpc", "name": "m", "instances": [{"attributes_flat": {"id": 1}}]}]}`,
-			[]string{"resources[0].instances[0].attributes_flat.id: expected a string, found number"}, nil},
+			[]string{"resources[0].instances[0].attributes_flat.id: expected a string, found a number"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -383,6 +383,13 @@ func TestParseErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), "prod.tfstate") {
 				t.Errorf("error %q does not name the file", err)
+			}
+			// The reader of the message knows the state format, not
+			// plumb's Go types.
+			for _, leak := range []string{"Go value", "Go struct", "state.state", "cannot unmarshal", "interface {}"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("error %q speaks of Go types (%q)", err, leak)
+				}
 			}
 			if tt.is != nil && !errors.Is(err, tt.is) {
 				t.Errorf("error %q is not %v", err, tt.is)

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"hash/crc32"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -53,6 +54,11 @@ func FaultProxy(t testing.TB, target string, fn FaultFunc) string {
 		n := counts[service]
 		mu.Unlock()
 		if f := fn(service, n); f != nil && f.Hangup {
+			// Read the whole request first: closing with unread bytes in
+			// the socket makes the kernel send a reset instead of an
+			// orderly close, and the client would see "connection
+			// reset" some of the time.
+			_, _ = io.Copy(io.Discard, r.Body)
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()

@@ -37,9 +37,9 @@ func Require(t testing.TB, bin string) string {
 	path, err := exec.LookPath(bin)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is required under CI=true but not on PATH: %v", bin, err)
+			t.Fatalf("%s is required under CI=true but not on PATH (make setup installs it, or says how; make test puts what it installed on PATH): %v", bin, err)
 		}
-		t.Skipf("%s not installed: %v", bin, err)
+		t.Skipf("%s not installed (make setup installs it, or says how): %v", bin, err)
 	}
 	return path
 }
@@ -83,7 +83,7 @@ func StartMoto(t testing.TB) *Moto {
 func StartMotoProcess() (*Moto, func(), error) {
 	bin, err := exec.LookPath("moto_server")
 	if err != nil {
-		return nil, nil, fmt.Errorf("moto_server not on PATH: %w", err)
+		return nil, nil, fmt.Errorf("moto_server (the AWS emulator, moto[server] 5.2) is not on PATH: run make setup, which installs it or says how: %w", err)
 	}
 	return startMoto(bin)
 }

@@ -3,7 +3,6 @@ package testenv
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"go/build"
 	"io/fs"
@@ -16,9 +15,14 @@ import (
 
 // FindProviderMirror returns the root of a Terraform filesystem mirror
 // holding registry.terraform.io/hashicorp/aws: PLUMB_TF_MIRROR if set, else
-// where the provider is preinstalled on plumb's development machines.
+// where the provider is preinstalled on plumb's development machines, else
+// the mirror `make setup` makes (~/.cache/plumb/tf-plugins) when it can
+// reach the registry. .ci/setup.sh checks the same places.
 func FindProviderMirror() (string, error) {
 	candidates := []string{os.Getenv("PLUMB_TF_MIRROR"), "/opt/tf-plugins", "/usr/share/terraform/plugins", "/usr/local/share/terraform/plugins"}
+	if home, err := os.UserHomeDir(); err == nil {
+		candidates = append(candidates, filepath.Join(home, ".cache", "plumb", "tf-plugins"))
+	}
 	for _, root := range candidates {
 		if root == "" {
 			continue
@@ -47,7 +51,15 @@ func FindProviderMirror() (string, error) {
 			return found, nil
 		}
 	}
-	return "", errors.New("no Terraform filesystem mirror with registry.terraform.io/hashicorp/aws found (set PLUMB_TF_MIRROR)")
+	return "", fmt.Errorf("the AWS provider for Terraform (registry.terraform.io/hashicorp/aws 5.100.0) is in no filesystem mirror: looked in PLUMB_TF_MIRROR (%s), %s and below /opt, /usr/local, /usr/share and HOME. Run make setup, which makes one when registry.terraform.io answers, or set PLUMB_TF_MIRROR to a directory made with terraform providers mirror",
+		orUnset(os.Getenv("PLUMB_TF_MIRROR")), strings.Join(candidates[1:], ", "))
+}
+
+func orUnset(s string) string {
+	if s == "" {
+		return "unset"
+	}
+	return s
 }
 
 // Terraform runs the real terraform binary with a CLI configuration that
