@@ -311,7 +311,7 @@ func printPlan(w io.Writer, plan *enforce.Plan, actions []*enforce.Action) {
 		counts[a.State]++
 	}
 	var parts []string
-	for _, s := range []enforce.State{enforce.StatePlanned, enforce.StateRunning, enforce.StateSucceeded, enforce.StateBlocked, enforce.StateFailed} {
+	for _, s := range []enforce.State{enforce.StatePlanned, enforce.StateAwaiting, enforce.StateRunning, enforce.StateSucceeded, enforce.StateBlocked, enforce.StateFailed} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -334,6 +334,8 @@ func outcomeText(a *enforce.Action) string {
 		return "running"
 	case enforce.StatePlanned:
 		return "passes every guard"
+	case enforce.StateAwaiting:
+		return "awaiting approval as " + a.ID + ": " + a.Reason
 	}
 	return string(a.State)
 }
@@ -398,7 +400,7 @@ succeeded, failed, released), the guard that stopped it or the result.
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&state, "state", "", "planned, blocked, running, succeeded, failed or released")
+	cmd.Flags().StringVar(&state, "state", "", "planned, awaiting_approval, blocked, running, succeeded, failed or released")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many records (1 to 1000)")
 	cmd.Flags().StringVar(&f.finding, "finding", "", "only this finding (fingerprint)")
 	return cmd

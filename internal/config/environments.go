@@ -191,7 +191,7 @@ func (v *validator) controls(c *Config) {
 		if ct.NeedsApproval() && len(ct.Approvers) == 0 {
 			// The list is absent: point at the setting that needs it.
 			v.errs = append(v.errs, &Error{File: v.file, Line: v.line(f + ".approval"), Field: f + ".approvers",
-				Msg: fmt.Sprintf("required by approval: %s: name who may approve (identities such as alice: a server api_tokens name, a console user or --actor of the CLI; or github:LOGIN to approve by a /plumb approve comment)", ct.Approval)})
+				Msg: fmt.Sprintf("required by approval: %s: name who may approve (identities such as alice: a server api_tokens name or --actor of the CLI)", ct.Approval)})
 		}
 		if !ct.NeedsApproval() && len(ct.Approvers) > 0 && ct.Approval == ApprovalNone {
 			v.errf(f+".approvers", "approvers without approval: set approval: peer or approval: management, or remove the list")

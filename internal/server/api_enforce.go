@@ -87,9 +87,9 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	}
 	state := enforce.State(q.Get("state"))
 	switch state {
-	case "", enforce.StatePlanned, enforce.StateBlocked, enforce.StateRunning, enforce.StateSucceeded, enforce.StateFailed, enforce.StateReleased:
+	case "", enforce.StatePlanned, enforce.StateAwaiting, enforce.StateBlocked, enforce.StateRunning, enforce.StateSucceeded, enforce.StateFailed, enforce.StateReleased:
 	default:
-		writeError(w, http.StatusBadRequest, "state %q: want planned, blocked, running, succeeded, failed or released", state)
+		writeError(w, http.StatusBadRequest, "state %q: want planned, awaiting_approval, blocked, running, succeeded, failed or released", state)
 		return
 	}
 	page, err := s.enforcement.actions.List(r.Context(), enforce.Query{Environment: q.Get("environment"), Fingerprint: q.Get("finding"),
