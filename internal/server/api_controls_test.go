@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"plumb/internal/breakglass"
 	"plumb/internal/enforce"
 	"plumb/internal/model"
 )
@@ -165,5 +166,59 @@ func TestControlsAPI(t *testing.T) {
 	list.Windows = nil
 	if code := as("alice", "GET", "/v1/breakglass?open=true", nil, &list); code != http.StatusOK || len(list.Windows) != 0 {
 		t.Errorf("open after close: %d %+v", code, list)
+	}
+}
+
+// TestBreakGlassIntake: through the intake and the queue, a write by the
+// principal of an open break-glass window gives audit.break_glass and
+// drift.reconcile instead of audit.unexpected_write; another principal's
+// write at the same time still alarms.
+func TestBreakGlassIntake(t *testing.T) {
+	ts := startServer(t, baseConfig, nil)
+	ctx := context.Background()
+	enf, err := newEnforcement(ctx, ts.srv.cfg, ts.queue, ts.store, map[string]enforce.Executor{}, time.Now, ts.srv.logger, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.enforcement = enf
+	ts.srv.pipeline.SetBreakGlass(enf.breakglass)
+	const engineer, other = "22222222-2222-2222-2222-222222222222", "99999999-9999-9999-9999-999999999999"
+	// eventGridEvent's writes happen at 2026-11-22T10:00:00Z.
+	opened := time.Date(2026, 11, 22, 9, 30, 0, 0, time.UTC)
+	if _, err := enf.breakglass.Open(ctx, opened, breakglass.OpenRequest{Environment: "prod", Principal: engineer, Reason: "INC-1234", For: time.Hour, OpenedBy: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	batch := []any{
+		eventGridEvent("bg1", "Microsoft.Resources.ResourceWriteSuccess", engineer),
+		eventGridEvent("bg2", "Microsoft.Resources.ResourceWriteSuccess", other),
+	}
+	if resp, b := ts.do("POST", keyed("/v1/events/eventgrid"), map[string]string{"aeg-event-type": "Notification"}, mustJSON(t, batch)); resp.StatusCode != 200 {
+		t.Fatalf("status %d: %s", resp.StatusCode, b)
+	}
+	var succeeded eventsAnswer
+	waitFor(t, "two succeeded events", func() bool {
+		ts.apiGet("/v1/events?state=succeeded", &succeeded)
+		return len(succeeded.Events) == 2
+	})
+	kinds := map[string][]string{}
+	for _, k := range []string{"audit.break_glass", "drift.reconcile", "audit.unexpected_write"} {
+		var fs struct {
+			Findings []findingView `json:"findings"`
+		}
+		if code := ts.apiGet("/v1/findings?kind="+k, &fs); code != 200 {
+			t.Fatalf("findings: %d", code)
+		}
+		for _, f := range fs.Findings {
+			kinds[k] = append(kinds[k], f.Finding.Resource.ID+" "+f.Finding.Message)
+		}
+	}
+	if len(kinds["audit.break_glass"]) != 1 || !strings.Contains(kinds["audit.break_glass"][0], "nsg-bg1") || !strings.Contains(kinds["audit.break_glass"][0], "INC-1234") {
+		t.Errorf("break-glass records: %q", kinds["audit.break_glass"])
+	}
+	if len(kinds["drift.reconcile"]) != 1 || !strings.Contains(kinds["drift.reconcile"][0], "nsg-bg1") {
+		t.Errorf("reconcile findings: %q", kinds["drift.reconcile"])
+	}
+	if len(kinds["audit.unexpected_write"]) != 1 || !strings.Contains(kinds["audit.unexpected_write"][0], "nsg-bg2") {
+		t.Errorf("unexpected writes: %q (want only the other principal's)", kinds["audit.unexpected_write"])
 	}
 }

@@ -151,12 +151,16 @@ func (p *Pipeline) SetBreakGlass(w handler.BreakGlassWindows) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for _, sub := range p.byName {
+		// A new slice, so a delivery holding the old one is not raced.
+		hs := make([]handler.Handler, len(sub.handlers))
 		for i, h := range sub.handlers {
 			if a, ok := h.(handler.Audit); ok {
 				a.Windows = w
-				sub.handlers[i] = a
+				h = a
 			}
+			hs[i] = h
 		}
+		sub.handlers = hs
 	}
 }
 
@@ -236,8 +240,11 @@ func (p *Pipeline) Dispatch(ctx context.Context, d queue.Delivery) error {
 		return queue.Permanent(fmt.Errorf("subscription %q is no longer configured", d.Subscription))
 	}
 	hd := handler.Delivery{Event: d.Event, Environment: s.environment, Subscription: s.name, Attempt: d.Attempt}
+	p.mu.RLock()
+	handlers := s.handlers
+	p.mu.RUnlock()
 	var found []model.Finding
-	for _, h := range s.handlers {
+	for _, h := range handlers {
 		start := time.Now()
 		fs, err := h.Handle(ctx, hd)
 		p.metrics.observeHandler(h.Name(), time.Since(start), err)
