@@ -31,10 +31,10 @@ type enforceDeps struct {
 }
 
 type enforceFlags struct {
-	env, kind, finding, configPath, dataDir, actor, output string
-	apply                                                  bool
-	wait                                                   time.Duration
-	api                                                    apiClient
+	env, kind, finding, configPath, dataDir, actor, output, tfBin string
+	apply                                                         bool
+	wait                                                          time.Duration
+	api                                                           apiClient
 }
 
 func newEnforceCmd(stdout, stderr io.Writer, deps enforceDeps) *cobra.Command {
@@ -87,8 +87,10 @@ taken (dry run) or stopped by a guard, 1 an error or a failed action.`,
 	cf.StringVar(&f.finding, "finding", "", "only this finding (fingerprint)")
 	cf.StringVar(&f.actor, "actor", "cli", "who is acting, recorded on every action")
 	envDefault(cf, "actor", "USER", "cli")
+	cf.StringVar(&f.tfBin, "terraform-bin", "terraform", "terraform binary (e.g. tofu) that reverts run in an environment's terraform_dir")
 	cf.DurationVar(&f.wait, "wait", 10*time.Minute, "with --apply, how long to wait for the actions and the notifications that follow")
-	cmd.AddCommand(newEnforceLogCmd(stdout, &f), newEnforceReleaseCmd(stdout, stderr, &f, deps), newEnforceIsolateCmd(stdout, stderr, &f))
+	cmd.AddCommand(newEnforceLogCmd(stdout, &f), newEnforceReleaseCmd(stdout, stderr, &f, deps), newEnforceIsolateCmd(stdout, stderr, &f),
+		newDecideCmd(stdout, &f, enforce.DecisionApprove), newDecideCmd(stdout, &f, enforce.DecisionReject))
 	return cmd
 }
 
@@ -213,7 +215,7 @@ func enforceLocal(ctx context.Context, f enforceFlags, kind model.Kind, deps enf
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := server.EnforceOnce(ctx, server.EnforceOptions{Config: cfg, DataDir: f.dataDir, Wait: f.wait, Logger: logger,
-		Executors: deps.executors, Now: deps.now,
+		Executors: deps.executors, Now: deps.now, TerraformBin: f.tfBin,
 		Request: enforce.Request{Environment: env, Apply: f.apply, Actor: f.actor, Kind: kind, Fingerprint: f.finding}})
 	if err != nil {
 		return nil, nil, "", err
@@ -319,7 +321,7 @@ func printPlan(w io.Writer, plan *enforce.Plan, actions []*enforce.Action) {
 		counts[a.State]++
 	}
 	var parts []string
-	for _, s := range []enforce.State{enforce.StatePlanned, enforce.StateRunning, enforce.StateSucceeded, enforce.StateBlocked, enforce.StateFailed} {
+	for _, s := range []enforce.State{enforce.StatePlanned, enforce.StateAwaiting, enforce.StateRunning, enforce.StateSucceeded, enforce.StateBlocked, enforce.StateFailed} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -344,6 +346,8 @@ func outcomeText(a *enforce.Action) string {
 		return "passes every guard"
 	case enforce.StateReleased:
 		return a.Reason // released by WHO (action ID)
+	case enforce.StateAwaiting:
+		return "awaiting approval as " + a.ID + ": " + a.Reason
 	}
 	return string(a.State)
 }
@@ -408,7 +412,7 @@ succeeded, failed, released), the guard that stopped it or the result.
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&state, "state", "", "planned, blocked, running, succeeded, failed or released")
+	cmd.Flags().StringVar(&state, "state", "", "planned, awaiting_approval, blocked, running, succeeded, failed or released")
 	cmd.Flags().IntVar(&limit, "limit", 100, "at most this many records (1 to 1000)")
 	cmd.Flags().StringVar(&f.finding, "finding", "", "only this finding (fingerprint)")
 	return cmd

@@ -88,6 +88,6 @@ Run 'plumb scan --state terraform.tfstate' for a one-shot drift report.`,
 	root.AddCommand(newScanCmd(stdout, stderr), newCheckCmd(stdout, stderr), newReportCmd(stdout), newVersionCmd(stdout),
 		newServeCmd(stdout, stderr), newEventsCmd(stdout), newFindingsCmd(stdout), newSilenceCmd(stdout),
 		newEnforceCmd(stdout, stderr, deps), newCodifyCmd(stdout, stderr), newConfigCmd(stdout), newDocsCmd(stdout),
-		newActionCmd(stdout, stderr), newConsoleCmd(stdout))
+		newActionCmd(stdout, stderr), newConsoleCmd(stdout), newBreakglassCmd(stdout), newGateCmd(stdout))
 	return root
 }

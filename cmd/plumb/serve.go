@@ -15,8 +15,8 @@ import (
 
 func newServeCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
-		cfgPath, dataDir, database, listen, logFormat string
-		shutdown                                      time.Duration
+		cfgPath, dataDir, database, listen, logFormat, tfBin string
+		shutdown                                             time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve --config plumb.yaml --data-dir DIR",
@@ -76,7 +76,7 @@ SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and ex
 			}
 			return server.Run(cmd.Context(), server.Options{
 				Config: cfg, DataDir: dataDir, DatabaseURL: database, Listen: listen,
-				Logger: logger, ShutdownTimeout: shutdown,
+				Logger: logger, ShutdownTimeout: shutdown, TerraformBin: tfBin,
 			})
 		},
 	}
@@ -87,5 +87,6 @@ SIGINT or SIGTERM stops intake (503 + Retry-After), finishes running work and ex
 	f.StringVar(&listen, "listen", "", "address to listen on (default server.listen, else 127.0.0.1:8080)")
 	f.StringVar(&logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&shutdown, "shutdown-timeout", 30*time.Second, "how long to drain requests and running deliveries on stop")
+	f.StringVar(&tfBin, "terraform-bin", "terraform", "terraform binary (e.g. tofu) that reverts run in an environment's terraform_dir")
 	return cmd
 }

@@ -62,6 +62,9 @@ type Server struct {
 	// only one that may isolate a managed resource (POST /v1/isolate) or
 	// release an isolation. It must differ from api_token.
 	OperatorToken Secret `yaml:"operator_token"`
+	// NamedTokens are API tokens with a name each: the identity recorded
+	// for who approved or opened a break-glass window (environments.go).
+	NamedTokens []NamedToken `yaml:"api_tokens"`
 	// MaxBodyBytes bounds one request; larger bodies get 413.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxInflight bounds concurrent intake requests; above it the sender
@@ -131,11 +134,12 @@ type Environment struct {
 	Accounts []Account `yaml:"accounts"`
 	// Compliance settings: production, account_baseline (compliance.go).
 	EnvironmentCompliance `yaml:",inline"`
-	// Packs and Policies are evaluated on the live estate by scheduled
-	// scans, as plumb scan --pack/--policy does; their per-control results
-	// are kept in the scan history (the console's compliance page).
-	Packs    []string `yaml:"packs"`
-	Policies []string `yaml:"policies"`
+	// Controls are approvals, the Terraform directory reverts run in,
+	// promotion order and policy packs (environments.go). The packs and
+	// policies are what plumb gate checks a plan against and what
+	// scheduled scans evaluate on the live estate (the console's
+	// compliance page).
+	Controls `yaml:",inline"`
 }
 
 // Sources configures event intake.
@@ -592,6 +596,12 @@ func (v *validator) validate(c *Config) {
 	if s.OperatorToken.Value() != "" && s.OperatorToken.Value() == s.APITokens.Value() {
 		v.errf("server.operator_token", "must differ from server.api_token: the operator credential is what keeps the API token from isolating managed resources")
 	}
+	for i, nt := range s.NamedTokens {
+		if op := s.OperatorToken.Value(); op != "" && nt.Token.Value() == op {
+			v.errf(fmt.Sprintf("server.api_tokens[%d].token", i), "must differ from server.operator_token: the operator credential is what keeps API tokens from isolating managed resources")
+		}
+	}
+	v.namedTokens(s)
 	if s.NotifyInterval == 0 {
 		s.NotifyInterval = 10 * time.Second
 	} else if s.NotifyInterval < 0 {
@@ -625,6 +635,8 @@ func (v *validator) validate(c *Config) {
 			}
 		}
 	}
+
+	v.controls(c)
 
 	src := &c.Sources
 	for _, w := range []struct {
@@ -824,10 +836,8 @@ func (c *Config) resolvePaths(dir string) {
 		for j, s := range c.Environments[i].States {
 			c.Environments[i].States[j] = rel(s)
 		}
-		for j, p := range c.Environments[i].Policies {
-			c.Environments[i].Policies[j] = rel(p)
-		}
 	}
+	c.resolveControlPaths(rel) // terraform_dir, policies
 	for i := range c.Subscriptions {
 		for j := range c.Subscriptions[i].Handlers {
 			h := &c.Subscriptions[i].Handlers[j]

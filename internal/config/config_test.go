@@ -129,7 +129,7 @@ func TestErrors(t *testing.T) {
 		{
 			name: "unknown field without a close name lists the known ones",
 			yaml: "server:\n  colour: blue\n",
-			want: []string{"plumb.yaml:2: server.colour: unknown field `colour` in `server` (known fields: listen, api_token, operator_token, max_body_bytes"},
+			want: []string{"plumb.yaml:2: server.colour: unknown field `colour` in `server` (known fields: listen, api_token, operator_token, api_tokens, max_body_bytes"},
 		},
 		{
 			name: "field set twice",

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"net/netip"
 	"net/textproto"
-	"slices"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
 	"plumb/internal/ownership"
-	"plumb/internal/policy"
 )
 
 // Console configures the web console plumb serve offers at /: who may log
@@ -170,16 +168,9 @@ func (v *validator) consoleAndOwnership(c *Config) {
 		}
 	}
 
-	for i, e := range c.Environments {
-		for j, p := range e.Packs {
-			if !slices.Contains(policy.Packs(), p) {
-				v.errf(fmt.Sprintf("environments[%d].packs[%d]", i, j), "%q: unknown pack (built-in: %s)", p, strings.Join(policy.Packs(), ", "))
-			}
-		}
-		if (len(e.Packs) > 0 || len(e.Policies) > 0) && e.Schedule == "" {
-			v.errf(fmt.Sprintf("environments[%d].packs", i), "packs and policies are evaluated by scheduled scans: set schedule too")
-		}
-	}
+	// environments[].packs and policies are checked with the other
+	// environment controls (environments.go); scheduled scans evaluate
+	// them when the environment has a schedule.
 }
 
 // parsePrefix reads an address or a prefix; a bare address is a /32 or /128.

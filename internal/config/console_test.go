@@ -75,7 +75,6 @@ func TestConsoleConfigErrors(t *testing.T) {
 		{"rule matching all", "ownership:\n  rules:\n    - owner: x\n", `ownership.rules[0]: give at least one of type, name and environment`},
 		{"empty tag", "ownership:\n  tags: [\"\"]\n", `ownership.tags[0]: empty tag key`},
 		{"unknown pack", "environments:\n  - name: p\n    schedule: '@hourly'\n    states: [a]\n    packs: [iso-27001]\n", `plumb.yaml:5: environments[0].packs[0]: "iso-27001": unknown pack`},
-		{"packs without schedule", "environments:\n  - name: p\n    packs: [cis-aws-3.0]\n", `environments[0].packs: packs and policies are evaluated by scheduled scans: set schedule too`},
 		{"unknown field", "console:\n  user: []\n", "console.user: unknown field `user` in `console`; did you mean `users`?"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -31,7 +31,7 @@ const (
 	DefaultKMSWindowDays  = 30
 	minKMSWindowDays      = 7
 	maxKMSWindowDays      = 30
-	enforcementFieldsHelp = "unmanaged, changed, grace, max_actions, max_fraction, dry_run, protect_tags, protect, force_empty, kms_deletion_window_in_days, stop_quarantined_instances, break_glass_roles"
+	enforcementFieldsHelp = "unmanaged, changed, grace, max_actions, max_fraction, dry_run, protect_tags, protect, force_empty, kms_deletion_window_in_days, stop_quarantined_instances, break_glass_roles, missing, allow_replace"
 )
 
 // Enforcement is what plumb may do about an environment's findings, and
@@ -47,6 +47,12 @@ type Enforcement struct {
 	// report or revert. Revert is accepted but acts as report until plumb
 	// can revert.
 	Changed string
+	// Missing is what happens to a declared resource that is gone: report
+	// or recreate (through the environment's terraform_dir).
+	Missing string
+	// AllowReplace lets a Terraform revert destroy and recreate (replace)
+	// a resource; without it such a plan is refused.
+	AllowReplace bool
 	// Grace is how long a finding must have been open, with its
 	// notification delivered, before anything is done about it.
 	Grace time.Duration
@@ -92,6 +98,8 @@ type Enforcement struct {
 type enforcementYAML struct {
 	Unmanaged             string         `yaml:"unmanaged"`
 	Changed               string         `yaml:"changed"`
+	Missing               string         `yaml:"missing"`
+	AllowReplace          bool           `yaml:"allow_replace"`
 	Grace                 *time.Duration `yaml:"grace"`
 	MaxActions            *int           `yaml:"max_actions"`
 	MaxFraction           *float64       `yaml:"max_fraction"`
@@ -134,7 +142,7 @@ func (e *Enforcement) UnmarshalYAML(n *yaml.Node) error {
 // Acts reports whether the settings can lead to any change in the cloud
 // (anything but report), which is what needs an account allow-list.
 func (e Enforcement) Acts() bool {
-	return e.Unmanaged != ActionReport || e.Changed != ActionReport
+	return e.Unmanaged != ActionReport || e.Changed != ActionReport || (e.Missing != "" && e.Missing != ActionReport)
 }
 
 // Protected reports whether a tag set carries one of the protect tags.
@@ -187,12 +195,12 @@ func (v *validator) enforcement(f string, e *Environment) {
 	r := en.raw
 	switch {
 	case !en.declared:
-		en.Unmanaged, en.Changed = ActionReport, ActionReport
+		en.Unmanaged, en.Changed, en.Missing = ActionReport, ActionReport, ActionReport
 	case en.isShort:
 		if en.short != ActionReport {
 			v.errf(ef, "%q: the short form takes only report; write a mapping such as {unmanaged: %s, grace: 1h} (with accounts: [...] on the environment)", en.short, shortHint(en.short))
 		}
-		en.Unmanaged, en.Changed = ActionReport, ActionReport
+		en.Unmanaged, en.Changed, en.Missing = ActionReport, ActionReport, ActionReport
 	default:
 		for _, k := range en.unknown {
 			v.errf(ef+"."+k, "unknown setting; enforcement takes %s", enforcementFieldsHelp)
@@ -213,6 +221,15 @@ func (v *validator) enforcement(f string, e *Environment) {
 		default:
 			v.errf(ef+".changed", "%q: want report or revert", r.Changed)
 		}
+		en.Missing = r.Missing
+		switch en.Missing {
+		case "":
+			en.Missing = ActionReport
+		case ActionReport, ActionRecreate:
+		default:
+			v.errf(ef+".missing", "%q: want report or recreate", r.Missing)
+		}
+		en.AllowReplace = r.AllowReplace
 	}
 
 	en.Grace = DefaultGrace
@@ -295,8 +312,12 @@ func (v *validator) enforcement(f string, e *Environment) {
 		// Point at the setting that needs the list: the list is absent.
 		at := ef + ".unmanaged"
 		what := "unmanaged: " + en.Unmanaged
-		if en.Unmanaged == ActionReport {
+		switch {
+		case en.Unmanaged != ActionReport:
+		case en.Changed != ActionReport:
 			at, what = ef+".changed", "changed: "+en.Changed
+		default:
+			at, what = ef+".missing", "missing: "+en.Missing
 		}
 		v.errs = append(v.errs, &Error{File: v.file, Line: v.line(at), Field: f + ".accounts",
 			Msg: fmt.Sprintf("required by enforcement %s: name the account ids plumb may act in (accounts: [\"123456789012\"]); nothing is ever changed outside them", what)})
@@ -321,6 +342,7 @@ func enforcementSchema(g *schemaGen) map[string]any {
 	props := obj["properties"].(map[string]any)
 	props["unmanaged"].(map[string]any)["enum"] = []any{ActionReport, ActionQuarantine, ActionDelete}
 	props["changed"].(map[string]any)["enum"] = []any{ActionReport, ActionRevert}
+	props["missing"].(map[string]any)["enum"] = []any{ActionReport, ActionRecreate}
 	props["max_actions"].(map[string]any)["minimum"] = 1
 	props["max_fraction"].(map[string]any)["exclusiveMinimum"] = 0
 	props["max_fraction"].(map[string]any)["maximum"] = 1

@@ -145,7 +145,7 @@ func TestEnforcementErrors(t *testing.T) {
     enforcement:
       unmanaged: delete
       blast_radius: 3
-`, []string{`plumb.yaml:6: environments[0].enforcement.blast_radius: unknown field ` + "`blast_radius`" + ` in ` + "`enforcement`" + ` of environment ` + "`prod`" + ` (known fields: unmanaged, changed, grace,`}},
+`, []string{`plumb.yaml:6: environments[0].enforcement.blast_radius: unknown field ` + "`blast_radius`" + ` in ` + "`enforcement`" + ` of environment ` + "`prod`" + ` (known fields: unmanaged, changed, missing, allow_replace, grace,`}},
 		{"bad protect pattern", `environments:
   - name: prod
     accounts: ["123456789012"]

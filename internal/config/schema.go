@@ -34,6 +34,7 @@ var (
 	// enforceYAMLType is how the mapping form of enforcement is written.
 	enforceYAMLType = reflect.TypeOf(enforcementYAML{})
 	accountType     = reflect.TypeOf(Account{})
+	controlsType    = reflect.TypeOf(Controls{})
 )
 
 // schemaGen builds schemas; a type that contains itself (the routing
@@ -94,13 +95,16 @@ func (g *schemaGen) schemaFor(t reflect.Type) map[string]any {
 			}
 			name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
 			if opts == "inline" && f.Type.Kind() == reflect.Struct {
-				// Inlined fields (an environment's compliance
-				// settings) are properties of the enclosing object.
+				// Inlined fields (an environment's compliance settings
+				// and controls) are properties of the enclosing object.
 				inner := g.schemaFor(f.Type)
 				if p, ok := inner["properties"].(map[string]any); ok {
 					for k, v := range p {
 						props[k] = v
 					}
+				}
+				if f.Type == controlsType {
+					controlsSchema(props)
 				}
 				continue
 			}

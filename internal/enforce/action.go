@@ -27,6 +27,8 @@ const (
 	VerbRevert Verb = "revert"
 	// VerbRelease undoes a quarantine from its saved before-state.
 	VerbRelease Verb = "release"
+	// VerbRecreate creates a missing resource again from the code.
+	VerbRecreate Verb = "recreate"
 )
 
 // State is where an action stands.
@@ -48,6 +50,10 @@ const (
 	StateFailed State = "failed"
 	// StateReleased: a quarantine undone.
 	StateReleased State = "released"
+	// StateAwaiting: passed every guard and waits for an approver (the
+	// environment's approval setting); Revert holds the plan shown to
+	// them, Approval who may decide.
+	StateAwaiting State = "awaiting_approval"
 )
 
 // Actors that are not a person.
@@ -92,6 +98,12 @@ type Action struct {
 	// Params are what a tag or grant action applies: the tags to stamp
 	// (key -> value), or the policy to attach ("policy" -> ARN).
 	Params map[string]string `json:"params,omitempty"`
+	// Revert is the plan of a revert or recreate: what will change, and
+	// the hash an approval is bound to.
+	Revert *RevertPlan `json:"revert,omitempty"`
+	// Approval says who must approve and who did, where the environment
+	// requires it.
+	Approval *ApprovalStatus `json:"approval,omitempty"`
 	// Result says what was done; Error why it failed.
 	Result    string    `json:"result,omitempty"`
 	Error     string    `json:"error,omitempty"`
@@ -147,20 +159,32 @@ func (c *Candidate) Finish(guard, result string) {
 	c.Action.Result = result
 }
 
+// Await parks the candidate until an approver decides (the approval
+// guard); it is not executed by this run.
+func (c *Candidate) Await(guard, reason string) {
+	if c.Stopped() {
+		return
+	}
+	c.Action.State = StateAwaiting
+	c.Action.Guard = guard
+	c.Action.Reason = reason
+}
+
 // Blocked reports whether a guard stopped the candidate.
 func (c *Candidate) Blocked() bool { return c.Action.State == StateBlocked }
 
-// Stopped reports whether the candidate will not be executed, blocked or
-// finished.
-func (c *Candidate) Stopped() bool { return c.Blocked() || c.done }
+// Awaiting reports whether the candidate waits for an approval.
+func (c *Candidate) Awaiting() bool { return c.Action.State == StateAwaiting }
+
+// Stopped reports whether the candidate will not be executed by this
+// run: blocked, finished or waiting for an approval.
+func (c *Candidate) Stopped() bool { return c.Blocked() || c.done || c.Awaiting() }
 
 // Done reports whether the candidate needed nothing done.
 func (c *Candidate) Done() bool { return c.done }
 
 // Verbs maps finding kinds to the verb an environment's settings give
 // them. Kinds without an entry, and kinds set to report, get no action.
-// Revert is accepted in the config but not available yet, so changed
-// resources are reported only (Plan notes say so).
 func Verbs(e config.Enforcement) map[model.Kind]Verb {
 	out := map[model.Kind]Verb{}
 	switch e.Unmanaged {
@@ -168,6 +192,12 @@ func Verbs(e config.Enforcement) map[model.Kind]Verb {
 		out[model.KindUnmanaged] = VerbDelete
 	case config.ActionQuarantine:
 		out[model.KindUnmanaged] = VerbQuarantine
+	}
+	if e.Changed == config.ActionRevert {
+		out[model.KindChanged] = VerbRevert
+	}
+	if e.Missing == config.ActionRecreate {
+		out[model.KindMissing] = VerbRecreate
 	}
 	return out
 }

@@ -34,6 +34,8 @@ type Run struct {
 	// Acting tells whether a resource (type, id) is acted on in this run;
 	// nil means the candidates the precondition stage sees.
 	Acting func(typ, id string) bool
+	// Terraform is the Terraform reverter (nil: none set up).
+	Terraform Reverter
 	// Trip is set by the circuit breaker when it stopped the run.
 	Trip *Trip
 	// Errors are guards that could not judge.
@@ -148,6 +150,11 @@ type Sources struct {
 	// Quarantines is the action store's record of quarantines (the
 	// quarantined guard); nil skips that guard.
 	Quarantines QuarantineSource
+	// BreakGlass tells which break-glass windows are open (nil: none).
+	BreakGlass WindowSource
+	// Decisions are approvers' decisions (the action store); nil for a
+	// chain without the approval stage.
+	Decisions DecisionSource
 }
 
 // StaticGuards need no cloud call: they judge from the config, the
@@ -163,6 +170,7 @@ func StaticGuards(src Sources) []Guard {
 		ProtectTag{},
 		CompleteScope{Evidence: src.Evidence},
 		Grace{Evidence: src.Evidence},
+		BreakGlass{Windows: src.BreakGlass},
 	}
 }
 
@@ -180,12 +188,17 @@ func LiveGuards() []Guard {
 // DefaultGuards is the whole chain of a plan, in order: the guards that
 // need no cloud call, then the circuit breaker over what passed them
 // (so a mass delete is stopped before plumb reads anything live), then
-// the live guards, then the dry run.
+// the live guards, the revert plan, the dry run, and last the approval
+// (which parks what needs an approver instead of blocking it).
 func DefaultGuards(src Sources) []Guard {
 	gs := StaticGuards(src)
 	gs = append(gs, CircuitBreaker{Size: src.Size})
 	gs = append(gs, LiveGuards()...)
-	return append(gs, DryRun{})
+	gs = append(gs, RevertPlanner{}, DryRun{})
+	if src.Decisions != nil {
+		gs = append(gs, Approval{Store: src.Decisions, Evidence: src.Evidence})
+	}
+	return gs
 }
 
 // Guard names, as they appear in plans and records.

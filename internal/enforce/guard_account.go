@@ -36,6 +36,12 @@ func (Account) Check(ctx context.Context, run *Run, cands []*Candidate) error {
 			c.Block(GuardAccount, fmt.Sprintf("plumb's credentials act in account %s, not one of %s", caller, list))
 			continue
 		}
+		if acct := resourceOf(c).Account; acct == "" && c.Action.Verb == VerbRecreate {
+			// A missing resource's account is often not in its state
+			// (bucket ARNs carry none): it is created where the
+			// environment's credentials, checked above, act.
+			continue
+		}
 		blockForeignAccount(c, resourceOf(c).Account, allowed, list)
 	}
 	return nil

@@ -19,13 +19,29 @@ func (DeclaredAnywhere) Name() string { return GuardDeclared }
 
 // Check implements Guard.
 func (g DeclaredAnywhere) Check(_ context.Context, _ *Run, cands []*Candidate) error {
-	if g.Set == nil {
+	if g.Set == nil && !allRevert(cands) {
 		return fmt.Errorf("the environments' states were not loaded")
 	}
 	for _, c := range cands {
+		if IsRevert(c.Action.Verb) {
+			// A revert acts on a declared resource by definition: it puts
+			// it back as that declaration says.
+			continue
+		}
 		if where, ok := g.Set.Lookup(c.Action.Resource); ok {
 			c.Block(GuardDeclared, "declared in "+where)
 		}
 	}
 	return nil
+}
+
+// allRevert reports whether every candidate is a revert or recreate,
+// which the declared guard lets through without the states.
+func allRevert(cands []*Candidate) bool {
+	for _, c := range cands {
+		if !IsRevert(c.Action.Verb) {
+			return false
+		}
+	}
+	return true
 }

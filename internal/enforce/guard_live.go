@@ -51,7 +51,18 @@ func (Live) Check(ctx context.Context, run *Run, cands []*Candidate) error {
 				continue
 			}
 			live, ok := found[k]
-			if !ok {
+			switch {
+			case c.Action.Verb == VerbRecreate && ok:
+				c.Finish(GuardLive, "exists again: nothing to recreate")
+				continue
+			case c.Action.Verb == VerbRecreate:
+				// Gone, as the finding says: recreate has work to do. The
+				// account, if the state tells it, is the one judged.
+				if c.Action.Resource.Account != "" {
+					blockForeignAccount(c, c.Action.Resource.Account, allowed, list)
+				}
+				continue
+			case !ok:
 				c.Finish(GuardLive, "already gone")
 				continue
 			}
@@ -73,6 +84,9 @@ func (AWSDefault) Name() string { return GuardDefault }
 // Check implements Guard.
 func (AWSDefault) Check(_ context.Context, _ *Run, cands []*Candidate) error {
 	for _, c := range cands {
+		if c.Action.Verb == VerbRecreate {
+			continue // nothing live to judge: it is gone
+		}
 		if c.Live == nil {
 			c.Block(GuardDefault, "the resource was not read back live")
 			continue
@@ -104,6 +118,9 @@ func (Precondition) Check(ctx context.Context, run *Run, cands []*Candidate) err
 		acting = func(typ, id string) bool { return set[typ+"\x00"+id] }
 	}
 	for _, c := range cands {
+		if IsRevert(c.Action.Verb) {
+			continue // the revert-plan stage is a revert's precondition
+		}
 		ex := run.Executors[c.Action.Resource.Provider]
 		if ex == nil || c.Live == nil {
 			c.Block(GuardPrecondition, "the resource was not read back live")

@@ -18,6 +18,14 @@ func (Supported) Check(_ context.Context, run *Run, cands []*Candidate) error {
 	for _, c := range cands {
 		a := c.Action
 		ex := run.Executors[a.Resource.Provider]
+		if IsRevert(a.Verb) {
+			if why, ok := revertSupported(run, c); !ok {
+				c.Block(GuardSupported, why)
+			} else if ex != nil {
+				a.Rank = ex.Rank(a.Verb, a.Resource.Type)
+			}
+			continue
+		}
 		switch {
 		case ex == nil:
 			c.Block(GuardSupported, fmt.Sprintf("plumb cannot %s %s resources", a.Verb, providerName(a.Resource.Provider)))

@@ -71,6 +71,8 @@ func (p *Plan) Runnable() []*Action {
 type Planner struct {
 	Executors map[string]Executor
 	Guards    []Guard
+	// Terraform reverts in environments with a terraform_dir (nil: none).
+	Terraform Reverter
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
 }
@@ -118,7 +120,7 @@ func (p *Planner) Plan(ctx context.Context, req Request, recs []findings.Record)
 		}
 		plan.candidates = append(plan.candidates, &Candidate{Action: a, Finding: r})
 	}
-	run := &Run{Environment: env, Now: now, Apply: req.Apply, Executors: p.Executors}
+	run := &Run{Environment: env, Now: now, Apply: req.Apply, Executors: p.Executors, Terraform: p.Terraform}
 	RunGuards(ctx, run, p.Guards, plan.candidates)
 	plan.Circuit = run.Trip
 	plan.Errors = run.Errors
@@ -165,9 +167,10 @@ func notes(e config.Enforcement, recs []findings.Record) []string {
 			out = append(out, fmt.Sprintf("%d unmanaged resource(s) are reported only (unmanaged: report)", n))
 		}
 	}
-	switch e.Changed {
-	case config.ActionRevert:
-		out = append(out, "changed: revert acts as report until plumb can revert; changed resources are reported only")
+	if e.Changed == config.ActionReport {
+		if n := count(model.KindChanged); n > 0 {
+			out = append(out, fmt.Sprintf("%d changed resource(s) are reported only (changed: report)", n))
+		}
 	}
 	return out
 }

@@ -63,10 +63,19 @@ type Runner struct {
 	Environment func(name string) (config.Environment, bool)
 	// Enqueue hands items to the durable queue.
 	Enqueue func(ctx context.Context, items []queue.Item) (queue.EnqueueResult, error)
-	// Guards are re-applied right before each write; nil is LiveGuards().
+	// Guards are re-applied right before each write; nil is LiveGuards()
+	// followed by the break-glass and approval checks.
 	Guards []Guard
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Terraform reverts and recreates in environments with a
+	// terraform_dir (nil: those are refused).
+	Terraform Reverter
+	// BreakGlass says which break-glass windows are open (nil: none).
+	BreakGlass WindowSource
+	// OnAwaiting is told about each new request for approval (the server
+	// posts it on the finding's GitHub issue); nil does nothing.
+	OnAwaiting func(ctx context.Context, a *Action)
+	Now        func() time.Time
+	Logger     *slog.Logger
 }
 
 func (r *Runner) now() time.Time {
@@ -107,6 +116,10 @@ func (r *Runner) Submit(ctx context.Context, p *Plan) error {
 			if err := r.Actions.Put(ctx, &rec); err != nil {
 				return err
 			}
+		case a.State == StateAwaiting:
+			if err := r.park(ctx, a); err != nil {
+				return err
+			}
 		case a.State == StateSucceeded:
 			if err := r.Actions.Insert(ctx, []*Action{a}); err != nil {
 				return err
@@ -132,7 +145,19 @@ func (r *Runner) Submit(ctx context.Context, p *Plan) error {
 	if _, err := r.Enqueue(ctx, []queue.Item{item}); err != nil {
 		return fmt.Errorf("queue run %s: %w", p.RunID, err)
 	}
-	return r.Actions.Insert(ctx, runnable)
+	var fresh []*Action
+	for _, a := range runnable {
+		if a.Approval == nil {
+			fresh = append(fresh, a)
+			continue
+		}
+		// An approved request keeps its record (awaitingID): this run
+		// takes it over.
+		if err := r.Actions.Put(ctx, a); err != nil {
+			return err
+		}
+	}
+	return r.Actions.Insert(ctx, fresh)
 }
 
 // circuitFinding opens the environment's enforce.circuit_open finding
@@ -261,9 +286,14 @@ func (r *Runner) execute(ctx context.Context, env config.Environment, a *Action,
 	}
 	guards := r.Guards
 	if guards == nil {
-		guards = LiveGuardsFor(a.Verb)
+		switch a.Verb {
+		case VerbRelease, VerbTag, VerbGrant:
+			guards = LiveGuardsFor(a.Verb)
+		default:
+			guards = r.executionGuards()
+		}
 	}
-	run := &Run{Environment: env, Now: now, Apply: true, Executors: r.Executors, Acting: acting}
+	run := &Run{Environment: env, Now: now, Apply: true, Executors: r.Executors, Acting: acting, Terraform: r.Terraform}
 	c := &Candidate{Action: a}
 	a.State = StatePlanned
 	RunGuards(ctx, run, guards, []*Candidate{c})
@@ -289,7 +319,16 @@ func (r *Runner) execute(ctx context.Context, env config.Environment, a *Action,
 	a.State = StateRunning
 	rec := &recorder{store: r.Actions, action: a, now: r.now}
 	// Calls of earlier attempts stay on the record; this attempt adds its own.
-	result, err := ex.Execute(ctx, a, env.Enforcement, rec)
+	var result string
+	var err error
+	if IsRevert(a.Verb) {
+		result, err = r.executeRevert(ctx, env, a, rec)
+		if errors.Is(err, errStopped) {
+			return nil
+		}
+	} else {
+		result, err = ex.Execute(ctx, a, env.Enforcement, rec)
+	}
 	if err != nil {
 		return err
 	}
@@ -310,7 +349,10 @@ func (r *Runner) finish(ctx context.Context, a *Action, result string) error {
 		return nil
 	}
 	note := model.Enforcement{Verb: string(a.Verb), Result: result, ActionID: a.ID, At: now}
-	err := r.Findings.RecordEnforcement(ctx, now, a.Fingerprint, note, resolves(a))
+	// A delete removes the problem; so does a revert or recreate (the
+	// resource is as the code declares it again); releasing an isolation
+	// ends its incident.
+	err := r.Findings.RecordEnforcement(ctx, now, a.Fingerprint, note, resolves(a) || IsRevert(a.Verb))
 	if errors.Is(err, findings.ErrNotFound) {
 		r.logger().Warn("enforcement action done, but its finding is no longer stored", "action", a.ID, "fingerprint", a.Fingerprint)
 		return nil

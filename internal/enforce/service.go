@@ -22,6 +22,10 @@ type Service struct {
 	Runner    *Runner
 	// LoadStates reads state sources; nil is LoadStates.
 	LoadStates StateLoader
+	// Terraform reverts in environments with a terraform_dir (nil: none).
+	Terraform Reverter
+	// BreakGlass tells which break-glass windows are open (nil: none).
+	BreakGlass WindowSource
 	Now        func() time.Time
 }
 
@@ -63,12 +67,12 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 		return declared.Count(environment) + n, nil
 	}
-	src := Sources{Evidence: s.Findings, InFlight: s.Actions, Declared: declared, Size: size, Quarantines: s.Actions}
+	src := Sources{Evidence: s.Findings, InFlight: s.Actions, Declared: declared, Size: size, Quarantines: s.Actions, BreakGlass: s.BreakGlass, Decisions: s.Actions}
 	guards := DefaultGuards(src)
 	if declErr != nil {
 		guards = append([]Guard{failing{name: GuardDeclared, err: declErr}}, guards...)
 	}
-	p := &Planner{Executors: s.Executors, Guards: guards, Now: s.Now}
+	p := &Planner{Executors: s.Executors, Guards: guards, Now: s.Now, Terraform: s.Terraform}
 	plan, err := p.Plan(ctx, req, recs)
 	if err != nil {
 		return nil, err

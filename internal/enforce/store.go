@@ -29,7 +29,7 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 		return nil, fmt.Errorf("action store: unsupported dialect %q", dialect)
 	}
 	s := &Store{db: db, dialect: dialect}
-	for _, stmt := range []string{
+	for _, stmt := range append([]string{
 		`CREATE TABLE IF NOT EXISTS plumb_action (
 			id TEXT PRIMARY KEY,
 			run_id TEXT NOT NULL,
@@ -43,7 +43,7 @@ func NewStore(ctx context.Context, db *sql.DB, dialect string) (*Store, error) {
 		)`,
 		`CREATE INDEX IF NOT EXISTS plumb_action_created ON plumb_action (created_at, id)`,
 		`CREATE INDEX IF NOT EXISTS plumb_action_fp ON plumb_action (fingerprint, state)`,
-	} {
+	}, approvalTables()...) {
 		if _, err := db.ExecContext(ctx, stmt); err != nil {
 			return nil, fmt.Errorf("action store: create table: %w", err)
 		}

@@ -3,8 +3,11 @@ package handler
 import (
 	"context"
 	"errors"
+	"fmt"
+	"time"
 
 	"plumb/internal/audit"
+	"plumb/internal/breakglass"
 	"plumb/internal/model"
 )
 
@@ -13,6 +16,15 @@ import (
 // else changes the estate.
 type Audit struct {
 	Checker *audit.Checker
+	// Windows finds the break-glass window a write was made under (nil:
+	// none are kept).
+	Windows BreakGlassWindows
+}
+
+// BreakGlassWindows finds the open break-glass window of an environment
+// whose principal made an event (internal/breakglass).
+type BreakGlassWindows interface {
+	Covering(ctx context.Context, environment string, ev model.Event, now time.Time) (*breakglass.Window, error)
 }
 
 // Name identifies the handler in subscriptions and logs.
@@ -22,7 +34,11 @@ func (Audit) Name() string { return "audit" }
 // principal that is not a pipeline. Reads, writes without a known caller
 // (nobody to hold to account, so no verdict) and writes AWS services make
 // on their own (auto scaling, service-linked roles) yield nothing.
-func (a Audit) Handle(_ context.Context, d Delivery) ([]model.Finding, error) {
+//
+// A write by the principal of a break-glass window open at the time of the
+// write yields audit.break_glass (info) and a drift.reconcile finding
+// asking to put the change into code, instead of the unexpected write.
+func (a Audit) Handle(ctx context.Context, d Delivery) ([]model.Finding, error) {
 	if a.Checker == nil {
 		return nil, Permanent(errors.New("audit: no pipeline identities configured"))
 	}
@@ -32,6 +48,15 @@ func (a Audit) Handle(_ context.Context, d Delivery) ([]model.Finding, error) {
 	}
 	if a.Checker.IsPipelineEvent(ev) {
 		return nil, nil
+	}
+	if a.Windows != nil {
+		w, err := a.Windows.Covering(ctx, d.Environment, ev, time.Now())
+		if err != nil {
+			return nil, fmt.Errorf("audit: break-glass windows: %w", err)
+		}
+		if w != nil {
+			return breakglass.Findings(ev, d.Environment, *w), nil
+		}
 	}
 	return []model.Finding{audit.Finding(ev, d.Environment)}, nil
 }

@@ -99,6 +99,9 @@ type Severity string
 
 // Severities, lowest to highest.
 const (
+	// SeverityInfo records something that happened on purpose (a
+	// break-glass write) and needs no one woken up.
+	SeverityInfo     Severity = "info"
 	SeverityLow      Severity = "low"
 	SeverityMedium   Severity = "medium"
 	SeverityHigh     Severity = "high"
@@ -183,6 +186,18 @@ type Enforcement struct {
 // KindCircuitOpen is raised when an enforcement run would have acted on
 // more resources than its limits allow and acted on none instead.
 const KindCircuitOpen Kind = "enforce.circuit_open"
+
+// Break-glass kinds (internal/breakglass): a write by a principal inside an
+// open break-glass window is recorded, not alarmed about, and the change it
+// made is to be put into code.
+const (
+	// KindBreakGlass is a write by the principal of an open break-glass
+	// window (severity info), instead of audit.unexpected_write.
+	KindBreakGlass Kind = "audit.break_glass"
+	// KindReconcile asks to put a change made under break-glass into the
+	// code. No enforcement acts on it.
+	KindReconcile Kind = "drift.reconcile"
+)
 
 // Fingerprint hashes what makes a problem the same problem: its kind, the
 // environment, the resource identity and, for rule-based findings, the rule.

@@ -17,7 +17,8 @@ type enforceRequest struct {
 	// Kind and Finding narrow the findings considered.
 	Kind    string `json:"kind"`
 	Finding string `json:"finding"`
-	// Actor is recorded on the actions ("api" when empty).
+	// Actor is recorded on the actions when the call is made with the
+	// shared server.api_token; with a named token the token's name is.
 	Actor string `json:"actor"`
 }
 
@@ -46,9 +47,11 @@ func (s *Server) enforcePlan(apply bool) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, "kind %q: want a finding kind such as %s", req.Kind, model.KindUnmanaged)
 			return
 		}
-		actor := req.Actor
-		if actor == "" {
-			actor = "api"
+		// A named token is who acts (an approver cannot request as someone
+		// else); with the shared token the body may name the actor.
+		actor := identityOf(r)
+		if actor == config.SharedTokenIdentity && req.Actor != "" {
+			actor = req.Actor
 		}
 		plan, err := s.enforcement.service.Plan(r.Context(), enforce.Request{Environment: config.Environment{Name: req.Environment},
 			Apply: apply, Actor: actor, Kind: model.Kind(req.Kind), Fingerprint: req.Finding})
@@ -84,9 +87,9 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	}
 	state := enforce.State(q.Get("state"))
 	switch state {
-	case "", enforce.StatePlanned, enforce.StateBlocked, enforce.StateRunning, enforce.StateSucceeded, enforce.StateFailed, enforce.StateReleased:
+	case "", enforce.StatePlanned, enforce.StateAwaiting, enforce.StateBlocked, enforce.StateRunning, enforce.StateSucceeded, enforce.StateFailed, enforce.StateReleased:
 	default:
-		writeError(w, http.StatusBadRequest, "state %q: want planned, blocked, running, succeeded, failed or released", state)
+		writeError(w, http.StatusBadRequest, "state %q: want planned, awaiting_approval, blocked, running, succeeded, failed or released", state)
 		return
 	}
 	page, err := s.enforcement.actions.List(r.Context(), enforce.Query{Environment: q.Get("environment"), Fingerprint: q.Get("finding"),

@@ -60,7 +60,7 @@ func TestEnforceAPI(t *testing.T) {
 	if code := ts.apiGet("/v1/actions", nil); code != http.StatusServiceUnavailable {
 		t.Errorf("actions without enforcement: %d", code)
 	}
-	enf, err := newEnforcement(ctx, ts.srv.cfg, ts.queue, ts.store, map[string]enforce.Executor{"aws": ex}, time.Now, ts.srv.logger)
+	enf, err := newEnforcement(ctx, ts.srv.cfg, ts.queue, ts.store, map[string]enforce.Executor{"aws": ex}, time.Now, ts.srv.logger, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/subtle"
 	"errors"
 	"net/http"
@@ -32,7 +33,9 @@ func (s *Server) bearerRole(r *http.Request) (Role, bool) {
 	if op := s.cfg.Server.OperatorToken.Value(); op != "" && subtle.ConstantTimeCompare([]byte(got), []byte(op)) == 1 {
 		return RoleOperator, true
 	}
-	if api := s.cfg.Server.APITokens.Value(); api != "" && subtle.ConstantTimeCompare([]byte(got), []byte(api)) == 1 {
+	// The shared API token and every named one (server.api_tokens) have
+	// the API role.
+	if s.cfg.Server.Identity(got) != "" {
 		return RoleAPI, true
 	}
 	return "", false
@@ -50,7 +53,12 @@ func (s *Server) withRoles(fn func(w http.ResponseWriter, r *http.Request, role 
 		}
 		for _, want := range roles {
 			if role == want {
-				fn(w, r, role)
+				who := string(RoleOperator)
+				if role == RoleAPI {
+					got, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+					who = s.cfg.Server.Identity(got)
+				}
+				fn(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, who)), role)
 				return
 			}
 		}

@@ -8,9 +8,11 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"plumb/internal/breakglass"
 	"plumb/internal/config"
 	"plumb/internal/enforce"
 	enforceaws "plumb/internal/enforce/aws"
+	"plumb/internal/enforce/tfrevert"
 	"plumb/internal/findings"
 	"plumb/internal/queue"
 	"plumb/internal/routing"
@@ -31,24 +33,36 @@ func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Exec
 	return map[string]enforce.Executor{ex.Provider(): ex}, nil
 }
 
-// enforcement is the server's enforcement wiring.
+// enforcement is the server's enforcement wiring: the service and runner,
+// the approvals of actions awaiting them and the break-glass windows.
 type enforcement struct {
-	service *enforce.Service
-	runner  *enforce.Runner
-	actions *enforce.Store
+	service    *enforce.Service
+	runner     *enforce.Runner
+	actions    *enforce.Store
+	approvals  *enforce.Approvals
+	breakglass *breakglass.Store
 }
 
-// newEnforcement wires the service and runner over the open stores.
+// newEnforcement wires the service and runner over the open stores. The
+// Terraform reverter runs tfBin (terraform or tofu; empty is terraform)
+// in the terraform_dir of environments that set one.
 func newEnforcement(ctx context.Context, cfg *config.Config, q *queue.Queue, store *findings.Store,
-	execs map[string]enforce.Executor, now func() time.Time, logger *slog.Logger) (*enforcement, error) {
+	execs map[string]enforce.Executor, now func() time.Time, logger *slog.Logger, tfBin string) (*enforcement, error) {
 	actions, err := enforce.NewStore(ctx, q.DB(), q.Dialect())
 	if err != nil {
 		return nil, err
 	}
+	windows, err := breakglass.NewStore(ctx, q.DB(), q.Dialect(), store)
+	if err != nil {
+		return nil, err
+	}
+	rev := &tfrevert.Reverter{Bin: tfBin}
 	runner := &enforce.Runner{Actions: actions, Findings: store, Executors: execs, Environment: cfg.Environment,
-		Enqueue: q.Enqueue, Now: now, Logger: logger}
-	svc := &enforce.Service{Config: cfg, Findings: store, Actions: actions, Executors: execs, Runner: runner, Now: now}
-	return &enforcement{service: svc, runner: runner, actions: actions}, nil
+		Enqueue: q.Enqueue, Now: now, Logger: logger, Terraform: rev}
+	svc := &enforce.Service{Config: cfg, Findings: store, Actions: actions, Executors: execs, Runner: runner, Now: now,
+		Terraform: rev, BreakGlass: windows}
+	return &enforcement{service: svc, runner: runner, actions: actions, breakglass: windows,
+		approvals: &enforce.Approvals{Config: cfg, Actions: actions, Runner: runner, Now: now}}, nil
 }
 
 // EnforceResult is what a one-shot enforcement run did.
@@ -80,6 +94,9 @@ type EnforceOptions struct {
 	// Release, when set, releases a quarantine instead of planning
 	// Request (plumb enforce release).
 	Release *enforce.ReleaseRequest
+	// TerraformBin is the terraform (or tofu) binary reverts run in an
+	// environment's terraform_dir (empty: terraform).
+	TerraformBin string
 }
 
 // EnforceOnce is `plumb enforce` with --data-dir: it plans from the
@@ -118,7 +135,7 @@ func EnforceOnce(ctx context.Context, o EnforceOptions) (EnforceResult, error) {
 	if p.receivers, err = BuildReceivers(o.Config, store.ReceiverState()); err != nil {
 		return res, err
 	}
-	enf, err := newEnforcement(ctx, o.Config, q, store, execs, now, logger)
+	enf, err := newEnforcement(ctx, o.Config, q, store, execs, now, logger, o.TerraformBin)
 	if err != nil {
 		return res, err
 	}

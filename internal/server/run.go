@@ -67,6 +67,9 @@ type Options struct {
 	// EnforceNow is enforcement's clock (nil: time.Now); tests move it
 	// past the grace period.
 	EnforceNow func() time.Time
+	// TerraformBin is the terraform (or tofu) binary reverts run in an
+	// environment's terraform_dir (empty: terraform).
+	TerraformBin string
 }
 
 // DefaultScanTimeout bounds a scheduled scan when Options.ScanTimeout is
@@ -142,12 +145,20 @@ func Run(ctx context.Context, o Options) error {
 	if enforceNow == nil {
 		enforceNow = time.Now
 	}
-	enf, err := newEnforcement(ctx, cfg, q, store, execs, enforceNow, logger)
+	enf, err := newEnforcement(ctx, cfg, q, store, execs, enforceNow, logger, o.TerraformBin)
 	if err != nil {
 		return fmt.Errorf("open action store: %w", err)
 	}
 	pipeline.SetEnforcer(enf.runner)
 	pipeline.SetService(enf.service)
+	pipeline.SetBreakGlass(enf.breakglass)
+	// Windows that ended hand their drift back to normal handling.
+	if err := q.Periodic("breakglass-sweep", "@every 1m", func(ctx context.Context) error {
+		_, err := enf.breakglass.Sweep(ctx, enforceNow())
+		return err
+	}); err != nil {
+		return fmt.Errorf("schedule break-glass sweep: %w", err)
+	}
 	srv.enforcement = enf
 	srv.console = consoleHandler
 

@@ -5,7 +5,7 @@
 package server
 
 import (
-	"crypto/subtle"
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"plumb/internal/config"
+	"plumb/internal/enforce"
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/model"
@@ -91,6 +92,11 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /v1/enforce/plan", s.api(s.enforcePlan(false)))
 	mux.Handle("POST /v1/enforce/apply", s.api(s.enforcePlan(true)))
 	s.isolateRoutes(mux)
+	mux.Handle("POST /v1/actions/{id}/approve", s.api(s.decideAction(enforce.DecisionApprove)))
+	mux.Handle("POST /v1/actions/{id}/reject", s.api(s.decideAction(enforce.DecisionReject)))
+	mux.Handle("GET /v1/breakglass", s.api(s.listWindows))
+	mux.Handle("POST /v1/breakglass", s.api(s.openWindow))
+	mux.Handle("POST /v1/breakglass/{id}/close", s.api(s.closeWindow))
 	mux.Handle("GET /v1/silences", s.api(s.listSilences))
 	mux.Handle("POST /v1/silences", s.api(s.addSilence))
 	mux.Handle("POST /v1/silences/{id}/expire", s.api(s.expireSilence))
@@ -112,19 +118,33 @@ func (s *Server) Handler() http.Handler {
 // the API is closed: events and findings describe the estate's weak spots.
 func (s *Server) api(fn http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		want := s.cfg.Server.APITokens.Value()
-		if want == "" {
-			writeError(w, http.StatusUnauthorized, "the API is disabled: set server.api_token in the config")
+		if !s.cfg.Server.APIEnabled() {
+			writeError(w, http.StatusUnauthorized, "the API is disabled: set server.api_token or server.api_tokens in the config")
 			return
 		}
 		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		who := ""
+		if ok {
+			who = s.cfg.Server.Identity(got)
+		}
+		if who == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="plumb"`)
 			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token")
 			return
 		}
-		fn(w, r)
+		fn(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, who)))
 	})
+}
+
+// identityKey holds the caller's identity in a request's context: the
+// name of the API token presented (server.api_tokens), or "api" for the
+// shared server.api_token.
+type identityKey struct{}
+
+// identityOf returns who made an API call (see identityKey).
+func identityOf(r *http.Request) string {
+	who, _ := r.Context().Value(identityKey{}).(string)
+	return who
 }
 
 func (s *Server) eventID(w http.ResponseWriter, r *http.Request) (int64, bool) {

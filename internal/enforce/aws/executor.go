@@ -143,8 +143,13 @@ type recorderKey struct{}
 func (e *Executor) Provider() string { return "aws" }
 
 // Supports implements enforce.Executor: delete of the types with a
-// deleter; quarantine and release, tag and grant (quarantine.go).
+// deleter; quarantine and release, tag and grant (quarantine.go); the
+// built-in revert (revert.go) of the types whose tags or settings it
+// writes.
 func (e *Executor) Supports(verb enforce.Verb, typ string) bool {
+	if verb == enforce.VerbRevert {
+		return revertable(typ)
+	}
 	if verb != enforce.VerbDelete {
 		return e.supportsMore(verb, typ)
 	}
