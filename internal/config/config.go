@@ -74,6 +74,12 @@ type Server struct {
 	NotifyInterval time.Duration `yaml:"notify_interval"`
 	// ExternalURL is how receivers link back to this server.
 	ExternalURL string `yaml:"external_url"`
+	// RescueAfter is how long a replica may stop proving it is alive
+	// before the scan parts and deliveries it was running are given to
+	// another replica (default 2m).
+	RescueAfter time.Duration `yaml:"rescue_after"`
+	// ScanWorkers bounds the scan parts one replica runs at once.
+	ScanWorkers int `yaml:"scan_workers"`
 }
 
 // Secret is a value that must never sit in the config file: it names an
@@ -113,8 +119,13 @@ type Environment struct {
 	// (see enforcement.go and docs/enforcement.md).
 	Enforcement Enforcement `yaml:"enforcement"`
 	// Accounts is the allow-list of accounts plumb may act in; any
-	// enforcement other than report requires it.
+	// enforcement other than report requires it. AWS accounts with a
+	// role_arn are also read by scans (see accounts.go).
 	Accounts []Account `yaml:"accounts"`
+	// Organization discovers more AWS accounts to scan (accounts.go).
+	Organization *Organization `yaml:"organization"`
+	// ScanLimits bound the parts of a scan reading one account at once.
+	ScanLimits ScanLimits `yaml:"scan_limits"`
 }
 
 // Sources configures event intake.
@@ -563,6 +574,7 @@ func (v *validator) validate(c *Config) {
 		s.MaxPending = 100000
 	}
 	v.secret("server.api_token", &s.APITokens, false)
+	v.scale(s)
 	if s.NotifyInterval == 0 {
 		s.NotifyInterval = 10 * time.Second
 	} else if s.NotifyInterval < 0 {
@@ -586,6 +598,7 @@ func (v *validator) validate(c *Config) {
 		default:
 			v.errf(f+".cloud", "%q: want aws or azure", e.Cloud)
 		}
+		v.accounts(f, e)
 		v.enforcement(f, e)
 		if e.Schedule != "" {
 			if _, err := cron.ParseStandard(e.Schedule); err != nil {
