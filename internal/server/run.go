@@ -25,6 +25,7 @@ import (
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
+	awsinv "plumb/internal/inventory/aws"
 	"plumb/internal/model"
 	"plumb/internal/poller"
 	"plumb/internal/queue"
@@ -140,13 +141,16 @@ func Run(ctx context.Context, o Options) error {
 	srv.enforcement = enf
 
 	var schedules []string
+	// One cache of assumed-role credentials for every scheduled scan, so
+	// AssumeRole runs once an hour per account, not once a scan.
+	roles := awsinv.NewRoleCache()
 	for _, env := range cfg.Environments {
 		if env.Schedule == "" {
 			continue
 		}
 		env := env
 		err := q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error {
-			return scheduledScan(ctx, env, cfg.IgnoreRules, store, logger, o.ScanTimeout)
+			return scheduledScan(ctx, env, cfg.IgnoreRules, store, logger, o.ScanTimeout, roles)
 		})
 		if err != nil {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)
@@ -286,12 +290,15 @@ func scheduleJob(env string) string { return "scan-" + env }
 // finish within timeout, or could not read part of the estate: a partial
 // scan stores what it did read but is not a success, since the parts it
 // missed were not checked.
-func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store, logger *slog.Logger, timeout time.Duration) error {
+func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store, logger *slog.Logger, timeout time.Duration, roles *awsinv.RoleCache) error {
 	// The scan's own time limit stops it and keeps what it read, so the
 	// findings of the parts it finished are still stored.
 	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Timeout: timeout}
 	if env.Cloud != "" {
 		opts.Clouds = []string{env.Cloud}
+	}
+	if opts.Accounts = scan.AccountsOf(env); opts.Accounts != nil {
+		opts.Accounts.Roles = roles
 	}
 	out, err := scan.Run(ctx, opts)
 	if err != nil {

@@ -112,6 +112,9 @@ type Options struct {
 	// rules will read them;
 	// a plain drift scan leaves this false and keeps its call budget.
 	PolicyAttributes bool
+	// Roles caches assumed-role credentials across scans of one process
+	// (nil: a cache of this scanner's own).
+	Roles *RoleCache
 }
 
 // Scanner lists AWS resources through the standard SDK configuration chain,
@@ -127,6 +130,8 @@ type Scanner struct {
 
 	mu        sync.Mutex
 	byService map[string]int64
+	// roles holds the credentials of the accounts' roles.
+	roles *RoleCache
 
 	// activity is what each unit is waiting on now, to say so when the
 	// scan's time limit stops it.
@@ -165,10 +170,16 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 	if opts.IdentityTimeout <= 0 {
 		opts.IdentityTimeout = defaultIdentityTimeout
 	}
-	s := &Scanner{opts: opts, byService: map[string]int64{}, activity: map[string]activity{}}
+	s := &Scanner{opts: opts, byService: map[string]int64{}, activity: map[string]activity{}, roles: opts.Roles}
+	if s.roles == nil {
+		s.roles = NewRoleCache()
+	}
 	perCall, perAttempt := s.callMiddleware()
 	countOps := middleware.InitializeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		s.calls.Add(1)
+		if c, ok := ctx.Value(callCounterKey{}).(*atomic.Int64); ok {
+			c.Add(1)
+		}
 		svc := awsmiddleware.GetServiceID(ctx)
 		s.mu.Lock()
 		s.byService[svc]++
@@ -315,34 +326,7 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 				return
 			}
 			defer func() { <-sem }()
-			uctx := withUnit(ctx, u.label())
-			for _, l := range u.listers {
-				if ctx.Err() != nil {
-					res.FailType(scope, l.Name, limitReached(ctx, s.activityOf(u.label())))
-					continue
-				}
-				out, err := l.list(uctx, sess, u.region)
-				if err != nil {
-					if ctx.Err() != nil {
-						err = limitReached(ctx, s.activityOf(u.label()))
-					} else {
-						err = describeErr(err)
-					}
-					res.FailType(scope, l.Name, err)
-					continue
-				}
-				for i := range out {
-					out[i].Provider = "aws"
-					out[i].Type = l.Name
-					if out[i].Account == "" {
-						out[i].Account = sess.account
-					}
-					if out[i].Region == "" && !l.Global {
-						out[i].Region = u.region
-					}
-				}
-				res.Add(l.Name, u.region, out)
-			}
+			s.listUnit(withUnit(ctx, u.label()), sess, u, res, "")
 		}(u)
 	}
 	wg.Wait()
@@ -352,7 +336,44 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	return res, nil
 }
 
-func (s *Scanner) units() []unit {
+// listUnit runs the listers of one unit into res, in account (empty for
+// a single-account scan, whose scopes carry no account).
+func (s *Scanner) listUnit(uctx context.Context, sess *session, u unit, res *inventory.Result, account string) {
+	scope := inventory.Scope{Provider: "aws", Account: account, Region: regionLabel(u.region), Service: u.service}
+	label := unitOf(uctx)
+	for _, l := range u.listers {
+		if uctx.Err() != nil {
+			res.FailType(scope, l.Name, limitReached(uctx, s.activityOf(label)))
+			continue
+		}
+		out, err := l.list(uctx, sess, u.region)
+		if err != nil {
+			if uctx.Err() != nil {
+				err = limitReached(uctx, s.activityOf(label))
+			} else {
+				err = describeErr(err)
+			}
+			res.FailType(scope, l.Name, err)
+			continue
+		}
+		for i := range out {
+			out[i].Provider = "aws"
+			out[i].Type = l.Name
+			if out[i].Account == "" {
+				out[i].Account = sess.account
+			}
+			if out[i].Region == "" && !l.Global {
+				out[i].Region = u.region
+			}
+		}
+		res.AddIn(account, l.Name, u.region, out)
+	}
+}
+
+func (s *Scanner) units() []unit { return s.unitsIn(s.opts.Regions) }
+
+// unitsIn lists the units of a scan of regions.
+func (s *Scanner) unitsIn(regions []string) []unit {
 	byKey := map[string]*unit{}
 	var order []string
 	add := func(service, region string, l lister) {
@@ -373,7 +394,7 @@ func (s *Scanner) units() []unit {
 			add(l.Service, "", l)
 			continue
 		}
-		for _, r := range s.opts.Regions {
+		for _, r := range regions {
 			add(l.Service, r, l)
 		}
 	}
