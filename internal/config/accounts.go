@@ -75,10 +75,9 @@ type Organization struct {
 	SessionName string `yaml:"session_name"`
 }
 
-// ScanLimits bound how many parts of a scan read one account at once. A
-// scan is split into parts per (account, region, service); these limits
-// hold across all replicas of plumb serve (and within one plumb scan), so
-// an account's API rate limits are not multiplied by the replicas.
+// ScanLimits bound how many parts (a service in a region) of one account
+// a scan reads at once, so an account's API rate limits hold. They hold
+// within one scan: a plumb scan, or a scheduled scan (run by one replica).
 type ScanLimits struct {
 	// Account bounds parts of one account running at once (default 8).
 	Account int `yaml:"account"`
@@ -92,7 +91,6 @@ const (
 	DefaultAccountLimit = 8
 	DefaultServiceLimit = 3
 	DefaultRescueAfter  = 2 * time.Minute
-	DefaultScanWorkers  = 8
 	// DefaultSessionName names plumb's assumed-role sessions.
 	DefaultSessionName = "plumb-scan"
 )
@@ -241,12 +239,7 @@ func (v *validator) scale(s *Server) {
 	if s.RescueAfter == 0 {
 		s.RescueAfter = DefaultRescueAfter
 	} else if s.RescueAfter < time.Second {
-		v.errf("server.rescue_after", "%s: want at least 1s (replicas prove they are alive every quarter of it)", s.RescueAfter)
-	}
-	if s.ScanWorkers == 0 {
-		s.ScanWorkers = DefaultScanWorkers
-	} else if s.ScanWorkers < 1 {
-		v.errf("server.scan_workers", "must be at least 1")
+		v.errf("server.rescue_after", "%s: want at least 1s", s.RescueAfter)
 	}
 }
 

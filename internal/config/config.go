@@ -74,12 +74,12 @@ type Server struct {
 	NotifyInterval time.Duration `yaml:"notify_interval"`
 	// ExternalURL is how receivers link back to this server.
 	ExternalURL string `yaml:"external_url"`
-	// RescueAfter is how long a replica may stop proving it is alive
-	// before the scan parts and deliveries it was running are given to
-	// another replica (default 2m).
+	// RescueAfter is how long a delivery may run before it is taken for
+	// the work of a replica that died and retried by any replica (River's
+	// rescuer, which looks every 30 s; default 2m, not River's 30m). River
+	// has no heartbeat, so it also bounds a delivery's run: a subscription
+	// with runbooks gets their timeouts on top of it.
 	RescueAfter time.Duration `yaml:"rescue_after"`
-	// ScanWorkers bounds the scan parts one replica runs at once.
-	ScanWorkers int `yaml:"scan_workers"`
 }
 
 // Secret is a value that must never sit in the config file: it names an

@@ -109,6 +109,7 @@ func Run(ctx context.Context, o Options) error {
 		DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, Workers: cfg.Server.Workers,
 		Dispatch: pipeline, RetentionSucceeded: cfg.Server.RetentionSucceeded,
 		RetentionDead: cfg.Server.RetentionDead, MaxPending: cfg.Server.MaxPending, Logger: logger,
+		RescueAfter: cfg.Server.RescueAfter, DeliveryTimeout: deliveryTimeouts(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)
@@ -279,6 +280,23 @@ func sourceNames(cfg *plumbconfig.Config) []string {
 		out = append(out, "storage_queue:"+sc.Name)
 	}
 	return out
+}
+
+// deliveryTimeouts gives each subscription's deliveries the time their
+// runbooks may take plus server.rescue_after for the other handlers, so a
+// long runbook is neither cancelled nor taken for a dead replica's work.
+func deliveryTimeouts(cfg *plumbconfig.Config) func(string) time.Duration {
+	by := map[string]time.Duration{}
+	for _, sub := range cfg.Subscriptions {
+		d := cfg.Server.RescueAfter
+		for _, h := range sub.Handlers {
+			if h.Type == "runbook" {
+				d += h.Timeout
+			}
+		}
+		by[sub.Name] = d
+	}
+	return func(sub string) time.Duration { return by[sub] }
 }
 
 // scheduleJob names the periodic job of an environment's scheduled scan.
