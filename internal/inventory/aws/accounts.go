@@ -440,13 +440,16 @@ func (s *Scanner) ScanAccounts(ctx context.Context, targets []Target, disc *Disc
 		go func() {
 			defer wg.Done()
 			label := j.t.Account + "/" + j.part.Label()
-			if s.opts.Observer != nil {
-				defer s.opts.Observer.Finished(label)
+			finished := func() {
+				if s.opts.Observer != nil {
+					s.opts.Observer.Finished(label)
+				}
 			}
 			scope := inventory.Scope{Provider: "aws", Account: j.t.Account, Region: regionLabel(j.part.Region), Service: j.part.Service}
 			release, err := limiter.acquire(ctx, j.t.Account, j.part.Service)
 			if err != nil {
 				res.Fail(scope, limitReached(ctx, activity{}))
+				finished()
 				return
 			}
 			defer release()
@@ -454,9 +457,13 @@ func (s *Scanner) ScanAccounts(ctx context.Context, targets []Target, disc *Disc
 			case global <- struct{}{}:
 			case <-ctx.Done():
 				res.Fail(scope, limitReached(ctx, activity{}))
+				finished()
 				return
 			}
 			defer func() { <-global }()
+			// Finished before the slots are given back, so an observer
+			// never sees more units of an account than the limits allow.
+			defer finished()
 			var u unit
 			for _, cand := range s.unitsIn(s.RegionsOf(j.t)) {
 				if cand.service == j.part.Service && cand.region == j.part.Region {
