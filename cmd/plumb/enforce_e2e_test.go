@@ -148,8 +148,15 @@ func TestEnforceEndToEnd(t *testing.T) {
 	scanned := time.Now()
 	for _, s := range []struct{ env, state, region string }{{"prod", prodState, "us-east-1"}, {"test", testState, "eu-west-1"}} {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"scan", "--config", cfgPath, "--notify", "--data-dir", dataDir, "--notify-wait", "60s",
-			"--env", s.env, "--state", s.state, "--region", s.region, "-o", "json"}, &stdout, &stderr)
+		args := []string{"scan", "--config", cfgPath, "--notify", "--data-dir", dataDir, "--notify-wait", "60s",
+			"--env", s.env, "--state", s.state, "--region", s.region, "-o", "json"}
+		if s.env == "test" {
+			// The test environment's cache bucket lives in us-east-1,
+			// outside the region scanned: plumb reports it as not
+			// evaluated, and this scan accepts that.
+			args = append(args, "--allow-partial")
+		}
+		code := run(args, &stdout, &stderr)
 		if code != 2 {
 			t.Fatalf("scan %s: exit %d\n%s\n%s", s.env, code, stderr.String(), stdout.String())
 		}

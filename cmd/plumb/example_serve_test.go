@@ -31,17 +31,20 @@ type servedCLI struct {
 }
 
 // startServeCLI runs `plumb serve args...` in-process and waits for its
-// address. It is stopped with SIGTERM (stop), or at the end of the test.
+// address; args must include --log-format json. It is stopped with SIGTERM (stop), or at the end of the test.
 func startServeCLI(t *testing.T, args ...string) *servedCLI {
 	t.Helper()
 	s := &servedCLI{stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1)}
 	go func() { s.done <- run(append([]string{"serve"}, args...), s.stdout, s.stderr) }()
 	deadline := time.Now().Add(90 * time.Second)
 	for s.addr == "" {
-		sc := bufio.NewScanner(strings.NewReader(s.stdout.String()))
+		// The address is in the one start-up log line (callers pass
+		// --log-format json).
+		sc := bufio.NewScanner(strings.NewReader(s.stderr.String()))
 		for sc.Scan() {
-			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
-				s.addr = a
+			var line struct{ Msg, Addr string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "plumb serve started" {
+				s.addr = line.Addr
 			}
 		}
 		select {

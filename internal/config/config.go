@@ -7,7 +7,6 @@ package config
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -735,10 +734,7 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 		}
 	}
 	if !s.EventPattern.IsZero() {
-		var doc any
-		if err := s.EventPattern.Decode(&doc); err != nil {
-			v.errf(f+".event_pattern", "%v", err)
-		} else if b, err := json.Marshal(jsonable(doc)); err != nil {
+		if b, err := patternJSON(&s.EventPattern); err != nil {
 			v.errf(f+".event_pattern", "%v", err)
 		} else if _, err := filter.CompilePattern(b); err != nil {
 			v.errf(f+".event_pattern", "%v", err)
@@ -781,29 +777,6 @@ func (v *validator) subscription(f string, s *Subscription, envs, seen map[strin
 			v.errf(fmt.Sprintf("%s.retry.schedule[%d]", f, j), "must be positive")
 		}
 	}
-}
-
-// jsonable turns YAML's decoded maps into JSON-encodable ones.
-func jsonable(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		for k, e := range t {
-			t[k] = jsonable(e)
-		}
-		return t
-	case map[any]any:
-		m := make(map[string]any, len(t))
-		for k, e := range t {
-			m[fmt.Sprint(k)] = jsonable(e)
-		}
-		return m
-	case []any:
-		for i, e := range t {
-			t[i] = jsonable(e)
-		}
-		return t
-	}
-	return v
 }
 
 // Environment returns the named environment.

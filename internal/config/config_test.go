@@ -64,7 +64,8 @@ func TestLoadFull(t *testing.T) {
 		t.Errorf("runbook timeout = %v", s0.Handlers[2].Timeout)
 	}
 	s1 := cfg.Subscriptions[1]
-	want := `{"detail":{"eventName":[{"prefix":"Authorize"},"RunInstances"]},"detail-type":["AWS API Call via CloudTrail"],"source":["aws.ec2"]}`
+	// Keys stay in the order written.
+	want := `{"source":["aws.ec2"],"detail-type":["AWS API Call via CloudTrail"],"detail":{"eventName":[{"prefix":"Authorize"},"RunInstances"]}}`
 	if string(s1.PatternJSON) != want {
 		t.Errorf("pattern JSON = %s\nwant %s", s1.PatternJSON, want)
 	}

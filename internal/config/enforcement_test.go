@@ -145,7 +145,7 @@ func TestEnforcementErrors(t *testing.T) {
     enforcement:
       unmanaged: delete
       blast_radius: 3
-`, []string{`plumb.yaml:6: environments[0].enforcement.blast_radius: unknown setting; enforcement takes unmanaged, changed, grace`}},
+`, []string{`plumb.yaml:6: environments[0].enforcement.blast_radius: unknown field ` + "`blast_radius`" + ` in ` + "`enforcement`" + ` of environment ` + "`prod`" + ` (known fields: unmanaged, changed, grace,`}},
 		{"bad protect pattern", `environments:
   - name: prod
     accounts: ["123456789012"]
@@ -179,7 +179,7 @@ func TestEnforcementErrors(t *testing.T) {
     accounts: ["123456789012"]
     enforcement:
       max_actions: many
-`, []string{"plumb.yaml:5: cannot unmarshal !!str `many`"}},
+`, []string{"plumb.yaml:5: environments[0].enforcement.max_actions: expected a whole number, found `many`"}},
 		{"empty protect tag", `environments:
   - name: prod
     enforcement:

@@ -84,6 +84,11 @@ func RequestFaultProxy(t testing.TB, target string, fn RequestFaultFunc) string 
 			}
 		}
 		if f := fn(service, form); f != nil && f.Hangup {
+			// Read the whole request first: closing with unread bytes in
+			// the socket makes the kernel send a reset instead of an
+			// orderly close, and the client would see "connection
+			// reset" some of the time.
+			_, _ = io.Copy(io.Discard, r.Body)
 			if hj, ok := w.(http.Hijacker); ok {
 				if conn, _, err := hj.Hijack(); err == nil {
 					conn.Close()
