@@ -96,6 +96,17 @@ endpoint, missing or refused credentials stop it within seconds with one
 message. Connection failures are retried 3 times, throttling up to 8;
 --timeout bounds the whole scan, which then reports what it read.
 
+With --config plumb.yaml, the environment named by --env may list
+accounts with a role_arn, or an organization to discover: the scan then
+reads every account through STS AssumeRole from the account of plumb's
+own credentials (see docs/accounts.md), in the environment's regions
+unless --region is given, at most scan_limits.account parts of one
+account and scan_limits.service of one service at once. Findings carry
+their account, and ignore rules may name one (111111111111:aws_s3_bucket.*).
+An account whose role cannot be assumed is listed under errors as
+aws/ACCOUNT, and the resources declared there are not evaluated, never
+missing.
+
 A scan in which declared resources were not evaluated (a scope could not
 be read, --cloud none, another region or type) is partial: its report
 leads with "N of M declared resources not evaluated" and never says
@@ -144,7 +155,7 @@ scan (unless --allow-partial).`,
 	fl.StringArrayVar(&f.azureGroups, "azure-resource-group", nil, "only list these Azure resource groups (repeatable)")
 	fl.StringArrayVar(&f.regions, "region", nil, "AWS region to scan (repeatable; default: the region of the AWS configuration)")
 	fl.StringArrayVar(&f.types, "type", nil, "only scan this Terraform resource type (repeatable; default: all supported types)")
-	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint)")
+	fl.StringVar(&f.env, "env", "default", "environment name stamped on findings (part of their fingerprint); with --config, the environment whose accounts are scanned")
 	fl.StringVar(&f.ignore, "ignore", "", "ignore file (default: .plumbignore in the current directory, if present)")
 	fl.StringArrayVarP(&f.outputs, "output", "o", nil, "report format table|json|markdown|sarif|html, optionally =PATH to write a file (repeatable; default: table)")
 	fl.BoolVar(&f.allowPartial, "allow-partial", false, "exit 0/2 even when part of the estate could not be read (it is still listed under errors)")
@@ -153,7 +164,7 @@ scan (unless --allow-partial).`,
 	fl.StringArrayVar(&f.packs, "pack", nil, "built-in policy pack to evaluate on the live resources: "+strings.Join(policy.Packs(), ", ")+" (repeatable)")
 	fl.StringArrayVar(&f.policies, "policy", nil, "YAML rule file or directory of them to evaluate on the live resources (repeatable)")
 	fl.IntVar(&f.concurrency, "concurrency", 8, "how many services and regions are listed at once")
-	fl.StringVar(&f.configPath, "config", "", "plumb.yaml with routes and receivers (for --notify)")
+	fl.StringVar(&f.configPath, "config", "", "plumb.yaml: routes and receivers for --notify, and the accounts (role_arn, organization, scan_limits, regions) of the --env environment to scan")
 	fl.BoolVar(&f.notify, "notify", false, "update the findings store in --data-dir (open, resolve, reopen) and send what changed to the receivers of --config, as plumb serve does")
 	fl.StringVar(&f.dataDir, "data-dir", ".plumb", "directory of the SQLite store used by --notify (keep it between runs: it remembers which issues exist)")
 	envDefault(fl, "data-dir", "PLUMB_DATA_DIR", ".plumb")
@@ -204,7 +215,7 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 	// The config is checked before the scan: a scan of a large estate
 	// must not run for minutes only to fail on a typo in plumb.yaml.
 	var notifyCfg *config.Config
-	if f.notify {
+	if f.configPath != "" {
 		notifyCfg, err = config.Load(f.configPath, os.Getenv)
 		if err != nil {
 			return &exitCodeError{code: exitError, err: fmt.Errorf("--config (nothing was scanned):\n%w", err)}
@@ -241,6 +252,15 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		AllowEmptyState: f.allowEmpty,
 		Policy:          set,
 		Timeout:         f.timeout,
+	}
+	if notifyCfg != nil {
+		// The environment's accounts (role_arn, organization) make the
+		// scan read every account, as plumb serve's scheduled scan does.
+		if env, ok := notifyCfg.Environment(f.env); ok {
+			if opts.Accounts = scan.AccountsOf(env); opts.Accounts != nil && len(opts.Regions) == 0 {
+				opts.Regions = env.Regions
+			}
+		}
 	}
 	if prog != nil {
 		opts.Observer = prog

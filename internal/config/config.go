@@ -91,6 +91,12 @@ type Server struct {
 	NotifyInterval time.Duration `yaml:"notify_interval"`
 	// ExternalURL is how receivers link back to this server.
 	ExternalURL string `yaml:"external_url"`
+	// RescueAfter is how long a delivery may run before it is taken for
+	// the work of a replica that died and retried by any replica (River's
+	// rescuer, which looks every 30 s; default 2m, not River's 30m). River
+	// has no heartbeat, so it also bounds a delivery's run: a subscription
+	// with runbooks gets their timeouts on top of it.
+	RescueAfter time.Duration `yaml:"rescue_after"`
 }
 
 // Secret is a value that must never sit in the config file: it names an
@@ -130,7 +136,8 @@ type Environment struct {
 	// (see enforcement.go and docs/enforcement.md).
 	Enforcement Enforcement `yaml:"enforcement"`
 	// Accounts is the allow-list of accounts plumb may act in; any
-	// enforcement other than report requires it.
+	// enforcement other than report requires it. AWS accounts with a
+	// role_arn are also read by scans (see accounts.go).
 	Accounts []Account `yaml:"accounts"`
 	// Compliance settings: production, account_baseline (compliance.go).
 	EnvironmentCompliance `yaml:",inline"`
@@ -140,6 +147,10 @@ type Environment struct {
 	// scheduled scans evaluate on the live estate (the console's
 	// compliance page).
 	Controls `yaml:",inline"`
+	// Organization discovers more AWS accounts to scan (accounts.go).
+	Organization *Organization `yaml:"organization"`
+	// ScanLimits bound the parts of a scan reading one account at once.
+	ScanLimits ScanLimits `yaml:"scan_limits"`
 }
 
 // Sources configures event intake.
@@ -602,6 +613,7 @@ func (v *validator) validate(c *Config) {
 		}
 	}
 	v.namedTokens(s)
+	v.scale(s)
 	if s.NotifyInterval == 0 {
 		s.NotifyInterval = 10 * time.Second
 	} else if s.NotifyInterval < 0 {
@@ -625,6 +637,7 @@ func (v *validator) validate(c *Config) {
 		default:
 			v.errf(f+".cloud", "%q: want aws or azure", e.Cloud)
 		}
+		v.accounts(f, e)
 		v.enforcement(f, e)
 		if e.Schedule != "" {
 			if _, err := cron.ParseStandard(e.Schedule); err != nil {

@@ -155,32 +155,6 @@ func (e Enforcement) Protected(tags map[string]string) (string, bool) {
 	return "", false
 }
 
-// Account is one entry of an environment's account allow-list: the
-// accounts (AWS account ids, Azure subscription ids) plumb may act in.
-// Written as the bare id today; the type leaves room for per-account
-// settings (a role to assume, an external id) in the mapping form later.
-type Account struct {
-	ID string
-}
-
-// UnmarshalYAML takes an account id, quoted or not.
-func (a *Account) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: accounts: an entry is an account id (123456789012) or an Azure subscription id", n.Line)}}
-	}
-	a.ID = n.Value
-	return nil
-}
-
-// AccountIDs returns the allow-list as plain ids.
-func (e Environment) AccountIDs() []string {
-	out := make([]string, len(e.Accounts))
-	for i, a := range e.Accounts {
-		out[i] = a.ID
-	}
-	return out
-}
-
 var (
 	iamRoleARN   = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]+$`)
 	awsAccountID = regexp.MustCompile(`^[0-9]{12}$`)
@@ -303,11 +277,6 @@ func (v *validator) enforcement(f string, e *Environment) {
 		en.ProtectRules = ig
 	}
 
-	for i, a := range e.Accounts {
-		if !awsAccountID.MatchString(a.ID) && !azureSubID.MatchString(a.ID) {
-			v.errf(fmt.Sprintf("%s.accounts[%d]", f, i), "%q: want a 12-digit AWS account id or an Azure subscription id", a.ID)
-		}
-	}
 	if en.Acts() && len(e.Accounts) == 0 {
 		// Point at the setting that needs the list: the list is absent.
 		at := ef + ".unmanaged"
@@ -353,17 +322,6 @@ func enforcementSchema(g *schemaGen) map[string]any {
 		"oneOf": []any{
 			map[string]any{"type": "string", "enum": []any{ActionReport}},
 			obj,
-		},
-	}
-}
-
-// accountSchema describes one allow-list entry.
-func accountSchema() map[string]any {
-	return map[string]any{
-		"description": "an account plumb may act in: a 12-digit AWS account id or an Azure subscription id",
-		"anyOf": []any{
-			map[string]any{"type": "string", "pattern": `^([0-9]{12}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$`},
-			map[string]any{"type": "integer", "minimum": 0, "maximum": 999999999999},
 		},
 	}
 }

@@ -164,11 +164,16 @@ func TestEnforcementErrors(t *testing.T) {
     enforcement: {unmanaged: delete}
 `, []string{`plumb.yaml:3: environments[0].accounts[0]: "1234": want a 12-digit AWS account id`,
 			`environments[0].accounts[1]: "prod-account"`}},
-		{"account as mapping", `environments:
+		{"account as mapping with a bad role", `environments:
   - name: prod
     accounts:
       - {id: "123456789012", role_arn: x}
-`, []string{`plumb.yaml:4: environments[0].accounts[0]: expected an account id (123456789012) or an Azure subscription id, found a mapping`}},
+`, []string{`plumb.yaml:4: environments[0].accounts[0].role_arn: "x": want an IAM role ARN`}},
+		{"account as a list", `environments:
+  - name: prod
+    accounts:
+      - [123456789012]
+`, []string{`plumb.yaml:4: environments[0].accounts[0]: expected an account id (123456789012), an Azure subscription id, or a mapping`}},
 		{"wrong type", `environments:
   - name: prod
     accounts: ["123456789012"]

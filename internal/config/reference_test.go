@@ -72,10 +72,12 @@ func fieldPlaces(t reflect.Type, path string, depth map[reflect.Type]int, out ma
 		t = t.Elem()
 	}
 	switch {
-	case t == secretType || t == durationType || t == nodeType || t == accountType:
+	case t == secretType || t == durationType || t == nodeType:
 		return
 	case t == enforceType:
 		t = enforceYAMLType
+	case t == accountType:
+		t = reflect.TypeOf(accountYAML{})
 	case t.Kind() == reflect.Slice:
 		fieldPlaces(t.Elem(), path+"[]", depth, out)
 		return

@@ -33,6 +33,10 @@ type Retention struct {
 	// closed findings and groups, counted from the last write. Default
 	// 2160h (90 days).
 	ReceiverState time.Duration `yaml:"receiver_state"`
+	// ScanHistory keeps the scan history the console's overview, trend
+	// and compliance pages draw from; the latest scan of each environment
+	// is kept however old. Default 2160h (90 days).
+	ScanHistory time.Duration `yaml:"scan_history"`
 }
 
 // Retention defaults, exported so docs and tests name one source.
@@ -44,6 +48,7 @@ const (
 	DefaultRetentionFindingHistory   = 90 * 24 * time.Hour
 	DefaultRetentionExpiredSilences  = 5 * 24 * time.Hour
 	DefaultRetentionReceiverState    = 90 * 24 * time.Hour
+	DefaultRetentionScanHistory      = 90 * 24 * time.Hour
 )
 
 // minRetention catches unit slips (a retention of seconds would make
@@ -81,6 +86,7 @@ func (v *validator) retention(s *Server) {
 		{"finding_history", &r.FindingHistory, DefaultRetentionFindingHistory},
 		{"expired_silences", &r.ExpiredSilences, DefaultRetentionExpiredSilences},
 		{"receiver_state", &r.ReceiverState, DefaultRetentionReceiverState},
+		{"scan_history", &r.ScanHistory, DefaultRetentionScanHistory},
 	} {
 		switch {
 		case *d.val == 0:

@@ -58,7 +58,7 @@ func (g *schemaGen) schemaFor(t reflect.Type) map[string]any {
 	case enforceType:
 		return enforcementSchema(g)
 	case accountType:
-		return accountSchema()
+		return accountSchema(g)
 	case secretType:
 		return map[string]any{"type": "object", "additionalProperties": false,
 			"description": "a secret read from an environment variable or a file, never written inline",

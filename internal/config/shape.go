@@ -155,9 +155,7 @@ func (s *shapeChecker) value(n *yaml.Node, t reflect.Type, at place) {
 		}
 		return
 	case accountType:
-		if n.Kind != yaml.ScalarNode {
-			s.errf(n, at.path, "expected an account id (123456789012) or an Azure subscription id, found %s", found(n))
-		}
+		s.accountShape(n, at)
 		return
 	case durationType:
 		s.duration(n, at)

@@ -24,7 +24,7 @@ type conflictRole struct {
 // objects are never part of a conflict: they are on their way out. Types
 // the inventory cannot map have no trustworthy identity (random_password's
 // id is "none" in every state) and never reach here.
-func findConflicts(entries []*desiredEntry) map[*desiredEntry]conflictRole {
+func findConflicts(entries []*desiredEntry, byAccount bool) map[*desiredEntry]conflictRole {
 	groups := map[string][]*desiredEntry{}
 	var order []string
 	for _, e := range entries {
@@ -32,6 +32,10 @@ func findConflicts(entries []*desiredEntry) map[*desiredEntry]conflictRole {
 			continue
 		}
 		k := conflictKey(e)
+		if byAccount {
+			// One module applied in two accounts declares two objects.
+			k += "\x00" + e.r.Account
+		}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
@@ -82,11 +86,11 @@ func conflictKey(e *desiredEntry) string {
 // is not compared with any declaration (see findConflicts).
 func (r *Result) conflict(opts Options, decls []*desiredEntry, cands []*actualEntry) {
 	first := decls[0]
-	a := pick(cands, first.r, first.typ)
+	a := pick(cands, first.r, first.typ, opts.ByAccount)
 	if a != nil {
 		a.matched = true
 	}
-	if opts.Ignore.Resource(first.r.Type, first.r.ID) {
+	if opts.Ignore.ResourceIn(first.r.Account, first.r.Type, first.r.ID) {
 		r.Summary.Ignored++
 		return
 	}
@@ -105,6 +109,9 @@ func (r *Result) conflict(opts Options, decls []*desiredEntry, cands []*actualEn
 	// The fingerprint comes from the declared identity, so the finding
 	// keeps it whether or not the object still exists.
 	f.Fingerprint = model.Fingerprint(model.KindConflict, opts.Environment, first.r.Provider, first.r.Type, first.r.Region, first.r.ID, "")
+	if opts.ByAccount {
+		f.Fingerprint = model.WithAccount(f.Fingerprint, first.r.Account)
+	}
 	for _, e := range decls {
 		f.Declarations = append(f.Declarations, model.Declaration{Address: e.d.Address, Source: e.d.Source})
 	}

@@ -30,6 +30,13 @@ type Options struct {
 	// drift in. It costs two map entries per resource, so scans without
 	// external drift leave it off.
 	Mergeable bool
+	// ByAccount compares an inventory of several accounts: a desired
+	// resource meets only a live one of its own account (when its account
+	// is known: Resource.Account, from its attributes or inferred by the
+	// caller), its scope is complete only if read in that account, ignore
+	// rules may name the account (ACCOUNT:TYPE.ID), and fingerprints
+	// cover the account (model.WithAccount).
+	ByAccount bool
 }
 
 // Result is the outcome of one comparison.
@@ -122,6 +129,9 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 			sum.Unsupported++
 			continue
 		}
+		if opts.ByAccount && r.Account == "" {
+			r.Account = d.Account
+		}
 		entries = append(entries, &desiredEntry{d: d, r: r, typ: types[r.Type]})
 	}
 	for _, e := range entries {
@@ -137,7 +147,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		}
 	}
 
-	conflicts := findConflicts(entries)
+	conflicts := findConflicts(entries, opts.ByAccount)
 
 	// Index the live side by (type, id).
 	actual := map[string][]*actualEntry{}
@@ -156,8 +166,8 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 			}
 			continue
 		}
-		ignored := opts.Ignore.Resource(e.r.Type, e.r.ID)
-		a := pick(actual[matchKey(e.typ, e.r.Type, e.r.ID)], e.r, e.typ)
+		ignored := opts.Ignore.ResourceIn(e.r.Account, e.r.Type, e.r.ID)
+		a := pick(actual[matchKey(e.typ, e.r.Type, e.r.ID)], e.r, e.typ, opts.ByAccount)
 		if a != nil {
 			a.matched = true
 			if e.d.Address != "" && e.d.Deposed == "" {
@@ -179,7 +189,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		sum.Managed++
 		k := matchKey(e.typ, e.r.Type, e.r.ID)
 		if a == nil {
-			if !evaluable(inv, e.typ, e.r) {
+			if !evaluable(inv, e.typ, e.r, opts.ByAccount) {
 				sum.NotEvaluated++
 				res.record(opts, k, statusNotEvaluated)
 				continue
@@ -195,7 +205,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		changes := compare(e.r, a.r, e.typ)
 		kept := changes[:0]
 		for _, c := range changes {
-			if !opts.Ignore.Path(e.r.Type, e.r.ID, c.Path) {
+			if !opts.Ignore.PathIn(e.r.Account, e.r.Type, e.r.ID, c.Path) {
 				kept = append(kept, c)
 			}
 		}
@@ -217,7 +227,7 @@ func Diff(desired []model.DesiredResource, inv *inventory.Result, mapper invento
 		if a.matched || a.r.Default != "" {
 			continue
 		}
-		if opts.Ignore.Resource(a.r.Type, a.r.ID) {
+		if opts.Ignore.ResourceIn(a.r.Account, a.r.Type, a.r.ID) {
 			sum.Ignored++
 			continue
 		}
@@ -251,8 +261,19 @@ func scopeOf(t inventory.Type, r model.Resource) string {
 
 // pick chooses the live resource a desired one refers to. Ids are unique
 // within a region for most types; when the desired region is known it
-// must agree, when it is unknown a single candidate is taken.
-func pick(cands []*actualEntry, want model.Resource, t inventory.Type) *actualEntry {
+// must agree, when it is unknown a single candidate is taken. With
+// byAccount, a desired resource of a known account meets only live
+// resources of that account.
+func pick(cands []*actualEntry, want model.Resource, t inventory.Type, byAccount bool) *actualEntry {
+	if byAccount && want.Account != "" {
+		var same []*actualEntry
+		for _, c := range cands {
+			if c.r.Account == want.Account {
+				same = append(same, c)
+			}
+		}
+		cands = same
+	}
 	if len(cands) == 0 {
 		return nil
 	}
@@ -275,9 +296,20 @@ func pick(cands []*actualEntry, want model.Resource, t inventory.Type) *actualEn
 
 // evaluable says whether the absence of a desired resource from the
 // inventory means it is gone, rather than that its scope was not read.
-func evaluable(inv *inventory.Result, t inventory.Type, r model.Resource) bool {
+func evaluable(inv *inventory.Result, t inventory.Type, r model.Resource, byAccount bool) bool {
 	if t.Name == "" {
 		return false
+	}
+	if byAccount && !t.ScopeByAccount {
+		// Complete in the resource's account; an account that cannot be
+		// told must be complete in every account.
+		switch {
+		case t.Global:
+			return inv.CompleteIn(r.Account, t.Name, "")
+		case r.Region != "":
+			return inv.CompleteIn(r.Account, t.Name, r.Region)
+		}
+		return inv.CompleteAnywhereIn(r.Account, t.Name)
 	}
 	if t.Global {
 		return inv.Complete(t.Name, "")
@@ -465,6 +497,9 @@ func finding(kind model.Kind, opts Options, r model.Resource, d *model.DesiredRe
 		Changes:     changes,
 		Message:     Message(kind, r.DisplayName()),
 		Fingerprint: model.Fingerprint(kind, opts.Environment, r.Provider, r.Type, r.Region, r.ID, ""),
+	}
+	if opts.ByAccount {
+		f.Fingerprint = model.WithAccount(f.Fingerprint, r.Account)
 	}
 	if f.Changes == nil {
 		f.Changes = []model.Change{}

@@ -22,8 +22,11 @@ import (
 //	aws_route53_zone.example\.com     \. is a literal dot inside an id
 //	!aws_s3_bucket.tmp-keep           ! re-includes what an earlier rule ignored
 //	aws_instance.*.tags.LastScanned   an attribute path: ignore that change only
+//	123456789012:aws_iam_role.*       only in one account (ACCOUNT: before the rule)
+//	2109*:aws_s3_bucket.tmp-*         * works in the account too
 //
-// The last rule that matches decides, as in .gitignore.
+// A rule without an account applies in every account. The last rule that
+// matches decides, as in .gitignore.
 type Ignore struct {
 	resources []ignoreRule
 	paths     []ignoreRule
@@ -31,10 +34,12 @@ type Ignore struct {
 
 type ignoreRule struct {
 	negate bool
-	typ    string
-	id     string
-	path   string // only for attribute rules
-	line   int
+	// account is a glob over the account id; "" matches any account.
+	account string
+	typ     string
+	id      string
+	path    string // only for attribute rules
+	line    int
 }
 
 // LoadIgnore reads an ignore file. A missing file is not an error when
@@ -71,6 +76,9 @@ func ParseIgnore(r io.Reader) (*Ignore, error) {
 			rule.negate = true
 			line = strings.TrimSpace(line[1:])
 		}
+		if acct, rest, ok := accountPrefix(line); ok {
+			rule.account, line = acct, rest
+		}
 		parts, err := splitUnescaped(line)
 		if err != nil {
 			return nil, fmt.Errorf("%d: %w", n, err)
@@ -95,6 +103,27 @@ func ParseIgnore(r io.Reader) (*Ignore, error) {
 		return nil, fmt.Errorf("%d: %w", n+1, err)
 	}
 	return ig, nil
+}
+
+// accountPrefix splits "ACCOUNT:TYPE.ID" into the account glob and the
+// rest. A Terraform type starts with a letter, so a line starting with a
+// digit or * followed by a colon before any dot names an account; ids
+// with colons (ARNs) come after the type's dot and are not mistaken.
+func accountPrefix(line string) (string, string, bool) {
+	colon := strings.IndexByte(line, ':')
+	if colon <= 0 || (line[0] != '*' && (line[0] < '0' || line[0] > '9')) {
+		return "", line, false
+	}
+	if dot := strings.IndexByte(line, '.'); dot >= 0 && dot < colon {
+		return "", line, false
+	}
+	acct := line[:colon]
+	for _, c := range acct {
+		if c != '*' && (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') && c != '-' {
+			return "", line, false
+		}
+	}
+	return acct, strings.TrimSpace(line[colon+1:]), true
 }
 
 // splitUnescaped splits on dots not preceded by a backslash and removes
@@ -127,14 +156,24 @@ func splitUnescaped(s string) ([]string, error) {
 	return parts, nil
 }
 
-// Resource reports whether a whole resource is ignored.
-func (ig *Ignore) Resource(typ, id string) bool {
+// Resource reports whether a whole resource is ignored. Rules naming an
+// account do not apply (the account is not known): see ResourceIn.
+func (ig *Ignore) Resource(typ, id string) bool { return ig.ResourceIn("", typ, id) }
+
+// matchesAccount: a rule without an account matches any; one with an
+// account matches only a resource whose account it globs.
+func (r ignoreRule) matchesAccount(account string) bool {
+	return r.account == "" || (account != "" && glob(r.account, account))
+}
+
+// ResourceIn reports whether a whole resource of an account is ignored.
+func (ig *Ignore) ResourceIn(account, typ, id string) bool {
 	if ig == nil {
 		return false
 	}
 	ignored := false
 	for _, r := range ig.resources {
-		if glob(r.typ, typ) && glob(r.id, id) {
+		if r.matchesAccount(account) && glob(r.typ, typ) && glob(r.id, id) {
 			ignored = !r.negate
 		}
 	}
@@ -144,13 +183,16 @@ func (ig *Ignore) Resource(typ, id string) bool {
 // Path reports whether a change at an attribute path of a resource is
 // ignored. A path rule also covers everything below it, so
 // aws_instance.*.tags ignores every tag.
-func (ig *Ignore) Path(typ, id, path string) bool {
+func (ig *Ignore) Path(typ, id, path string) bool { return ig.PathIn("", typ, id, path) }
+
+// PathIn is Path for a resource of an account.
+func (ig *Ignore) PathIn(account, typ, id, path string) bool {
 	if ig == nil {
 		return false
 	}
 	ignored := false
 	for _, r := range ig.paths {
-		if !glob(r.typ, typ) || !glob(r.id, id) {
+		if !r.matchesAccount(account) || !glob(r.typ, typ) || !glob(r.id, id) {
 			continue
 		}
 		if pathCovered(r.path, path) {

@@ -90,6 +90,53 @@ aws_security_group.sg-1.tags
 	}
 }
 
+// TestIgnoreAccounts checks rules that name an account: they apply to
+// resources of a matching account only, never to a resource whose account
+// is unknown, and rules without an account apply in every account.
+func TestIgnoreAccounts(t *testing.T) {
+	src := `
+111111111111:aws_s3_bucket.extra-*
+2222*:aws_iam_role.*
+!222233334444:aws_iam_role.keep
+aws_sqs_queue.tmp-*
+111111111111:aws_instance.*.tags.LastScanned
+arn-like.arn:aws:iam::1:role/x
+`
+	ig, err := ParseIgnore(strings.NewReader(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		account, typ, id string
+		want             bool
+	}{
+		{"111111111111", "aws_s3_bucket", "extra-a", true},
+		{"222222222222", "aws_s3_bucket", "extra-a", false},
+		{"", "aws_s3_bucket", "extra-a", false},
+		{"222233334444", "aws_iam_role", "ci", true},
+		{"222233334444", "aws_iam_role", "keep", false},
+		{"222299990000", "aws_iam_role", "keep", true},
+		{"311111111111", "aws_iam_role", "ci", false},
+		{"999999999999", "aws_sqs_queue", "tmp-1", true},
+		{"", "aws_sqs_queue", "tmp-1", true},
+		// A colon after the type's dot is part of the id, not an account.
+		{"", "arn-like", "arn:aws:iam::1:role/x", true},
+	}
+	for _, tc := range tests {
+		if got := ig.ResourceIn(tc.account, tc.typ, tc.id); got != tc.want {
+			t.Errorf("ResourceIn(%q, %s, %s) = %v, want %v", tc.account, tc.typ, tc.id, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		account string
+		want    bool
+	}{{"111111111111", true}, {"222222222222", false}, {"", false}} {
+		if got := ig.PathIn(tc.account, "aws_instance", "i-1", "tags.LastScanned"); got != tc.want {
+			t.Errorf("PathIn(%q) = %v, want %v", tc.account, got, tc.want)
+		}
+	}
+}
+
 func TestIgnoreErrors(t *testing.T) {
 	tests := []struct {
 		src, want string

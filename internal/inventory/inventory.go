@@ -5,6 +5,7 @@ package inventory
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -86,14 +87,22 @@ func (m MultiMapper) Types() []Type {
 }
 
 // Scope names one unit of listing: a service's types in one region (or
-// "global"). It is what the report's errors refer to.
+// "global"), in one account when a scan reads several. It is what the
+// report's errors refer to: aws/us-east-1/ec2, or
+// aws/123456789012/us-east-1/ec2 in a multi-account scan.
 type Scope struct {
 	Provider string
+	Account  string
 	Region   string
 	Service  string
 }
 
-func (s Scope) String() string { return fmt.Sprintf("%s/%s/%s", s.Provider, s.Region, s.Service) }
+func (s Scope) String() string {
+	if s.Account != "" {
+		return fmt.Sprintf("%s/%s/%s/%s", s.Provider, s.Account, s.Region, s.Service)
+	}
+	return fmt.Sprintf("%s/%s/%s", s.Provider, s.Region, s.Service)
+}
 
 // ScopeError records a part of the estate that could not be read.
 type ScopeError struct {
@@ -139,6 +148,10 @@ type Result struct {
 	// APICalls counts API operations (not their retries), for the
 	// calls-per-resource figure.
 	APICalls int64
+	// accounts holds, for results of multi-account scans, every account
+	// the scan set out to read (read or not) and its regions. Their
+	// complete scopes are keyed by account too (see AddIn).
+	accounts map[string][]string
 }
 
 // NewResult returns an empty result for the given regions.
@@ -153,6 +166,111 @@ func (r *Result) Add(typ, region string, res []model.Resource) {
 	defer r.mu.Unlock()
 	r.Resources = append(r.Resources, res...)
 	r.complete[typ+"|"+region] = true
+}
+
+// AddAccount records that a multi-account scan set out to read account in
+// regions. An account recorded here whose scopes are not complete (its
+// role could not be assumed) makes every "complete in every account"
+// question false, so the resources declared there are never missing.
+func (r *Result) AddAccount(account string, regions []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.accounts == nil {
+		r.accounts = map[string][]string{}
+	}
+	have := r.accounts[account]
+	for _, reg := range regions {
+		if !slices.Contains(have, reg) {
+			have = append(have, reg)
+		}
+	}
+	if have == nil {
+		have = []string{}
+	}
+	r.accounts[account] = have
+}
+
+// Accounts lists the accounts of a multi-account scan, sorted.
+func (r *Result) Accounts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]string, 0, len(r.accounts))
+	for a := range r.accounts {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AddIn is Add for one account of a multi-account scan: the (type,
+// region) is complete in that account only.
+func (r *Result) AddIn(account, typ, region string, res []model.Resource) {
+	if account == "" {
+		r.Add(typ, region, res)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Resources = append(r.Resources, res...)
+	r.complete[accountKey(account, typ, region)] = true
+}
+
+func accountKey(account, typ, region string) string { return typ + "|" + region + "|" + account }
+
+// CompleteIn reports whether a type was fully listed in a region of one
+// account. An empty account asks about every account the scan covered
+// (the account of a declared resource that cannot be told).
+func (r *Result) CompleteIn(account, typ, region string) bool {
+	if account == "" {
+		return r.Complete(typ, region)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.complete[accountKey(account, typ, region)]
+}
+
+// CompleteAnywhereIn reports whether a type was fully listed in every
+// region of one account (or globally in it); an empty account asks about
+// every account.
+func (r *Result) CompleteAnywhereIn(account, typ string) bool {
+	if account == "" {
+		return r.CompleteAnywhere(typ)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.completeEverywhere(account, typ)
+}
+
+// completeEverywhere: the type is complete globally or in every region
+// of the account. Called with mu held.
+func (r *Result) completeEverywhere(account, typ string) bool {
+	if r.complete[accountKey(account, typ, "")] {
+		return true
+	}
+	regions, ok := r.accounts[account]
+	if !ok || len(regions) == 0 {
+		return false
+	}
+	for _, reg := range regions {
+		if !r.complete[accountKey(account, typ, reg)] {
+			return false
+		}
+	}
+	return true
+}
+
+// everyAccount reports whether a multi-account scan covered accounts and
+// ok holds for each of them. Called with mu held.
+func (r *Result) everyAccount(ok func(account string) bool) bool {
+	if len(r.accounts) == 0 {
+		return false
+	}
+	for a := range r.accounts {
+		if !ok(a) {
+			return false
+		}
+	}
+	return true
 }
 
 // Fail records a scope that could not be read as a whole.
@@ -202,11 +320,15 @@ func (r *Result) FailType(scope Scope, typ string, err error) {
 }
 
 // Complete reports whether a type was fully listed in a region. For global
-// types pass region "".
+// types pass region "". In a multi-account scan it is complete when it
+// is so in every account the scan covered.
 func (r *Result) Complete(typ, region string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return r.complete[typ+"|"+region]
+	if r.complete[typ+"|"+region] {
+		return true
+	}
+	return r.everyAccount(func(a string) bool { return r.complete[accountKey(a, typ, region)] })
 }
 
 // CompleteAnywhere reports whether a type was fully listed in every region
@@ -216,6 +338,9 @@ func (r *Result) CompleteAnywhere(typ string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.complete[typ+"|"] {
+		return true
+	}
+	if r.everyAccount(func(a string) bool { return r.completeEverywhere(a, typ) }) {
 		return true
 	}
 	for _, set := range r.regionSets {
@@ -265,12 +390,27 @@ func (r *Result) Absorb(other *Result) {
 	regions := append([]string(nil), other.Regions...)
 	sets := append([][]string(nil), other.regionSets...)
 	calls, attempts := other.APICalls, other.APIAttempts
+	accounts := make(map[string][]string, len(other.accounts))
+	for a, regs := range other.accounts {
+		accounts[a] = append([]string{}, regs...)
+	}
 	other.mu.Unlock()
+	for a, regs := range accounts {
+		r.AddAccount(a, regs)
+	}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.Resources = append(r.Resources, res...)
-	r.Errors = append(r.Errors, errs...)
+	for _, e := range errs {
+		// Parts of one scan may each report the same account-wide
+		// failure: it is one problem.
+		if !slices.ContainsFunc(r.Errors, func(have ScopeError) bool {
+			return have.Scope == e.Scope && have.Message == e.Message && slices.Equal(have.Types, e.Types)
+		}) {
+			r.Errors = append(r.Errors, e)
+		}
+	}
 	for k, v := range complete {
 		r.complete[k] = v
 	}
@@ -278,4 +418,65 @@ func (r *Result) Absorb(other *Result) {
 	r.regionSets = append(r.regionSets, sets...)
 	r.APICalls += calls
 	r.APIAttempts += attempts
+}
+
+// Snapshot is a Result in a form that can be stored and read back: a
+// part of a scan run by one replica is joined with the others by
+// another. Resources keep Default, which their JSON form leaves out.
+type Snapshot struct {
+	Resources   []SnapshotResource  `json:"resources"`
+	Errors      []ScopeError        `json:"errors,omitempty"`
+	Complete    []string            `json:"complete,omitempty"`
+	Regions     []string            `json:"regions,omitempty"`
+	Accounts    map[string][]string `json:"accounts,omitempty"`
+	APICalls    int64               `json:"api_calls"`
+	APIAttempts int64               `json:"api_attempts"`
+}
+
+// SnapshotResource is a resource with why the cloud created it.
+type SnapshotResource struct {
+	model.Resource
+	Default string `json:"default,omitempty"`
+}
+
+// Snapshot captures the result.
+func (r *Result) Snapshot() Snapshot {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := Snapshot{Errors: append([]ScopeError(nil), r.Errors...), Regions: append([]string(nil), r.Regions...),
+		APICalls: r.APICalls, APIAttempts: r.APIAttempts}
+	s.Resources = make([]SnapshotResource, len(r.Resources))
+	for i, res := range r.Resources {
+		s.Resources[i] = SnapshotResource{Resource: res, Default: res.Default}
+	}
+	for k := range r.complete {
+		s.Complete = append(s.Complete, k)
+	}
+	sort.Strings(s.Complete)
+	if len(r.accounts) > 0 {
+		s.Accounts = map[string][]string{}
+		for a, regs := range r.accounts {
+			s.Accounts[a] = append([]string{}, regs...)
+		}
+	}
+	return s
+}
+
+// FromSnapshot rebuilds a result captured by Snapshot.
+func FromSnapshot(s Snapshot) *Result {
+	r := NewResult(s.Regions)
+	r.Errors = append(r.Errors, s.Errors...)
+	r.Resources = make([]model.Resource, len(s.Resources))
+	for i, res := range s.Resources {
+		r.Resources[i] = res.Resource
+		r.Resources[i].Default = res.Default
+	}
+	for _, k := range s.Complete {
+		r.complete[k] = true
+	}
+	for a, regs := range s.Accounts {
+		r.AddAccount(a, regs)
+	}
+	r.APICalls, r.APIAttempts = s.APICalls, s.APIAttempts
+	return r
 }

@@ -67,6 +67,11 @@ type DesiredResource struct {
 	Tainted bool `json:"tainted,omitempty"`
 	// Raw is the attribute object exactly as the state holds it.
 	Raw map[string]any `json:"-"`
+	// ProviderConfig is the provider configuration that manages the
+	// resource (provider["registry.terraform.io/hashicorp/aws"].prod):
+	// resources of one configuration are in one account, which tells the
+	// account of those whose attributes do not name it.
+	ProviderConfig string `json:"-"`
 }
 
 // Kind names what sort of problem a finding is. The values are part of the
@@ -209,6 +214,22 @@ func Fingerprint(kind Kind, environment, provider, typ, region, id, rule string)
 		h.Write([]byte(part))
 		h.Write([]byte{0})
 	}
+	return hex.EncodeToString(h.Sum(nil)[:16])
+}
+
+// WithAccount is the fingerprint of a finding of an environment that reads
+// several accounts: the same problem in two accounts (a role of one name,
+// a table of one name) is two findings. It mixes the account into a
+// fingerprint made by Fingerprint, so environments of one account keep
+// the fingerprints they always had. An empty account leaves fp as it is.
+func WithAccount(fp, account string) string {
+	if account == "" || fp == "" {
+		return fp
+	}
+	h := sha256.New()
+	h.Write([]byte(fp))
+	h.Write([]byte{0})
+	h.Write([]byte(account))
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 

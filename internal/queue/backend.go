@@ -145,11 +145,13 @@ func (q *Queue) riverConfig() *river.Config {
 		CompletedJobRetentionPeriod: q.opts.RetentionSucceeded,
 		DiscardedJobRetentionPeriod: q.opts.RetentionDead,
 		CancelledJobRetentionPeriod: q.opts.RetentionDead,
-		// Handlers run runbooks that may take minutes; they bound their own
-		// work. The rescuer must wait longer than this before assuming a
-		// replica died mid-delivery.
-		JobTimeout:           15 * time.Minute,
-		RescueStuckJobsAfter: 30 * time.Minute,
+		// River has no heartbeat: a job running longer than its timeout
+		// is taken for one whose replica died and is rescued. Deliveries
+		// run up to RescueAfter (longer for subscriptions whose runbooks
+		// need it: deliveryWorker.Timeout); periodic jobs have their own
+		// timeout (periodicWorker.Timeout).
+		JobTimeout:           q.opts.RescueAfter,
+		RescueStuckJobsAfter: q.opts.RescueAfter,
 		// SQLite has no LISTEN/NOTIFY, so fetching polls; a short interval
 		// keeps short retry delays short without measurable load.
 		FetchCooldown:     20 * time.Millisecond,

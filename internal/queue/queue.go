@@ -101,7 +101,23 @@ type Options struct {
 	MaxPending int
 	// Logger receives River's and the queue's logs (default slog.Default).
 	Logger *slog.Logger
+	// RescueAfter is how long a job may run before River's rescuer takes
+	// it for one whose replica died: it is then retried, by any replica,
+	// after its retry delay (default DefaultRescueAfter). River knows no
+	// heartbeat, so it is also how long a delivery may run: its handlers
+	// are cancelled then, unless DeliveryTimeout gives it longer. The
+	// rescuer looks every 30 seconds.
+	RescueAfter time.Duration
+	// DeliveryTimeout, when set, gives the deliveries of a subscription
+	// longer than RescueAfter (a runbook with a longer timeout); they are
+	// rescued only once it has passed.
+	DeliveryTimeout func(subscription string) time.Duration
 }
+
+// DefaultRescueAfter is Options.RescueAfter's default: a delivery of a
+// replica killed mid-run is retried elsewhere within about 2.5 minutes,
+// not River's 30-minute default.
+const DefaultRescueAfter = 2 * time.Minute
 
 // Delivery is one (event, subscription) pair handed to a Dispatcher.
 type Delivery struct {
@@ -274,6 +290,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.RescueAfter <= 0 {
+		o.RescueAfter = DefaultRescueAfter
+	}
 	q := &Queue{
 		opts:      o,
 		log:       o.Logger,
@@ -377,3 +396,13 @@ func (q *Queue) DB() *sql.DB { return q.db }
 
 // Dialect tells stores sharing DB which SQL to speak: "sqlite" or "postgres".
 func (q *Queue) Dialect() string { return q.dialect }
+
+// deliveryTimeout is how long a delivery of a subscription may run, and
+// so how long after its start a dead replica's delivery is rescued.
+func (q *Queue) deliveryTimeout(subscription string) time.Duration {
+	d := q.opts.RescueAfter
+	if q.opts.DeliveryTimeout != nil {
+		d = max(d, q.opts.DeliveryTimeout(subscription))
+	}
+	return d
+}

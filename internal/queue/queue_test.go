@@ -185,6 +185,7 @@ func TestQueue(t *testing.T) {
 		"concurrent_enqueue":   testConcurrentEnqueue,
 		"two_replicas_deliver": testTwoReplicas,
 		"two_replicas_cron":    testTwoReplicasPeriodic,
+		"rescue_dead_replica":  testRescueDeadReplica,
 		"cleanup_closed":       testCleanupAndClosed,
 	})
 }
@@ -898,4 +899,73 @@ func testCleanupAndClosed(t *testing.T, s store) {
 	if _, err := q.Enqueue(ctx, []Item{item("late", "s1")}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Enqueue after Close: %v, want ErrClosed", err)
 	}
+}
+
+// testRescueDeadReplica: a replica that stops mid-delivery (its handler
+// never returns, as when the process is killed) leaves the delivery
+// running; another replica runs it once RescueAfter has passed and River's
+// rescuer (every 30 s) has looked, not after River's 30-minute default. A
+// subscription given a longer DeliveryTimeout is not rescued meanwhile.
+func testRescueDeadReplica(t *testing.T, s store) {
+	if s.options.DatabaseURL == "" {
+		t.Skip("replicas share a queue through PostgreSQL only")
+	}
+	const rescueAfter = 2 * time.Second
+	release := make(chan struct{})
+	stuck := make(chan string, 2)
+	timeouts := func(sub string) time.Duration {
+		if sub == "long" {
+			return time.Hour
+		}
+		return 0
+	}
+	dead := s.open(Options{Workers: 2, RescueAfter: rescueAfter, DeliveryTimeout: timeouts,
+		Dispatch: dispatchFunc(func(ctx context.Context, d Delivery) error {
+			stuck <- d.Subscription
+			<-release // ignores ctx: the replica is gone
+			return nil
+		})})
+	start(t, dead)
+	// Runs before dead's Stop (cleanups run last first).
+	t.Cleanup(func() { close(release) })
+	retry := fast(5, "s1", "long")
+	if r := mustEnqueue(t, dead, Item{Event: ev("rescue"), Subscriptions: []string{"s1", "long"}, Retry: retry}); r.Accepted != 1 {
+		t.Fatalf("enqueue: %+v", r)
+	}
+	for range 2 {
+		select {
+		case <-stuck:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the first replica never started the deliveries")
+		}
+	}
+	began := time.Now()
+	var mu sync.Mutex
+	var rescued []string
+	got := make(chan struct{}, 2)
+	alive := s.open(Options{Workers: 2, RescueAfter: rescueAfter, DeliveryTimeout: timeouts,
+		Dispatch: dispatchFunc(func(ctx context.Context, d Delivery) error {
+			mu.Lock()
+			rescued = append(rescued, d.Subscription)
+			mu.Unlock()
+			got <- struct{}{}
+			return nil
+		})})
+	start(t, alive)
+	select {
+	case <-got:
+	case <-time.After(rescueAfter + 45*time.Second):
+		t.Fatalf("the delivery of the dead replica was not rescued within %s", rescueAfter+45*time.Second)
+	}
+	took := time.Since(began)
+	time.Sleep(time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(rescued) != 1 || rescued[0] != "s1" {
+		t.Errorf("rescued %v, want [s1] (long may run an hour)", rescued)
+	}
+	if took > rescueAfter+40*time.Second {
+		t.Errorf("rescued after %s, want within rescue_after (%s) and one 30 s rescuer pass", took, rescueAfter)
+	}
+	t.Logf("rescued after %s", took.Round(100*time.Millisecond))
 }

@@ -37,6 +37,12 @@ type deliveryWorker struct {
 	q *Queue
 }
 
+// Timeout bounds one attempt of a delivery, and so when the rescuer
+// retries the delivery of a replica that died (Options.RescueAfter).
+func (w *deliveryWorker) Timeout(job *river.Job[deliveryArgs]) time.Duration {
+	return w.q.deliveryTimeout(job.Args.Subscription)
+}
+
 // NextRetry applies the subscription's schedule: delay n follows failed
 // attempt n, and attempts past the schedule reuse its last step.
 func (w *deliveryWorker) NextRetry(job *river.Job[deliveryArgs]) time.Time {

@@ -82,6 +82,12 @@ type Options struct {
 	// at one call per queue, topic, table and customer key. Nil leaves
 	// policies out of the scan.
 	Policy *policy.Set
+	// Accounts, when set, makes the AWS inventory read several accounts
+	// through assumed roles (and organization discovery) instead of the
+	// one account of the credentials: findings then carry their account,
+	// ignore rules may name it, and an account that cannot be read is a
+	// partial scan of that account only.
+	Accounts *Accounts
 }
 
 // Outcome is a finished scan: the report plus figures for benchmarks.
@@ -147,6 +153,9 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		return nil, limitErr(err)
 	}
 	desired := side.resources
+	if opts.Accounts != nil {
+		inferAccounts(desired)
+	}
 
 	mapper := inventory.MultiMapper{awsinv.NewMapper(), azureinv.NewMapper()}
 	inv := inventory.NewResult(nil)
@@ -164,7 +173,8 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 	inv.Sort()
 	timedOut := limited()
 
-	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore, Mergeable: len(opts.TerraformDirs)+len(opts.Plans) > 0}
+	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore, Mergeable: len(opts.TerraformDirs)+len(opts.Plans) > 0,
+		ByAccount: opts.Accounts != nil}
 	res := drift.Diff(desired, inv, mapper, dopts)
 
 	// Terraform's own view: every attribute of every resource type.
@@ -222,7 +232,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 		fs, errs, sum := whatif.Findings(w, opts.Environment)
 		for _, f := range fs {
-			if !opts.Ignore.Resource(f.Resource.Type, f.Resource.ID) {
+			if !opts.Ignore.ResourceIn(f.Resource.Account, f.Resource.Type, f.Resource.ID) {
 				res.Findings = append(res.Findings, f)
 			} else {
 				sum.Ignored++
@@ -246,7 +256,7 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 		live = ev
 		for _, f := range ev.findings {
-			if !opts.Ignore.Resource(f.Resource.Type, f.Resource.ID) {
+			if !opts.Ignore.ResourceIn(f.Resource.Account, f.Resource.Type, f.Resource.ID) {
 				res.Findings = append(res.Findings, f)
 			}
 		}
@@ -315,7 +325,7 @@ func chooseClouds(opts Options, desired []model.DesiredResource) []string {
 		}
 		return opts.Clouds
 	}
-	aws := len(opts.Regions) > 0
+	aws := len(opts.Regions) > 0 || opts.Accounts != nil
 	azure := len(opts.AzureSubscriptions)+len(opts.AzureResourceGroups) > 0
 	for _, t := range opts.Types {
 		aws = aws || strings.HasPrefix(t, "aws_")
@@ -363,11 +373,17 @@ func scanAWS(ctx context.Context, opts Options, desired []model.DesiredResource,
 		// Encryption and rotation settings cost a call per resource;
 		// read them only when rules will check them.
 		PolicyAttributes: opts.Policy != nil,
+		Roles:            rolesOf(opts.Accounts),
 	})
 	if err != nil {
 		return err
 	}
-	r, err := scanner.Scan(ctx)
+	var r *inventory.Result
+	if a := opts.Accounts; a != nil {
+		r, err = scanner.ScanAccounts(ctx, a.Targets, a.Organization, a.Limits)
+	} else {
+		r, err = scanner.Scan(ctx)
+	}
 	if err != nil {
 		if inventory.IsAccessError(err) {
 			return err
@@ -463,8 +479,15 @@ func assemble(start time.Time, opts Options, res *drift.Result, inv *inventory.R
 	}
 	covered := func(f model.Finding) bool {
 		// A conflict comes from the states alone, which are always read
-		// whole (an unreadable state fails the scan).
-		return f.Kind == model.KindConflict || inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
+		// whole (an unreadable state fails the scan). In a multi-account
+		// scan the finding's own account must have been read.
+		if f.Kind == model.KindConflict {
+			return true
+		}
+		if acct := f.Resource.Account; opts.Accounts != nil && acct != "" {
+			return inv.CompleteIn(acct, f.Resource.Type, f.Resource.Region) || inv.CompleteIn(acct, f.Resource.Type, "")
+		}
+		return inv.Complete(f.Resource.Type, f.Resource.Region) || inv.Complete(f.Resource.Type, "")
 	}
 	return &Outcome{Report: rep, Covered: covered, APICalls: inv.APICalls, Listed: len(inv.Resources)}
 }
@@ -482,4 +505,11 @@ func declaredSet(desired []model.DesiredResource, mapper inventory.StateMapper) 
 		_, ok := set[typ+"\x00"+id]
 		return ok
 	}
+}
+
+func rolesOf(a *Accounts) *awsinv.RoleCache {
+	if a == nil {
+		return nil
+	}
+	return a.Roles
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -10,12 +11,15 @@ import (
 	"plumb/internal/findings"
 	"plumb/internal/model"
 	"plumb/internal/queue"
+	"plumb/internal/scanhistory"
 )
 
 // TestE2ERetention: plumb serve runs the pruner on server.retention's
 // schedule with the default ages: a finding resolved 100 days ago and a
 // silence that ended 10 days ago go, an open finding, a finding resolved
-// yesterday and an active silence stay. The store is seeded from outside
+// yesterday and an active silence stay; of the scan history, prod's scan
+// of 100 days ago goes, its scan of yesterday and staging's only scan (of
+// 100 days ago, the latest of its environment) stay. The store is seeded from outside
 // the server, the way `plumb silence --data-dir` writes to it.
 func TestE2ERetention(t *testing.T) {
 	var dataDir string
@@ -61,7 +65,28 @@ server:
 		t.Fatal(err)
 	}
 
-	waitForDeadline(t, 60*time.Second, "the pruner to delete the old finding and the ended silence", func() bool {
+	hist, err := scanhistory.Open(ctx, q.DB(), q.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sc := range []scanhistory.Scan{
+		{Environment: "prod", StartedAt: now.AddDate(0, 0, -100)},
+		{Environment: "staging", StartedAt: now.AddDate(0, 0, -100)},
+		{Environment: "prod", StartedAt: now.AddDate(0, 0, -1)},
+	} {
+		if _, err := hist.Record(ctx, sc, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	waitForDeadline(t, 60*time.Second, "the pruner to delete the old finding, the ended silence and prod's old scan", func() bool {
+		scans, errH := hist.Since(ctx, "", now.AddDate(0, 0, -200))
+		if errH != nil {
+			t.Fatal(errH)
+		}
+		if len(scans) != 2 {
+			return false
+		}
 		_, errF := store.Get(ctx, old.Fingerprint)
 		sils, errS := store.ListSilences(ctx, time.Now(), false)
 		if errS != nil {
@@ -77,6 +102,17 @@ server:
 		if _, err := store.Get(ctx, f.Fingerprint); err != nil {
 			t.Errorf("finding %s should stay: %v", f.Resource.ID, err)
 		}
+	}
+	scans, err := hist.Since(ctx, "", now.AddDate(0, 0, -200))
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := map[string]bool{}
+	for _, sc := range scans {
+		left[sc.Environment+fmt.Sprint(sc.StartedAt.Before(now.AddDate(0, 0, -50)))] = true
+	}
+	if len(scans) != 2 || !left["prodfalse"] || !left["stagingtrue"] {
+		t.Errorf("scans after prune: %+v; want prod's of yesterday and staging's only one", scans)
 	}
 	sils, err := store.ListSilences(ctx, time.Now(), true)
 	if err != nil || len(sils) != 1 || sils[0].ID != active.ID {

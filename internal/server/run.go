@@ -25,6 +25,7 @@ import (
 	"plumb/internal/eventformat"
 	"plumb/internal/findings"
 	"plumb/internal/handler"
+	awsinv "plumb/internal/inventory/aws"
 	"plumb/internal/model"
 	"plumb/internal/policy"
 	"plumb/internal/poller"
@@ -113,6 +114,7 @@ func Run(ctx context.Context, o Options) error {
 		DataDir: o.DataDir, DatabaseURL: o.DatabaseURL, Workers: cfg.Server.Workers,
 		Dispatch: pipeline, RetentionSucceeded: cfg.Server.RetentionSucceeded,
 		RetentionDead: cfg.Server.RetentionDead, MaxPending: cfg.Server.MaxPending, Logger: logger,
+		RescueAfter: cfg.Server.RescueAfter, DeliveryTimeout: deliveryTimeouts(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("open queue: %w", err)
@@ -163,13 +165,16 @@ func Run(ctx context.Context, o Options) error {
 	srv.console = consoleHandler
 
 	var schedules []string
+	// One cache of assumed-role credentials for every scheduled scan, so
+	// AssumeRole runs once an hour per account, not once a scan.
+	roles := awsinv.NewRoleCache()
 	for _, env := range cfg.Environments {
 		if env.Schedule == "" {
 			continue
 		}
 		env := env
 		err := q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error {
-			if err := scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger, o.ScanTimeout); err != nil {
+			if err := scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger, o.ScanTimeout, roles); err != nil {
 				return err
 			}
 			return enf.afterScan(ctx, env, logger)
@@ -179,7 +184,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		schedules = append(schedules, env.Name)
 	}
-	if err := scheduleRetention(cfg, q, store, logger); err != nil {
+	if err := scheduleRetention(cfg, q, store, hist, logger); err != nil {
 		return err
 	}
 	// Built before anything runs: a source that cannot be set up fails
@@ -306,6 +311,23 @@ func sourceNames(cfg *plumbconfig.Config) []string {
 	return out
 }
 
+// deliveryTimeouts gives each subscription's deliveries the time their
+// runbooks may take plus server.rescue_after for the other handlers, so a
+// long runbook is neither cancelled nor taken for a dead replica's work.
+func deliveryTimeouts(cfg *plumbconfig.Config) func(string) time.Duration {
+	by := map[string]time.Duration{}
+	for _, sub := range cfg.Subscriptions {
+		d := cfg.Server.RescueAfter
+		for _, h := range sub.Handlers {
+			if h.Type == "runbook" {
+				d += h.Timeout
+			}
+		}
+		by[sub.Name] = d
+	}
+	return func(sub string) time.Duration { return by[sub] }
+}
+
 // scheduleJob names the periodic job of an environment's scheduled scan.
 func scheduleJob(env string) string { return "scan-" + env }
 
@@ -317,12 +339,15 @@ func scheduleJob(env string) string { return "scan-" + env }
 // the estate: a partial scan stores what it did read but is not a
 // success, since the parts it missed were not checked.
 func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store,
-	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration) error {
+	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration, roles *awsinv.RoleCache) error {
 	// The scan's own time limit stops it and keeps what it read, so the
 	// findings of the parts it finished are still stored.
 	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Policy: set, Timeout: timeout}
 	if env.Cloud != "" {
 		opts.Clouds = []string{env.Cloud}
+	}
+	if opts.Accounts = scan.AccountsOf(env); opts.Accounts != nil {
+		opts.Accounts.Roles = roles
 	}
 	start := time.Now()
 	out, err := scan.Run(ctx, opts)

@@ -195,6 +195,7 @@ func (p *parser) parse() (*Document, error) {
 				}
 			}
 			d.Provider, d.Type = provider, r.Type
+			d.ProviderConfig = r.Provider
 			d.Raw = attrs
 			out = append(out, d)
 		}

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"bytes"
 	"hash/crc32"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -35,25 +37,53 @@ var credentialScope = regexp.MustCompile(`Credential=[^/]+/\d{8}/[^/]+/([^/]+)/a
 // AWS_ENDPOINT_URL at the returned URL.
 func FaultProxy(t testing.TB, target string, fn FaultFunc) string {
 	t.Helper()
+	var (
+		mu     sync.Mutex
+		counts = map[string]int{}
+	)
+	return RequestFaultProxy(t, target, func(service string, _ url.Values) *Fault {
+		mu.Lock()
+		counts[service]++
+		n := counts[service]
+		mu.Unlock()
+		return fn(service, n)
+	})
+}
+
+// RequestFaultFunc decides from a request's service and its form
+// parameters (query-protocol services such as STS send the action and
+// its parameters as a form) whether to answer with a fault.
+type RequestFaultFunc func(service string, form url.Values) *Fault
+
+// RequestFaultProxy is FaultProxy deciding on the request's parameters:
+// an AssumeRole of one role refused, the others forwarded to moto.
+func RequestFaultProxy(t testing.TB, target string, fn RequestFaultFunc) string {
+	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(u)
-	var (
-		mu     sync.Mutex
-		counts = map[string]int{}
-	)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		service := ""
 		if m := credentialScope.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 			service = m[1]
 		}
-		mu.Lock()
-		counts[service]++
-		n := counts[service]
-		mu.Unlock()
-		if f := fn(service, n); f != nil && f.Hangup {
+		form := r.URL.Query()
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				t.Errorf("fault proxy: read %s: %v", r.URL, err)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if parsed, err := url.ParseQuery(string(body)); err == nil {
+				for k, v := range parsed {
+					form[k] = v
+				}
+			}
+		}
+		if f := fn(service, form); f != nil && f.Hangup {
 			// Read the whole request first: closing with unread bytes in
 			// the socket makes the kernel send a reset instead of an
 			// orderly close, and the client would see "connection
@@ -110,5 +140,17 @@ func ThrottledQuery() *Fault {
 		Status:  503,
 		Headers: map[string]string{"Content-Type": "text/xml"},
 		Body:    `<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>1</RequestID></Response>`,
+	}
+}
+
+// AssumeRoleDenied is STS's answer (query protocol, HTTP 403) to an
+// AssumeRole the role's trust policy does not allow.
+func AssumeRoleDenied(roleARN string) *Fault {
+	return &Fault{
+		Status:  403,
+		Headers: map[string]string{"Content-Type": "text/xml"},
+		Body: `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code>` +
+			`<Message>User: arn:aws:iam::123456789012:user/ci is not authorized to perform: sts:AssumeRole on resource: ` + roleARN + `</Message>` +
+			`</Error><RequestId>7e1c2f0e-5b7d-4c1e-9a0f-2d3b4c5d6e7f</RequestId></ErrorResponse>`,
 	}
 }

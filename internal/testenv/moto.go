@@ -21,6 +21,8 @@ import (
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go/logging"
 )
 
@@ -228,6 +230,18 @@ func (m *Moto) Config(t testing.TB, region string) aws.Config {
 	if err != nil {
 		t.Fatalf("moto config: %v", err)
 	}
+	return cfg
+}
+
+// AccountConfig is Config in another moto account, for fixtures of
+// multi-account tests: moto keeps each account's resources apart by the
+// account of the credentials, and an AssumeRole of any role of an
+// account gives credentials in it.
+func (m *Moto) AccountConfig(t testing.TB, region, account string) aws.Config {
+	t.Helper()
+	cfg := m.Config(t, region)
+	cfg.Credentials = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(sts.NewFromConfig(cfg),
+		"arn:aws:iam::"+account+":role/fixtures"))
 	return cfg
 }
 

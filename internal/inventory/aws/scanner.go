@@ -113,6 +113,9 @@ type Options struct {
 	// rules will read them;
 	// a plain drift scan leaves this false and keeps its call budget.
 	PolicyAttributes bool
+	// Roles caches assumed-role credentials across scans of one process
+	// (nil: a cache of this scanner's own).
+	Roles *RoleCache
 }
 
 // Scanner lists AWS resources through the standard SDK configuration chain,
@@ -128,6 +131,8 @@ type Scanner struct {
 
 	mu        sync.Mutex
 	byService map[string]int64
+	// roles holds the credentials of the accounts' roles.
+	roles *RoleCache
 
 	// activity is what each unit is waiting on now, to say so when the
 	// scan's time limit stops it.
@@ -166,10 +171,16 @@ func New(ctx context.Context, opts Options, loadOpts ...func(*config.LoadOptions
 	if opts.IdentityTimeout <= 0 {
 		opts.IdentityTimeout = defaultIdentityTimeout
 	}
-	s := &Scanner{opts: opts, byService: map[string]int64{}, activity: map[string]activity{}}
+	s := &Scanner{opts: opts, byService: map[string]int64{}, activity: map[string]activity{}, roles: opts.Roles}
+	if s.roles == nil {
+		s.roles = NewRoleCache()
+	}
 	perCall, perAttempt := s.callMiddleware()
 	countOps := middleware.InitializeMiddlewareFunc("plumbCountCalls", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
 		s.calls.Add(1)
+		if c, ok := ctx.Value(callCounterKey{}).(*atomic.Int64); ok {
+			c.Add(1)
+		}
 		svc := awsmiddleware.GetServiceID(ctx)
 		s.mu.Lock()
 		s.byService[svc]++
@@ -316,22 +327,7 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 				return
 			}
 			defer func() { <-sem }()
-			uctx := withUnit(ctx, u.label())
-			// The listers of a unit (EC2 has a dozen) run side by side:
-			// one after another, each list call's latency added up.
-			// Every lister gets its turn even after the time limit, so each
-			// type is recorded as read or failed.
-			lsem := make(chan struct{}, s.opts.PerUnitConcurrency)
-			var lwg sync.WaitGroup
-			for _, l := range u.listers {
-				lsem <- struct{}{}
-				lwg.Add(1)
-				go func(l lister) {
-					defer func() { <-lsem; lwg.Done() }()
-					s.runLister(ctx, uctx, sess, res, scope, u, l)
-				}(l)
-			}
-			lwg.Wait()
+			s.listUnit(withUnit(ctx, u.label()), sess, u, res, "")
 		}(u)
 	}
 	wg.Wait()
@@ -341,17 +337,39 @@ func (s *Scanner) Scan(ctx context.Context) (*inventory.Result, error) {
 	return res, nil
 }
 
+// listUnit runs the listers of one unit into res, in account (empty for
+// a single-account scan, whose scopes carry no account). The listers of a
+// unit (EC2 has a dozen) run side by side, PerUnitConcurrency at a time:
+// one after another, each list call's latency would add up. Every lister
+// gets its turn even after the time limit, so each type is recorded as
+// read or failed.
+func (s *Scanner) listUnit(uctx context.Context, sess *session, u unit, res *inventory.Result, account string) {
+	scope := inventory.Scope{Provider: "aws", Account: account, Region: regionLabel(u.region), Service: u.service}
+	label := unitOf(uctx)
+	lsem := make(chan struct{}, max(s.opts.PerUnitConcurrency, 1))
+	var lwg sync.WaitGroup
+	for _, l := range u.listers {
+		lsem <- struct{}{}
+		lwg.Add(1)
+		go func(l lister) {
+			defer func() { <-lsem; lwg.Done() }()
+			s.runLister(uctx, sess, res, scope, u, l, label, account)
+		}(l)
+	}
+	lwg.Wait()
+}
+
 // runLister lists one type of a unit into res, or records why it could
 // not.
-func (s *Scanner) runLister(ctx, uctx context.Context, sess *session, res *inventory.Result, scope inventory.Scope, u unit, l lister) {
-	if ctx.Err() != nil {
-		res.FailType(scope, l.Name, limitReached(ctx, s.activityOf(u.label())))
+func (s *Scanner) runLister(uctx context.Context, sess *session, res *inventory.Result, scope inventory.Scope, u unit, l lister, label, account string) {
+	if uctx.Err() != nil {
+		res.FailType(scope, l.Name, limitReached(uctx, s.activityOf(label)))
 		return
 	}
 	out, err := l.list(uctx, sess, u.region)
 	if err != nil {
-		if ctx.Err() != nil {
-			err = limitReached(ctx, s.activityOf(u.label()))
+		if uctx.Err() != nil {
+			err = limitReached(uctx, s.activityOf(label))
 		} else {
 			err = describeErr(err)
 		}
@@ -368,10 +386,13 @@ func (s *Scanner) runLister(ctx, uctx context.Context, sess *session, res *inven
 			out[i].Region = u.region
 		}
 	}
-	res.Add(l.Name, u.region, out)
+	res.AddIn(account, l.Name, u.region, out)
 }
 
-func (s *Scanner) units() []unit {
+func (s *Scanner) units() []unit { return s.unitsIn(s.opts.Regions) }
+
+// unitsIn lists the units of a scan of regions.
+func (s *Scanner) unitsIn(regions []string) []unit {
 	byKey := map[string]*unit{}
 	var order []string
 	add := func(service, region string, l lister) {
@@ -392,7 +413,7 @@ func (s *Scanner) units() []unit {
 			add(l.Service, "", l)
 			continue
 		}
-		for _, r := range s.opts.Regions {
+		for _, r := range regions {
 			add(l.Service, r, l)
 		}
 	}
