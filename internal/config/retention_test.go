@@ -12,7 +12,7 @@ func TestRetention(t *testing.T) {
 	defaults := Retention{
 		Schedule: "@hourly", SucceededEvents: 24 * time.Hour, DeadEvents: 720 * time.Hour,
 		ResolvedFindings: 2160 * time.Hour, FindingHistory: 2160 * time.Hour,
-		ExpiredSilences: 120 * time.Hour, ReceiverState: 2160 * time.Hour,
+		ExpiredSilences: 120 * time.Hour, ReceiverState: 2160 * time.Hour, ScanHistory: 2160 * time.Hour,
 	}
 	with := func(f func(r *Retention)) Retention { r := defaults; f(&r); return r }
 	ok := []struct {
@@ -30,8 +30,10 @@ func TestRetention(t *testing.T) {
     finding_history: 8760h
     expired_silences: 24h
     receiver_state: 1440h
+    scan_history: 4320h
 `, Retention{Schedule: "*/15 * * * *", SucceededEvents: 48 * time.Hour, DeadEvents: 2160 * time.Hour,
-			ResolvedFindings: 720 * time.Hour, FindingHistory: 8760 * time.Hour, ExpiredSilences: 24 * time.Hour, ReceiverState: 1440 * time.Hour}},
+			ResolvedFindings: 720 * time.Hour, FindingHistory: 8760 * time.Hour, ExpiredSilences: 24 * time.Hour, ReceiverState: 1440 * time.Hour,
+			ScanHistory: 4320 * time.Hour}},
 		{"older names", "server:\n  retention_succeeded: 12h\n  retention_dead: 48h\n",
 			with(func(r *Retention) { r.SucceededEvents, r.DeadEvents = 12*time.Hour, 48*time.Hour })},
 		{"every", "server:\n  retention: {schedule: '@every 30m'}\n", with(func(r *Retention) { r.Schedule = "@every 30m" })},
