@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
 	"plumb/internal/model"
@@ -123,11 +122,7 @@ func (r Runbook) Run(ctx context.Context, d Delivery) (RunbookResult, error) {
 	cmd.Stdin = bytes.NewReader(input)
 	out := &boundedBuffer{limit: MaxRunbookOutput}
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// Negative pid: the whole process group.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
+	killTreeOnCancel(cmd)
 	cmd.WaitDelay = runbookWaitDelay
 	env := make([]string, 0, len(inheritedEnv)+len(r.Env)+4)
 	for _, k := range inheritedEnv {
