@@ -9,14 +9,18 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"golang.org/x/crypto/bcrypt"
 
+	"plumb/internal/config"
 	"plumb/internal/enforce"
 	"plumb/internal/model"
+	"plumb/internal/testenv"
 )
 
 // consoleActionsConfig: prod needs a peer's approval by alice or bob;
@@ -30,6 +34,10 @@ environments:
     approval: peer
     approvers: [alice, bob]
     enforcement: {changed: revert, unmanaged: quarantine, dry_run: true}
+  - name: sandbox
+    accounts: ["123456789012"]
+    regions: [us-east-1]
+    enforcement: {unmanaged: quarantine, grace: 0s, dry_run: false}
 console:
   users:
     - {name: alice, password_hash: "HASH", role: operator}
@@ -129,10 +137,14 @@ func (ts *testServer) pipelineEnforcer(enf *enforcement) {
 }
 
 func consoleFinding(t *testing.T, ts *testServer, kind model.Kind, id string) string {
+	return consoleFindingIn(t, ts, "prod", kind, id)
+}
+
+func consoleFindingIn(t *testing.T, ts *testServer, env string, kind model.Kind, id string) string {
 	t.Helper()
-	f := model.Finding{Kind: kind, Severity: "high", Environment: "prod", Message: "finding of " + id,
+	f := model.Finding{Kind: kind, Severity: "high", Environment: env, Message: "finding of " + id,
 		Resource: model.Resource{Provider: "aws", Type: "aws_instance", ID: id, Region: "us-east-1", Account: "123456789012"}}
-	f.Fingerprint = model.Fingerprint(kind, "prod", "aws", f.Resource.Type, "us-east-1", id, "")
+	f.Fingerprint = model.Fingerprint(kind, env, "aws", f.Resource.Type, "us-east-1", id, "")
 	if err := ts.store.Upsert(context.Background(), time.Now(), []model.Finding{f}); err != nil {
 		t.Fatal(err)
 	}
@@ -322,5 +334,85 @@ func TestConsoleReleaseRefusals(t *testing.T) {
 		if a := actionState(t, enf, id); a.State != enforce.StateSucceeded {
 			t.Errorf("quarantine %s is %s after refused releases, want still succeeded", id, a.State)
 		}
+	}
+}
+
+// TestConsoleRelease: an instance in moto quarantined by plumb's real AWS
+// executor is released from the console by an operator: the release runs
+// on the durable queue, gives the instance its security groups back and
+// records the quarantine as released by the console user, with the reason.
+func TestConsoleRelease(t *testing.T) {
+	moto := testenv.StartMoto(t)
+	ctx := context.Background()
+	awsCfg := moto.Config(t, "us-east-1")
+	instance := runInstance(t, ctx, awsCfg, map[string]string{"Name": "by-hand"})
+	groups := func() []string {
+		var out []string
+		for _, g := range describeInstance(t, ctx, awsCfg, instance).SecurityGroups {
+			out = append(out, aws.ToString(g.GroupId))
+		}
+		slices.Sort(out)
+		return out
+	}
+	before := groups()
+	h, err := bcrypt.GenerateFromPassword([]byte(consolePassword), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.ReplaceAll(consoleActionsConfig, "HASH", string(h))
+	parsed, err := config.Parse("plumb.yaml", []byte(cfg), func(string) string { return testToken })
+	if err != nil {
+		t.Fatal(err)
+	}
+	execs, err := Executors(ctx, parsed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, enf, base := consoleWithActions(t, execs)
+	fp := consoleFindingIn(t, ts, "sandbox", model.KindUnmanaged, instance)
+
+	// plumb quarantines the instance (the runner, the real executor).
+	now := time.Now().UTC()
+	q := &enforce.Action{ID: "act-quarantine-" + instance, RunID: "run-q", Fingerprint: fp, Environment: "sandbox", Kind: model.KindUnmanaged,
+		Verb: enforce.VerbQuarantine, State: enforce.StatePlanned, Actor: "schedule", Why: "unmanaged instance",
+		Resource: model.Resource{Provider: "aws", Type: "aws_instance", ID: instance, Region: "us-east-1"}, CreatedAt: now, UpdatedAt: now}
+	if err := enf.runner.Submit(ctx, &enforce.Plan{RunID: "run-q", Environment: "sandbox", Apply: true, At: now, Actions: []*enforce.Action{q}}); err != nil {
+		t.Fatal(err)
+	}
+	waitForDeadline(t, 60*time.Second, "the quarantine", func() bool { return actionState(t, enf, q.ID).State == enforce.StateSucceeded })
+	if got := groups(); slices.Equal(got, before) {
+		t.Fatalf("the quarantine left the instance's groups as they were: %v", got)
+	}
+
+	bob := loginConsole(t, base, "bob")
+	if _, body := bob.do(http.MethodGet, "/findings/"+fp, nil); !strings.Contains(body, "The resource is quarantined by action "+q.ID) {
+		t.Fatalf("the finding page does not describe the quarantine")
+	}
+	if code, body := bob.post("/findings/"+fp, "/findings/"+fp+"/actions/release", url.Values{"reason": {"owner codified it"}}); code != http.StatusSeeOther {
+		t.Fatalf("release: %d %s", code, body)
+	}
+	waitForDeadline(t, 60*time.Second, "the release", func() bool { return actionState(t, enf, q.ID).State == enforce.StateReleased })
+	if a := actionState(t, enf, q.ID); !strings.Contains(a.Reason, "released by bob") {
+		t.Errorf("quarantine after the release: %q", a.Reason)
+	}
+	if got := groups(); !slices.Equal(got, before) {
+		t.Errorf("after the release the instance has groups %v, want %v back", got, before)
+	}
+	page, err := enf.actions.List(ctx, enforce.Query{Fingerprint: fp, Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rel *enforce.Action
+	for _, a := range page.Actions {
+		if a.Verb == enforce.VerbRelease {
+			rel = a
+		}
+	}
+	if rel == nil || rel.Actor != "bob" || !strings.Contains(rel.Why, "owner codified it") || rel.State != enforce.StateSucceeded {
+		t.Errorf("release action %+v", rel)
+	}
+	// Released, it is offered no more.
+	if _, body := bob.do(http.MethodGet, "/findings/"+fp, nil); strings.Contains(body, "/actions/release") {
+		t.Error("the release is still offered after the quarantine was released")
 	}
 }
