@@ -45,7 +45,13 @@ func (p *consoleActions) Offer(ctx context.Context, rec findings.Record) (consol
 	}
 	for _, a := range waiting {
 		what := describeAction(a)
+		approved := a.Approval != nil && a.Approval.Approved
 		note := fmt.Sprintf("Action %s (%s) is awaiting approval: %s.", a.ID, what, a.Reason)
+		if approved {
+			// Approved, yet held (a dry run, or the enforcement setting
+			// changed): the reason says why it has not run.
+			note = fmt.Sprintf("Action %s (%s) is approved and has not run: %s.", a.ID, what, strings.TrimPrefix(a.Reason, "approved, but "))
+		}
 		if a.Revert != nil && a.Revert.Summary != "" {
 			note += " Plan: " + a.Revert.Summary
 		}
@@ -57,10 +63,12 @@ func (p *consoleActions) Offer(ctx context.Context, rec findings.Record) (consol
 				approvers = strings.Join(env.Approvers, ", ")
 			}
 		}
-		o.Actions = append(o.Actions,
-			console.Action{Name: consoleApprove + a.ID, Label: "Approve " + a.ID,
+		if !approved {
+			o.Actions = append(o.Actions, console.Action{Name: consoleApprove + a.ID, Label: "Approve " + a.ID,
 				Description: fmt.Sprintf("Approve %s in your name. Environment %s needs %s approval by one of: %s; whoever requested the action cannot approve it.",
-					what, a.Environment, approval, approvers)},
+					what, a.Environment, approval, approvers)})
+		}
+		o.Actions = append(o.Actions,
 			console.Action{Name: consoleReject + a.ID, Label: "Reject " + a.ID, NeedsReason: true, Danger: true,
 				Description: fmt.Sprintf("Reject %s in your name: it will not run (an approver or its requester may reject).", what)})
 	}

@@ -261,8 +261,14 @@ func TestConsoleApprovals(t *testing.T) {
 	if a.Approval == nil || !a.Approval.Approved || !strings.Contains(a.Reason, "dry_run: true") {
 		t.Errorf("approved action: %+v %+v", a, a.Approval)
 	}
-	if _, body := users["vera"].do(http.MethodGet, page+"?done=action", nil); !strings.Contains(body, "approved, but environment prod has dry_run: true") {
+	_, body := users["vera"].do(http.MethodGet, page+"?done=action", nil)
+	if !strings.Contains(body, "Action act-approve-1 (revert of aws_instance i-changed) is approved and has not run: environment prod has dry_run: true") {
 		t.Errorf("the page does not show the approval's outcome to the viewer")
+	}
+	// Approved, it is not offered for approval again; reject still is.
+	_, body = users["bob"].do(http.MethodGet, page, nil)
+	if strings.Contains(body, `action="`+approve+`"`) || !strings.Contains(body, "/actions/reject-act-approve-1") {
+		t.Error("after the approval the page still offers approve, or no longer reject")
 	}
 
 	// bob rejects the other action with a reason: it will not run.
