@@ -76,7 +76,15 @@ func (p *consoleActions) Offer(ctx context.Context, rec findings.Record) (consol
 	switch {
 	case errors.Is(err, enforce.ErrNothingToRelease):
 	case errors.Is(err, enforce.ErrBusy):
-		o.Notes = append(o.Notes, fmt.Sprintf("Release is not offered while enforcement acts on the finding (%v).", err))
+		// Say so only where there is a quarantine to release.
+		qs, qerr := p.enf.actions.Quarantines(ctx, []string{fp})
+		if qerr != nil {
+			return o, qerr
+		}
+		if q, ok := qs[fp]; ok && q.State == enforce.StateSucceeded {
+			o.Notes = append(o.Notes, fmt.Sprintf("The resource is quarantined by action %s since %s (%s). Its release is not offered while enforcement acts on the finding (%v).",
+				q.ID, q.UpdatedAt.UTC().Format(time.RFC3339), q.Why, err))
+		}
 	case err != nil:
 		return o, err
 	case q.Kind == model.KindIsolated:

@@ -295,14 +295,14 @@ func TestConsoleReleaseRefusals(t *testing.T) {
 	iso := consoleFinding(t, ts, model.KindIsolated, "i-isolated")
 	quarantined(t, enf, "act-quar-1", quar, "i-quarantined", model.KindUnmanaged)
 	quarantined(t, enf, "act-iso-1", iso, "i-isolated", model.KindIsolated)
-	otto, vera := loginConsole(t, base, "bob"), loginConsole(t, base, "vera")
+	op, vera := loginConsole(t, base, "bob"), loginConsole(t, base, "vera")
 
 	release := "/findings/" + quar + "/actions/release"
 	for _, tc := range []struct {
 		who     *consoleUser
 		name    string
 		buttons bool
-	}{{otto, "operator", true}, {vera, "viewer", false}} {
+	}{{op, "operator", true}, {vera, "viewer", false}} {
 		_, body := tc.who.do(http.MethodGet, "/findings/"+quar, nil)
 		if !strings.Contains(body, "The resource is quarantined by action act-quar-1") {
 			t.Errorf("%s: the quarantine is not described", tc.name)
@@ -327,14 +327,28 @@ func TestConsoleReleaseRefusals(t *testing.T) {
 		says string
 	}{
 		{"viewer", vera, release, url.Values{"reason": {"fixed"}}, http.StatusForbidden, "operator role"},
-		{"no reason", otto, release, nil, http.StatusBadRequest, "needs a reason"},
-		{"isolation", otto, "/findings/" + iso + "/actions/release", url.Values{"reason": {"fixed"}}, http.StatusNotFound, "not offered"},
-		{"guard stops it", otto, release, url.Values{"reason": {"fixed"}}, http.StatusConflict, "guard"},
+		{"no reason", op, release, nil, http.StatusBadRequest, "needs a reason"},
+		{"isolation", op, "/findings/" + iso + "/actions/release", url.Values{"reason": {"fixed"}}, http.StatusNotFound, "not offered"},
+		{"guard stops it", op, release, url.Values{"reason": {"fixed"}}, http.StatusConflict, "guard"},
 	} {
 		code, body := tc.who.post("/findings/"+quar, tc.path, tc.form)
 		if code != tc.want || !strings.Contains(body, tc.says) {
 			t.Errorf("%s: %d, want %d saying %q: %s", tc.name, code, tc.want, tc.says, body)
 		}
+	}
+	// While another action on a quarantined resource runs, the release
+	// waits, and the page says why.
+	busy := consoleFinding(t, ts, model.KindUnmanaged, "i-busy")
+	quarantined(t, enf, "act-quar-busy", busy, "i-busy", model.KindUnmanaged)
+	now := time.Now().UTC()
+	if err := enf.actions.Put(context.Background(), &enforce.Action{ID: "act-running", RunID: "run-2", Fingerprint: busy, Environment: "prod",
+		Kind: model.KindUnmanaged, Verb: enforce.VerbDelete, State: enforce.StateRunning, Actor: "schedule",
+		Resource: model.Resource{Provider: "aws", Type: "aws_instance", ID: "i-busy"}, CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	_, body := op.do(http.MethodGet, "/findings/"+busy, nil)
+	if !strings.Contains(body, "release is not offered while enforcement acts on the finding") || strings.Contains(body, "/actions/release") {
+		t.Errorf("a busy quarantined finding: release offered, or no word why not")
 	}
 	for _, id := range []string{"act-quar-1", "act-iso-1"} {
 		if a := actionState(t, enf, id); a.State != enforce.StateSucceeded {
