@@ -3,6 +3,7 @@ package console_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,6 +19,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"plumb/internal/config"
+	"plumb/internal/enforce"
 	"plumb/internal/findings"
 	"plumb/internal/model"
 	"plumb/internal/queue"
@@ -49,6 +51,10 @@ server:
   api_token: {env: TOKEN}
 environments:
   - name: prod
+    accounts: ["123456789012"]
+    approval: peer
+    approvers: [otto, alice]
+    enforcement: {changed: revert, dry_run: true}
   - name: staging
 sources:
   cloudevents: {key: {env: KEY}}
@@ -112,7 +118,11 @@ type expected struct {
 	teamA     int // open findings of team-a
 	ownerOf   map[string]string
 	someTeamA string // fingerprint of one open team-a finding
+	awaiting  string // fingerprint of the finding whose revert awaits approval
 }
+
+// awaitingID is the revert alice asked for, waiting for a peer's approval.
+const awaitingID = "act-browser-revert-1"
 
 // seed fills the data directory the server will open: findings of two
 // environments and four owners (tags, a rule, none), and ten days of scan
@@ -173,6 +183,21 @@ func seed(t *testing.T, dir string, cfg *config.Config) expected {
 	if err := store.Upsert(ctx, now.Add(-time.Hour), fs); err != nil {
 		t.Fatal(err)
 	}
+	// A revert of a changed prod finding (team-b's) alice asked for waits
+	// for a peer's approval.
+	actions, err := enforce.NewStore(ctx, q.DB(), q.Dialect())
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := fs[6]
+	if err := actions.Put(ctx, &enforce.Action{ID: awaitingID, RunID: "run-browser", Fingerprint: changed.Fingerprint, Environment: "prod",
+		Kind: changed.Kind, Verb: enforce.VerbRevert, State: enforce.StateAwaiting, Guard: enforce.GuardApproval, Actor: "alice",
+		Reason: "waits for peer approval by one of otto (requested by alice)", Resource: changed.Resource,
+		Revert:    &enforce.RevertPlan{Method: enforce.MethodBuiltin, Hash: "h-browser", Summary: "tags.env: hotfix -> prod"},
+		Approval:  &enforce.ApprovalStatus{Required: "peer", Approvers: []string{"otto", "alice"}, Requesters: []string{"alice"}, PlanHash: "h-browser"},
+		CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
 	// Some findings are resolved: they must not count as open.
 	if err := store.Resolve(ctx, now, []string{fs[3].Fingerprint, fs[10].Fingerprint}); err != nil {
 		t.Fatal(err)
@@ -205,7 +230,7 @@ func seed(t *testing.T, dir string, cfg *config.Config) expected {
 		}
 	}
 
-	exp := expected{open: map[string]map[string]int{}, latest: map[string]scanhistory.Scan{}, ownerOf: map[string]string{}}
+	exp := expected{open: map[string]map[string]int{}, latest: map[string]scanhistory.Scan{}, ownerOf: map[string]string{}, awaiting: changed.Fingerprint}
 	gs, err := store.Count(ctx, findings.Query{Status: findings.StatusOpen}, "environment", "severity")
 	if err != nil {
 		t.Fatal(err)
@@ -249,7 +274,8 @@ func serve(t *testing.T, dir string, cfg *config.Config) string {
 	}
 	logger := slog.New(slog.NewTextHandler(logFile, nil))
 	go func() {
-		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: dir, Listen: "127.0.0.1:0", Logger: logger,
+		// No AWS here: prod's enforcement is a dry run with no executor.
+		done <- server.Run(ctx, server.Options{Config: cfg, DataDir: dir, Listen: "127.0.0.1:0", Logger: logger, Executors: map[string]enforce.Executor{},
 			ShutdownTimeout: 10 * time.Second, OnListen: func(a string) { addr <- a }})
 	}()
 	var a string
@@ -593,6 +619,36 @@ func TestConsoleInBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("approve an action awaiting approval", func(t *testing.T) {
+		b.t = t
+		b.open("/findings/" + exp.awaiting)
+		if note := b.text(`p.enforcement-note`); !strings.Contains(note, "Action "+awaitingID) || !strings.Contains(note, "awaiting approval") ||
+			!strings.Contains(note, "requested by alice") {
+			t.Errorf("enforcement note %q", note)
+		}
+		b.checkA11y("finding-awaiting")
+		b.screenshot("finding-awaiting")
+		b.run("approve",
+			chromedp.Click(chromedp.CSS(`#do-approve-`+awaitingID)),
+			chromedp.WaitVisible(chromedp.CSS(`p.notice.ok`)),
+		)
+		if note := b.text(`p.enforcement-note`); !strings.Contains(note, "is approved and has not run: environment prod has dry_run: true") {
+			t.Errorf("after approving, the note says %q", note)
+		}
+		b.checkA11y("finding-approved")
+		b.screenshot("finding-approved")
+		// The decision is the API's: recorded with otto as the approver.
+		var page struct {
+			Actions []enforce.Action `json:"actions"`
+		}
+		apiGet(t, base, "/v1/actions?finding="+exp.awaiting, &page)
+		if len(page.Actions) != 1 || page.Actions[0].Approval == nil || !page.Actions[0].Approval.Approved ||
+			len(page.Actions[0].Approval.Decisions) != 1 || page.Actions[0].Approval.Decisions[0].Approver != "otto" ||
+			page.Actions[0].Approval.Decisions[0].Via != enforce.ViaConsole {
+			t.Errorf("action after approving in the browser: %+v", page.Actions)
+		}
+	})
+
 	t.Run("re-run a dead event and watch it succeed", func(t *testing.T) {
 		b.t = t
 		b.visit("events", "/events")
@@ -665,7 +721,35 @@ func TestConsoleInBrowser(t *testing.T) {
 		if state := eventState(t, base, broken); state != "dead" {
 			t.Errorf("after the viewer's attempt the event is %q, want still dead", state)
 		}
+		// The viewer sees where the approval stands, without buttons.
+		b.open("/findings/" + exp.awaiting)
+		if note := b.text(`p.enforcement-note`); !strings.Contains(note, awaitingID) {
+			t.Errorf("the viewer does not see the awaiting action: %q", note)
+		}
+		if n := eval[int](b, `document.querySelectorAll("form[action*='/actions/']").length`); n != 0 {
+			t.Errorf("a viewer sees %d enforcement forms", n)
+		}
+		b.screenshot("finding-viewer")
 	})
+}
+
+// apiGet reads an API answer into out.
+func apiGet(t *testing.T, base, path string, out any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	req.Header.Set("Authorization", "Bearer "+browserToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, res.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
 }
 
 // eventState reads an event's state through the API.

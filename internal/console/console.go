@@ -48,8 +48,9 @@ type Options struct {
 	Dialect string
 	Logger  *slog.Logger
 	Now     func() time.Time
-	// Actions add buttons to a finding's page: the hook enforcement's
-	// approve, reject and release plug into (see ActionProvider).
+	// Actions add enforcement's state and buttons to a finding's page:
+	// the hook plumb serve's approve, reject and release plug into (see
+	// ActionProvider).
 	Actions []ActionProvider
 }
 
@@ -234,7 +235,7 @@ var notices = map[string][2]string{
 	"retried":      {"Re-run scheduled: the dead and retrying deliveries run again now.", "ok"},
 	"retried-dead": {"Re-run scheduled for every dead delivery of the subscription.", "ok"},
 	"nothing":      {"Nothing to re-run: no delivery was dead or waiting to retry.", "warn"},
-	"action":       {"Action done.", "ok"},
+	"action":       {"Done: the enforcement section shows where the action stands now.", "ok"},
 }
 
 func notice(code string) (string, string) {

@@ -38,6 +38,7 @@ type findingView struct {
 	Labels       []labelChoice
 	Durations    []string
 	Actions      []Action
+	Notes        []string
 	Address      string
 }
 
@@ -103,11 +104,12 @@ func (c *Console) findingPage(w http.ResponseWriter, r *http.Request, s *session
 		m := findings.Matcher{Label: l.name, Op: "=", Value: val}
 		v.Labels = append(v.Labels, labelChoice{Name: l.name, Value: val, Matcher: m.String(), Checked: l.checked})
 	}
-	acts, err := c.actionsFor(ctx, rec)
+	notes, acts, err := c.offers(ctx, rec)
 	if err != nil {
 		c.internalError(w, r, s, "list the finding's actions", err)
 		return
 	}
+	v.Notes = notes
 	for _, a := range acts {
 		v.Actions = append(v.Actions, a.Action)
 	}

@@ -14,7 +14,8 @@ import (
 // Role is what a bearer token lets its holder do. The API token is the
 // ordinary role; the operator token is the security operator's, the only
 // one that may isolate a managed resource and release an isolation. The
-// console's operator role maps to RoleOperator.
+// console's operator role is not this role: a console login releases
+// quarantines as the API token does, never an isolation.
 type Role string
 
 // Roles.

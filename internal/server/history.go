@@ -76,16 +76,17 @@ func environmentPolicies(cfg *plumbconfig.Config) (map[string]*policy.Set, error
 }
 
 // openConsoleStores sets the findings store's ownership, opens the scan
-// history and builds the web console over them. A changed ownership
+// history and builds the web console over them, with enforcement's
+// approve, reject and release on the finding pages. A changed ownership
 // mapping is applied to the stored findings in the background.
-func openConsoleStores(ctx context.Context, cfg *plumbconfig.Config, q *queue.Queue, store *findings.Store, logger *slog.Logger) (*scanhistory.Store, http.Handler, error) {
+func openConsoleStores(ctx context.Context, cfg *plumbconfig.Config, q *queue.Queue, store *findings.Store, enf *enforcement, logger *slog.Logger) (*scanhistory.Store, http.Handler, error) {
 	store.SetOwnership(cfg.Resolver().Owner)
 	hist, err := scanhistory.Open(ctx, q.DB(), q.Dialect())
 	if err != nil {
 		return nil, nil, err
 	}
 	con, err := console.New(ctx, console.Options{Config: cfg, Findings: store, Queue: q, History: hist,
-		DB: q.DB(), Dialect: q.Dialect(), Logger: logger})
+		DB: q.DB(), Dialect: q.Dialect(), Logger: logger, Actions: []console.ActionProvider{&consoleActions{cfg: cfg, enf: enf}}})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -124,10 +124,6 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("open findings store: %w", err)
 	}
-	hist, consoleHandler, err := openConsoleStores(ctx, cfg, q, store, logger)
-	if err != nil {
-		return fmt.Errorf("open console: %w", err)
-	}
 	pipeline.SetStore(store)
 	if pipeline.receivers, err = BuildReceivers(cfg, store.ReceiverState()); err != nil {
 		return err
@@ -160,6 +156,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}); err != nil {
 		return fmt.Errorf("schedule break-glass sweep: %w", err)
+	}
+	hist, consoleHandler, err := openConsoleStores(ctx, cfg, q, store, enf, logger)
+	if err != nil {
+		return fmt.Errorf("open console: %w", err)
 	}
 	srv.enforcement = enf
 	srv.console = consoleHandler
