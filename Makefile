@@ -34,7 +34,7 @@ build:
 # .ci/env.sh puts what make setup installed on PATH (GOPATH/bin, the
 # PostgreSQL tools of Debian's package, a moto venv).
 test:
-	. .ci/env.sh && $(GO) test -race -count=1 -timeout 30m ./...
+	. .ci/env.sh && $(GO) test -race -count=1 -timeout 60m ./...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || echo .)); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
