@@ -426,4 +426,3 @@ func (q *Queue) rebind(query string) string {
 	}
 	return query
 }
-
