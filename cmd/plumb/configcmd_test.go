@@ -21,6 +21,7 @@ var shippedConfigEnv = map[string]string{
 	"SLACK_WEBHOOK_URL":               "https://hooks.slack.example/services/T/B/X",
 	"PLUMB_TEST_API_TOKEN":            serveToken,
 	"PLUMB_TEST_WEBHOOK_KEY":          serveKey,
+	"PLUMB_OPERATOR_TOKEN":            "operator-secret",
 }
 
 // TestConfigValidateShippedConfigs runs plumb config validate on every

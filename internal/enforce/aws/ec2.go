@@ -182,20 +182,32 @@ func checkVolume(ctx context.Context, c *clients, r model.Resource, _ plumbconfi
 func deleteVolume(ctx context.Context, c *clients, a *enforce.Action, _ plumbconfig.Enforcement, _ json.RawMessage) (string, error) {
 	client := ec2.NewFromConfig(c.cfg)
 	id := a.Resource.ID
-	snaps, err := client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{
-		OwnerIds: []string{"self"},
-		Filters:  []ec2types.Filter{{Name: aws.String("tag:" + tagAction), Values: []string{a.ID}}},
-	})
+	// The action's snapshot, if an earlier attempt made it: found by the
+	// action's tag, so a retried action snapshots once.
+	ownSnapshot := func() (string, error) {
+		snaps, err := client.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{
+			OwnerIds: []string{"self"},
+			Filters:  []ec2types.Filter{{Name: aws.String("tag:" + tagAction), Values: []string{a.ID}}},
+		})
+		if err != nil {
+			return "", err
+		}
+		for _, s := range snaps.Snapshots {
+			if aws.ToString(s.VolumeId) == id && s.State != ec2types.SnapshotStateError {
+				return aws.ToString(s.SnapshotId), nil
+			}
+		}
+		return "", nil
+	}
+	snapID, err := ownSnapshot()
 	if err != nil {
 		return "", err
 	}
-	var snapID string
-	for _, s := range snaps.Snapshots {
-		if aws.ToString(s.VolumeId) == id && s.State != ec2types.SnapshotStateError {
-			snapID = aws.ToString(s.SnapshotId)
-		}
-	}
 	if snapID == "" {
+		// CreateSnapshot has no idempotency token: the SDK's own retry of
+		// an attempt whose answer was lost (a timeout) would make a second
+		// snapshot. One attempt, then look for the snapshot by its tag;
+		// the action's retry does the rest.
 		out, err := client.CreateSnapshot(ctx, &ec2.CreateSnapshotInput{
 			VolumeId:    aws.String(id),
 			Description: aws.String(fmt.Sprintf("plumb: before deleting unmanaged volume %s (action %s)", id, a.ID)),
@@ -203,11 +215,16 @@ func deleteVolume(ctx context.Context, c *clients, a *enforce.Action, _ plumbcon
 				{Key: aws.String(tagAction), Value: aws.String(a.ID)},
 				{Key: aws.String(tagVolume), Value: aws.String(id)},
 			}}},
-		})
+		}, func(o *ec2.Options) { o.RetryMaxAttempts = 1 })
 		if err != nil {
-			return "", err
+			if again, derr := ownSnapshot(); derr == nil && again != "" {
+				snapID = again
+			} else {
+				return "", err
+			}
+		} else {
+			snapID = aws.ToString(out.SnapshotId)
 		}
-		snapID = aws.ToString(out.SnapshotId)
 	}
 	if err := ec2.NewSnapshotCompletedWaiter(client).Wait(ctx, &ec2.DescribeSnapshotsInput{SnapshotIds: []string{snapID}}, c.wait); err != nil {
 		return "", fmt.Errorf("wait for snapshot %s of %s: %w", snapID, id, err)
