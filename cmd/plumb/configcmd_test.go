@@ -42,7 +42,7 @@ func TestConfigValidateShippedConfigs(t *testing.T) {
 		{ex("plumb.yaml"), 0, []string{ex("plumb.yaml") + ": valid (1 environment, 1 event source, 1 subscription, 0 receivers, 0 warnings)"}, true},
 		{ex("plumb.reference.yaml"), 0, []string{
 			ex("plumb.reference.yaml") + fmt.Sprintf(":%d", lineOf(t, ex("plumb.reference.yaml"), `states: ["states/azure/**.tfstate"]`)) + `: warning: environments[1].states[0]: ` + ex("states/azure/**.tfstate") + `: no files match: directory ` + ex("states/azure") + ` does not exist; scans of environment "azure-prod" fail until a state file exists there`,
-			ex("plumb.reference.yaml") + ": valid (2 environments, 6 event sources, 2 subscriptions, 7 receivers, 1 warning)",
+			ex("plumb.reference.yaml") + ": valid (2 environments, 6 event sources, 3 subscriptions, 7 receivers, 1 warning)",
 		}, true},
 		{"../../internal/config/testdata/plumb.yaml", 0, []string{
 			`../../internal/config/testdata/plumb.yaml:8: warning: environments[0].states[0]: ../../internal/config/testdata/states/prod/**.tfstate: no files match: directory ../../internal/config/testdata/states/prod does not exist; scans of environment "prod" fail until a state file exists there`,
