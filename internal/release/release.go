@@ -64,11 +64,12 @@ func (t Target) Binary() string {
 // SBOM is the file name of the binary's CycloneDX SBOM.
 func (t Target) SBOM() string { return "plumb-" + t.OS + "-" + t.Arch + ".cdx.json" }
 
-// SBOMTool is the CycloneDX generator: cyclonedx-gomod, run by version
-// from the Go module proxy so the release needs nothing installed. Its
-// bin mode is used: the app mode needs the main module's version from git,
-// which it cannot read in a git worktree or a source tarball.
-var SBOMTool = []string{"run", "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0"}
+// SBOMTool is the CycloneDX generator, cyclonedx-gomod, installed by
+// version from the Go module proxy for this machine. It reads the module
+// graph the go command embedded in each binary; the platform in its
+// package URLs comes from `go env`, so it runs with the target's GOOS and
+// GOARCH.
+const SBOMTool = "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@v1.10.0"
 
 // Options say what to build.
 type Options struct {
@@ -122,6 +123,18 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 	if o.Commit != "" {
 		ldflags += " -X main.commit=" + o.Commit
 	}
+	toolDir, err := os.MkdirTemp("", "plumb-sbom-tool-")
+	if err != nil {
+		return nil, fmt.Errorf("SBOM tool: %w", err)
+	}
+	defer os.RemoveAll(toolDir)
+	install := exec.CommandContext(ctx, o.Go, "install", SBOMTool)
+	install.Dir = o.ModuleDir
+	install.Env = append(os.Environ(), "GOBIN="+toolDir, "GOOS=", "GOARCH=", "CGO_ENABLED=0")
+	if b, err := install.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("install the SBOM tool %s: %w\n%s", SBOMTool, err, b)
+	}
+	tool := filepath.Join(toolDir, "cyclonedx-gomod")
 	for _, t := range o.Targets {
 		fmt.Fprintf(o.Log, "build %s -> %s\n", t, t.Binary())
 		out := filepath.Join(o.OutDir, t.Binary())
@@ -132,9 +145,9 @@ func Build(ctx context.Context, o Options) ([]Artifact, error) {
 		// bin mode reads the module graph the go command embedded in the
 		// binary: exactly the modules linked for that platform, with their
 		// go.sum hashes, and the release version as the main component's.
-		args := append(slices.Clone(SBOMTool), "bin", "-json", "-version", o.Version, "-output", filepath.Join(o.OutDir, t.SBOM()), out)
-		// The tool runs here, so it is built for this machine, not for t.
-		if err := o.run(ctx, Target{}, o.Go, args...); err != nil {
+		// The tool was built for this machine; it runs with t's GOOS and
+		// GOARCH, which it reads through `go env` for the package URLs.
+		if err := o.run(ctx, t, tool, "bin", "-json", "-version", o.Version, "-output", filepath.Join(o.OutDir, t.SBOM()), out); err != nil {
 			return nil, fmt.Errorf("SBOM for %s: %w", t, err)
 		}
 	}
