@@ -195,7 +195,8 @@ func (e *Executor) Caller(ctx context.Context) (string, error) {
 // Read implements enforce.Executor through plumb's inventory, so the
 // resource read back has exactly the id, tags and Default marking the
 // scan gave it. A type the inventory reads by id (instances, security
-// groups) is read by id, one call per type and region asked about; any
+// groups: one call per type and region asked about; buckets: two per
+// bucket) is read by id, so the cost does not grow with the region; any
 // other type is listed, once per type and region asked about, with
 // per-resource detail calls only for the resources asked about.
 func (e *Executor) Read(ctx context.Context, rs []model.Resource) (map[string]model.Resource, map[string]error, error) {

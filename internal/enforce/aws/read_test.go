@@ -28,6 +28,9 @@ func TestReadByID(t *testing.T) {
 	must(t, err, "TerminateInstances")
 	group := setupGroup(t, ctx, cfg)
 	def := defaultSecurityGroup(t, cfg)
+	createBucket(t, ctx, cfg, "read-by-id")
+	tagBucket(t, ctx, cfg, "read-by-id", "team")
+	createBucket(t, ctx, cfg, "read-by-id-untagged")
 
 	res := func(typ, id string) model.Resource {
 		return model.Resource{Provider: "aws", Type: typ, ID: id, Region: region}
@@ -46,6 +49,9 @@ func TestReadByID(t *testing.T) {
 			found: []string{inst}, gone: []string{"i-0123456789abcdef0"}, wantReads: 3},
 		{name: "security groups, the default one marked", ask: []model.Resource{res("aws_security_group", group), res("aws_security_group", def)},
 			found: []string{group, def}, wantReads: 1},
+		{name: "buckets, tagged or not", ask: []model.Resource{res("aws_s3_bucket", "read-by-id"), res("aws_s3_bucket", "read-by-id-untagged")},
+			found: []string{"read-by-id", "read-by-id-untagged"}, wantReads: 4},
+		{name: "an unknown bucket", ask: []model.Resource{res("aws_s3_bucket", "read-by-id-none")}, gone: []string{"read-by-id-none"}, wantReads: 1},
 		{name: "an unknown group", ask: []model.Resource{res("aws_security_group", "sg-0123456789abcdef0")},
 			gone: []string{"sg-0123456789abcdef0"}, wantReads: 1},
 	}
