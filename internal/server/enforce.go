@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +14,7 @@ import (
 	"plumb/internal/config"
 	"plumb/internal/enforce"
 	enforceaws "plumb/internal/enforce/aws"
+	enforceazure "plumb/internal/enforce/azure"
 	"plumb/internal/enforce/tfrevert"
 	"plumb/internal/findings"
 	"plumb/internal/queue"
@@ -19,8 +22,10 @@ import (
 )
 
 // Executors builds the executors enforcement acts through: AWS, through
-// the standard SDK chain (profiles, AWS_ENDPOINT_URL). None is built when
-// no environment enforces anything but report.
+// the standard SDK chain (profiles, AWS_ENDPOINT_URL); Azure, through
+// Azure Resource Manager with the default Azure credential chain, when an
+// environment of cloud azure enforces. None is built when no environment
+// enforces anything but report.
 func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Executor, error) {
 	acts := actsAnywhere(cfg)
 	if !acts {
@@ -30,7 +35,45 @@ func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Exec
 	if err != nil {
 		return nil, fmt.Errorf("enforcement: %w", err)
 	}
-	return map[string]enforce.Executor{ex.Provider(): ex}, nil
+	out := map[string]enforce.Executor{ex.Provider(): ex}
+	if sub, ok := azureSubscription(cfg); ok {
+		az, err := enforceazure.New(enforceazure.Options{Subscription: sub})
+		if err != nil {
+			return nil, fmt.Errorf("enforcement: %w", err)
+		}
+		out[az.Provider()] = az
+	}
+	return out, nil
+}
+
+// azureSubscription tells whether an Azure environment enforces, and the
+// subscription the Azure executor acts in: AZURE_SUBSCRIPTION_ID, else the
+// one subscription those environments name in accounts ("" when they
+// name several: the account guard then stops every Azure action).
+func azureSubscription(cfg *config.Config) (string, bool) {
+	subs := map[string]bool{}
+	enforcing := false
+	for _, e := range cfg.Environments {
+		if e.Cloud != "azure" || !e.Enforcement.Acts() {
+			continue
+		}
+		enforcing = true
+		for _, a := range e.AccountIDs() {
+			subs[a] = true
+		}
+	}
+	if !enforcing {
+		return "", false
+	}
+	if env := strings.TrimSpace(os.Getenv("AZURE_SUBSCRIPTION_ID")); env != "" {
+		return env, true
+	}
+	if len(subs) == 1 {
+		for s := range subs {
+			return s, true
+		}
+	}
+	return "", true
 }
 
 // enforcement is the server's enforcement wiring: the service and runner,

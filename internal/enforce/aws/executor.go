@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -72,6 +73,9 @@ type Executor struct {
 	types  map[string]typeInfo
 	reads  atomic.Int64
 	writes atomic.Int64
+	// get is the inventory scanner of reads by id, made on first use.
+	getMu sync.Mutex
+	get   *awsinv.Scanner
 	// Wait bounds the waits for AWS to finish (termination, snapshots).
 	Wait time.Duration
 }
@@ -190,20 +194,78 @@ func (e *Executor) Caller(ctx context.Context) (string, error) {
 
 // Read implements enforce.Executor through plumb's inventory, so the
 // resource read back has exactly the id, tags and Default marking the
-// scan gave it: one listing per type and region asked about, with
+// scan gave it. A type the inventory reads by id (instances, security
+// groups: one call per type and region asked about; buckets: two per
+// bucket) is read by id, so the cost does not grow with the region; any
+// other type is listed, once per type and region asked about, with
 // per-resource detail calls only for the resources asked about.
 func (e *Executor) Read(ctx context.Context, rs []model.Resource) (map[string]model.Resource, map[string]error, error) {
 	found := map[string]model.Resource{}
 	unknown := map[string]error{}
+	getter, err := e.getter(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	byID := map[[2]string][]model.Resource{}
+	var listed []model.Resource
+	for _, r := range rs {
+		info, ok := e.types[r.Type]
+		switch {
+		case !ok:
+			unknown[enforce.ResourceKey(r)] = fmt.Errorf("plumb cannot read %s resources", r.Type)
+		case getter.CanGet(r.Type) && (info.global || r.Region != ""):
+			k := [2]string{r.Type, regionOrEmpty(info, r.Region)}
+			byID[k] = append(byID[k], r)
+		default:
+			listed = append(listed, r)
+		}
+	}
+	for k, group := range byID {
+		ids := make([]string, len(group))
+		for i, r := range group {
+			ids[i] = r.ID
+		}
+		got, err := getter.Get(ctx, k[0], k[1], ids)
+		for _, r := range group {
+			if err != nil {
+				unknown[enforce.ResourceKey(r)] = err
+				continue
+			}
+			for _, x := range got {
+				if x.ID == r.ID {
+					found[enforce.ResourceKey(r)] = x
+				}
+			}
+		}
+	}
+	if len(listed) == 0 {
+		return found, unknown, nil
+	}
+	return e.readListed(ctx, listed, found, unknown)
+}
+
+// getter is the inventory scanner that reads by id, made once.
+func (e *Executor) getter(ctx context.Context) (*awsinv.Scanner, error) {
+	e.getMu.Lock()
+	defer e.getMu.Unlock()
+	if e.get == nil {
+		sc, err := awsinv.New(ctx, awsinv.Options{Regions: []string{e.clients("").cfg.Region}}, e.loadOpts...)
+		if err != nil {
+			return nil, err
+		}
+		e.get = sc
+	}
+	return e.get, nil
+}
+
+// readListed reads rs through an inventory listing of their types and
+// regions, adding to found and unknown.
+func (e *Executor) readListed(ctx context.Context, rs []model.Resource, found map[string]model.Resource, unknown map[string]error) (map[string]model.Resource, map[string]error, error) {
 	want := map[string]model.Resource{}
 	typeSet := map[string]bool{}
 	regionSet := map[string]bool{}
 	for _, r := range rs {
-		info, ok := e.types[r.Type]
-		if !ok {
-			unknown[enforce.ResourceKey(r)] = fmt.Errorf("plumb cannot read %s resources", r.Type)
-			continue
-		}
+		info := e.types[r.Type]
 		want[r.Type+"\x00"+r.ID] = r
 		typeSet[r.Type] = true
 		if !info.global && r.Region != "" {

@@ -39,6 +39,8 @@ func ec2Listers() []lister {
 		{
 			Type:      inventory.Type{Name: "aws_security_group", Service: "ec2", Compared: []string{"ingress", "egress"}},
 			list:      listEC2SecurityGroups,
+			get:       getEC2SecurityGroups,
+			getGone:   []string{"InvalidGroup.NotFound", "InvalidGroupId.Malformed"},
 			fromState: ec2SecurityGroupFromState,
 			aliases:   []string{"aws_default_security_group"},
 		},
@@ -72,6 +74,8 @@ func ec2Listers() []lister {
 		{
 			Type:      inventory.Type{Name: "aws_instance", Service: "ec2", Compared: []string{"instance_type"}},
 			list:      listEC2Instances,
+			get:       getEC2Instances,
+			getGone:   []string{"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"},
 			fromState: ec2InstanceFromState,
 		},
 		{
@@ -443,7 +447,17 @@ func listEC2EIPs(ctx context.Context, s *session, region string) ([]model.Resour
 }
 
 func listEC2Instances(ctx context.Context, s *session, region string) ([]model.Resource, error) {
-	p := ec2.NewDescribeInstancesPaginator(ec2Client(s, region), &ec2.DescribeInstancesInput{MaxResults: aws.Int32(ec2MaxResults)})
+	return describeEC2Instances(ctx, s, region, &ec2.DescribeInstancesInput{MaxResults: aws.Int32(ec2MaxResults)})
+}
+
+// getEC2Instances reads the instances ids by id (DescribeInstances with
+// InstanceIds), the same resources the listing gives for them.
+func getEC2Instances(ctx context.Context, s *session, region string, ids []string) ([]model.Resource, error) {
+	return describeEC2Instances(ctx, s, region, &ec2.DescribeInstancesInput{InstanceIds: ids})
+}
+
+func describeEC2Instances(ctx context.Context, s *session, region string, in *ec2.DescribeInstancesInput) ([]model.Resource, error) {
+	p := ec2.NewDescribeInstancesPaginator(ec2Client(s, region), in)
 	var out []model.Resource
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

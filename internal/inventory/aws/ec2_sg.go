@@ -238,7 +238,17 @@ func sgRulesFromState(groupID string, v any) ([]string, bool) {
 }
 
 func listEC2SecurityGroups(ctx context.Context, s *session, region string) ([]model.Resource, error) {
-	p := ec2.NewDescribeSecurityGroupsPaginator(ec2Client(s, region), &ec2.DescribeSecurityGroupsInput{MaxResults: aws.Int32(ec2MaxResults)})
+	return describeEC2SecurityGroups(ctx, s, region, &ec2.DescribeSecurityGroupsInput{MaxResults: aws.Int32(ec2MaxResults)})
+}
+
+// getEC2SecurityGroups reads the groups ids by id (DescribeSecurityGroups
+// with GroupIds), the same resources the listing gives for them.
+func getEC2SecurityGroups(ctx context.Context, s *session, region string, ids []string) ([]model.Resource, error) {
+	return describeEC2SecurityGroups(ctx, s, region, &ec2.DescribeSecurityGroupsInput{GroupIds: ids})
+}
+
+func describeEC2SecurityGroups(ctx context.Context, s *session, region string, in *ec2.DescribeSecurityGroupsInput) ([]model.Resource, error) {
+	p := ec2.NewDescribeSecurityGroupsPaginator(ec2Client(s, region), in)
 	var out []model.Resource
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)

@@ -2,9 +2,12 @@ package aws
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"plumb/internal/inventory"
@@ -26,6 +29,8 @@ func s3Listers() []lister {
 	return []lister{{
 		Type:      inventory.Type{Name: "aws_s3_bucket", Service: "s3"},
 		list:      listS3Buckets,
+		get:       getS3Buckets,
+		getGone:   []string{"NotFound", "NoSuchBucket"},
 		fromState: s3BucketFromState,
 	}}
 }
@@ -66,6 +71,42 @@ func listS3Buckets(ctx context.Context, s *session, region string) ([]model.Reso
 		if err := s3PolicyAttributes(ctx, s, s3DetailClient(s.config(region)), out); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// getS3Buckets reads buckets by name: HeadBucket (a bucket in another
+// region is not in this one, as the regional listing has it) and
+// GetBucketTagging for its tags.
+func getS3Buckets(ctx context.Context, s *session, region string, names []string) ([]model.Resource, error) {
+	client := s3DetailClient(s.config(region))
+	var out []model.Resource
+	for _, name := range names {
+		head, err := client.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(name)})
+		var resp *awshttp.ResponseError
+		if errors.As(err, &resp) && resp.HTTPStatusCode() == http.StatusMovedPermanently {
+			continue // the bucket lives in another region, AWS redirects
+		}
+		if err != nil {
+			return nil, fmt.Errorf("head bucket %s: %w", name, err)
+		}
+		if head.BucketRegion != nil && *head.BucketRegion != region {
+			continue
+		}
+		r := model.Resource{ID: name, Region: region, Name: name, ARN: s3BucketARN(region, name), Tags: map[string]string{}}
+		tags, err := client.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: aws.String(name)})
+		switch {
+		case apiErrorCode(err) == "NoSuchTagSet":
+		case err != nil:
+			return nil, fmt.Errorf("get bucket tagging %s: %w", name, err)
+		default:
+			raw := map[string]string{}
+			for _, t := range tags.TagSet {
+				raw[aws.ToString(t.Key)] = aws.ToString(t.Value)
+			}
+			r.Tags = userTags(raw)
+		}
+		out = append(out, r)
 	}
 	return out, nil
 }

@@ -32,6 +32,12 @@ type lister struct {
 	inventory.Type
 	list      func(ctx context.Context, s *session, region string) ([]model.Resource, error)
 	fromState func(attrs map[string]any) (model.Resource, bool)
+	// get, when set, reads given resources by id (optional): what the
+	// listing would give for them, without listing the whole region.
+	// getGone are the error codes by which the API says an id is gone
+	// (or cannot exist); one id per call then tells which.
+	get     func(ctx context.Context, s *session, region string, ids []string) ([]model.Resource, error)
+	getGone []string
 	// aliases are other Terraform types whose state describes this live
 	// type, such as aws_default_vpc for aws_vpc.
 	aliases []string
@@ -138,6 +144,9 @@ type Scanner struct {
 	// scan's time limit stops it.
 	actMu    sync.Mutex
 	activity map[string]activity
+
+	// get is the state of reads by id (Get).
+	get getState
 }
 
 // New loads the AWS configuration and prepares a scanner; it sends no
