@@ -10,11 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/cloudwatchlogs"
-	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
-
 	"plumb/internal/demo"
 	"plumb/internal/report"
 	"plumb/internal/testenv"
@@ -98,21 +93,7 @@ func TestSameRootThroughStateAndDir(t *testing.T) {
 	if err := demo.Drift(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
-	ec2c := ec2.NewFromConfig(cfg)
-	sgs, err := ec2c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("group-name"), Values: []string{"plumb-demo-web"}}}})
-	if err != nil || len(sgs.SecurityGroups) != 1 {
-		t.Fatalf("find security group: %v", err)
-	}
-	if _, err := ec2c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
-		GroupId: sgs.SecurityGroups[0].GroupId,
-		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(3389), ToPort: aws.Int32(3389),
-			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cloudwatchlogs.NewFromConfig(cfg).PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: aws.String("/plumb/demo"), RetentionInDays: aws.Int32(7)}); err != nil {
-		t.Fatal(err)
-	}
+	driftDemoWebAndLogs(t, ctx, cfg)
 
 	// The directory alone: the reference for the root's findings, and
 	// every instance of its state counted once (Terraform refreshes the

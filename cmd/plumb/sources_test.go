@@ -170,20 +170,7 @@ func TestTerraformDirWithInventory(t *testing.T) {
 	if _, err := ec2c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{*vpcs.Vpcs[0].VpcId}, Tags: []ec2types.Tag{{Key: aws.String("env"), Value: aws.String("prod")}}}); err != nil {
 		t.Fatal(err)
 	}
-	sgs, err := ec2c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("group-name"), Values: []string{"plumb-demo-web"}}}})
-	if err != nil || len(sgs.SecurityGroups) != 1 {
-		t.Fatalf("find security group: %v", err)
-	}
-	if _, err := ec2c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
-		GroupId: sgs.SecurityGroups[0].GroupId,
-		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(3389), ToPort: aws.Int32(3389),
-			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := cloudwatchlogs.NewFromConfig(cfg).PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: aws.String("/plumb/demo"), RetentionInDays: aws.Int32(7)}); err != nil {
-		t.Fatal(err)
-	}
+	driftDemoWebAndLogs(t, ctx, cfg)
 
 	rep := scanJSON(t, 2, "scan", "--terraform-dir", dir)
 	got := map[string][]string{}
@@ -260,5 +247,27 @@ func TestWhatIfSource(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(rep.Notes, " "), "what-if") {
 		t.Errorf("notes = %q", rep.Notes)
+	}
+}
+
+// driftDemoWebAndLogs changes two of the demo's declared resources out of
+// band: an RDP rule open to the world on the web security group, and the
+// log group's retention shortened to 7 days.
+func driftDemoWebAndLogs(t *testing.T, ctx context.Context, cfg aws.Config) {
+	t.Helper()
+	ec2c := ec2.NewFromConfig(cfg)
+	sgs, err := ec2c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{Filters: []ec2types.Filter{{Name: aws.String("group-name"), Values: []string{"plumb-demo-web"}}}})
+	if err != nil || len(sgs.SecurityGroups) != 1 {
+		t.Fatalf("find security group: %v", err)
+	}
+	if _, err := ec2c.AuthorizeSecurityGroupIngress(ctx, &ec2.AuthorizeSecurityGroupIngressInput{
+		GroupId: sgs.SecurityGroups[0].GroupId,
+		IpPermissions: []ec2types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(3389), ToPort: aws.Int32(3389),
+			IpRanges: []ec2types.IpRange{{CidrIp: aws.String("0.0.0.0/0")}}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cloudwatchlogs.NewFromConfig(cfg).PutRetentionPolicy(ctx, &cloudwatchlogs.PutRetentionPolicyInput{LogGroupName: aws.String("/plumb/demo"), RetentionInDays: aws.Int32(7)}); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -11,7 +11,9 @@ import (
 // credentials it runs with belong to one of the environment's accounts
 // (asked once per run: STS GetCallerIdentity on AWS), and only on a
 // resource whose account is one of them too. A resource whose account is
-// unknown is not acted on. The live stage checks the account of the
+// unknown is not acted on. On AWS the resource must be in the very account
+// of plumb's credentials: a multi-account environment is read through each
+// account's role, but actions do not go through those roles yet. The live stage checks the account of the
 // resource read back as well.
 type Account struct{}
 
@@ -42,7 +44,14 @@ func (Account) Check(ctx context.Context, run *Run, cands []*Candidate) error {
 			// environment's credentials, checked above, act.
 			continue
 		}
-		blockForeignAccount(c, resourceOf(c).Account, allowed, list)
+		acct := resourceOf(c).Account
+		blockForeignAccount(c, acct, allowed, list)
+		if c.Action.Resource.Provider == "aws" && acct != "" && acct != caller && !c.Blocked() {
+			// AWS credentials act in one account. Acting through an
+			// account's role_arn is not built: without this, a call
+			// would go to the wrong account and find nothing there.
+			c.Block(GuardAccount, fmt.Sprintf("the resource is in account %s and plumb acts only in the account of its own credentials (%s); acting through an account's role_arn is not supported yet", acct, caller))
+		}
 	}
 	return nil
 }

@@ -63,6 +63,16 @@ func TestGuardsStopRealDeletes(t *testing.T) {
 		{name: "control: no guard, deleted", guard: ""},
 		{name: "account allow-list", guard: enforce.GuardAccount,
 			setup: setup{yaml: strings.Replace(prodYAML, `"123456789012"`, `"111111111111"`, 1)}},
+		{name: "account allow-list: another listed account than plumb's own", guard: enforce.GuardAccount,
+			setup: setup{yaml: strings.Replace(prodYAML, `"123456789012"`, `"123456789012", "222222222222"`, 1),
+				scanned: func(t *testing.T, h *harness, fs []model.Finding) string {
+					// A finding of a multi-account scan: the resource is in
+					// another account the environment reads through a role.
+					f := findingOf(t, fs, victim)
+					f.Resource.Account = "222222222222"
+					h.record("prod", []model.Finding{f}, func(model.Finding) bool { return true }, h.now.Add(-2*time.Hour), h.now.Add(-2*time.Hour))
+					return f.Fingerprint
+				}}},
 		{name: "declared in another environment's state", guard: enforce.GuardDeclared,
 			setup: setup{yaml: prodYAML + "  - name: staging\n    states: [staging.tfstate]\n    regions: [eu-west-1]\n",
 				states: map[string]string{"staging.tfstate": bucketState(victim)}}},

@@ -75,14 +75,7 @@ func readUserQuarantine(ctx context.Context, c *clients, r model.Resource) (any,
 		return nil, false, err
 	}
 	pol, err := client.GetUserPolicy(ctx, &iam.GetUserPolicyInput{UserName: name, PolicyName: aws.String(QuarantinePolicyName)})
-	switch {
-	case err == nil:
-		doc, derr := url.QueryUnescape(aws.ToString(pol.PolicyDocument))
-		if derr != nil {
-			doc = aws.ToString(pol.PolicyDocument)
-		}
-		q.InlinePolicy = &doc
-	case !isCode(err, []string{"NoSuchEntity"}):
+	if q.InlinePolicy, err = savedPolicy(func() *string { return pol.PolicyDocument }, err); err != nil {
 		return nil, false, err
 	}
 	return q, false, nil
@@ -214,14 +207,7 @@ func readRoleQuarantine(ctx context.Context, c *clients, r model.Resource) (any,
 	}
 	q := roleQuarantine{RoleName: r.ID, Tags: iamTags(role.Role.Tags)}
 	pol, err := client.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: name, PolicyName: aws.String(QuarantinePolicyName)})
-	switch {
-	case err == nil:
-		doc, derr := url.QueryUnescape(aws.ToString(pol.PolicyDocument))
-		if derr != nil {
-			doc = aws.ToString(pol.PolicyDocument)
-		}
-		q.InlinePolicy = &doc
-	case !isCode(err, []string{"NoSuchEntity"}):
+	if q.InlinePolicy, err = savedPolicy(func() *string { return pol.PolicyDocument }, err); err != nil {
 		return nil, false, err
 	}
 	return q, false, nil
@@ -333,4 +319,23 @@ func randomPassword() (string, error) {
 		out = append(out, set[n.Int64()])
 	}
 	return string(out), nil
+}
+
+// savedPolicy is what a user or role quarantine saves of an inline policy
+// already named like plumb's: its decoded document (IAM returns it
+// URL-encoded), or nil when there is none (NoSuchEntity). doc is read only
+// when err is nil.
+func savedPolicy(doc func() *string, err error) (*string, error) {
+	switch {
+	case isCode(err, []string{"NoSuchEntity"}):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	}
+	raw := aws.ToString(doc())
+	decoded, derr := url.QueryUnescape(raw)
+	if derr != nil {
+		decoded = raw
+	}
+	return &decoded, nil
 }

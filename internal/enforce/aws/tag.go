@@ -16,7 +16,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
-	snstypes "github.com/aws/aws-sdk-go-v2/service/sns/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"plumb/internal/enforce"
@@ -45,14 +44,15 @@ var ec2Tagger = tagger{
 		}
 		return tags, false, nil
 	},
-	add: func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
-		var ts []ec2types.Tag
-		for _, k := range sortedKeys(tags) {
-			ts = append(ts, ec2types.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-		}
-		_, err := ec2.NewFromConfig(c.cfg).CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{r.ID}, Tags: ts})
-		return err
-	},
+	add: adding(tagEC2),
+}
+
+// adding is the add half of a tagger built on the revert's tag writer of
+// the same type: setting keys and removing none.
+func adding(write revertTagger) func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
+	return func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
+		return write(ctx, c, r, tags, nil)
+	}
 }
 
 // taggers is the catalogue of types the tag handler can stamp.
@@ -77,21 +77,12 @@ func taggers() map[string]tagger {
 				}
 				return tags, false, nil
 			},
-			add: func(ctx context.Context, c *clients, r model.Resource, add map[string]string) error {
-				// S3 replaces the whole set: read, merge, write.
-				cur, _, err := taggers()["aws_s3_bucket"].read(ctx, c, r)
-				if err != nil {
-					return err
-				}
-				for k, v := range add {
-					cur[k] = v
-				}
-				return putBucketTags(ctx, s3Client(c), r.ID, cur)
-			},
+			// S3 replaces the whole set: tagBucket reads, merges, writes.
+			add: adding(tagBucket),
 		},
 		"aws_iam_user": {
 			read: func(ctx context.Context, c *clients, r model.Resource) (map[string]string, bool, error) {
-				out, err := iam.NewFromConfig(c.cfg).ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(r.ID)})
+				out, err := iam.NewFromConfig(c.cfg).ListUserTags(ctx, &iam.ListUserTagsInput{UserName: aws.String(iamName(r.ID))})
 				if isCode(err, []string{"NoSuchEntity"}) {
 					return nil, true, nil
 				}
@@ -100,14 +91,11 @@ func taggers() map[string]tagger {
 				}
 				return iamTags(out.Tags), false, nil
 			},
-			add: func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
-				_, err := iam.NewFromConfig(c.cfg).TagUser(ctx, &iam.TagUserInput{UserName: aws.String(r.ID), Tags: iamTagList(tags)})
-				return err
-			},
+			add: adding(tagUser),
 		},
 		"aws_iam_role": {
 			read: func(ctx context.Context, c *clients, r model.Resource) (map[string]string, bool, error) {
-				out, err := iam.NewFromConfig(c.cfg).ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: aws.String(r.ID)})
+				out, err := iam.NewFromConfig(c.cfg).ListRoleTags(ctx, &iam.ListRoleTagsInput{RoleName: aws.String(iamName(r.ID))})
 				if isCode(err, []string{"NoSuchEntity"}) {
 					return nil, true, nil
 				}
@@ -116,10 +104,7 @@ func taggers() map[string]tagger {
 				}
 				return iamTags(out.Tags), false, nil
 			},
-			add: func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
-				_, err := iam.NewFromConfig(c.cfg).TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(r.ID), Tags: iamTagList(tags)})
-				return err
-			},
+			add: adding(tagRole),
 		},
 		"aws_sqs_queue": {
 			read: func(ctx context.Context, c *clients, r model.Resource) (map[string]string, bool, error) {
@@ -136,10 +121,7 @@ func taggers() map[string]tagger {
 				}
 				return tags, false, nil
 			},
-			add: func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
-				_, err := sqs.NewFromConfig(c.cfg).TagQueue(ctx, &sqs.TagQueueInput{QueueUrl: aws.String(r.ID), Tags: tags})
-				return err
-			},
+			add: adding(tagQueue),
 		},
 		"aws_sns_topic": {
 			read: func(ctx context.Context, c *clients, r model.Resource) (map[string]string, bool, error) {
@@ -156,14 +138,7 @@ func taggers() map[string]tagger {
 				}
 				return tags, false, nil
 			},
-			add: func(ctx context.Context, c *clients, r model.Resource, tags map[string]string) error {
-				var ts []snstypes.Tag
-				for _, k := range sortedKeys(tags) {
-					ts = append(ts, snstypes.Tag{Key: aws.String(k), Value: aws.String(tags[k])})
-				}
-				_, err := sns.NewFromConfig(c.cfg).TagResource(ctx, &sns.TagResourceInput{ResourceArn: aws.String(r.ID), Tags: ts})
-				return err
-			},
+			add: adding(tagTopic),
 		},
 		"aws_dynamodb_table": {
 			read: func(ctx context.Context, c *clients, r model.Resource) (map[string]string, bool, error) {
