@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"plumb/internal/paging"
 )
@@ -25,14 +26,21 @@ type apiClient struct {
 	http  *http.Client
 }
 
-func apiFlags(cmd *cobra.Command, c *apiClient) {
-	cmd.PersistentFlags().StringVar(&c.base, "server", "http://127.0.0.1:8080", "plumb serve URL")
-	envDefault(cmd.PersistentFlags(), "server", "PLUMB_SERVER", "http://127.0.0.1:8080")
-	tokenFlag(cmd, c)
+// apiFlags gives cmd and its subcommands --server and --token.
+func apiFlags(cmd *cobra.Command, c *apiClient) { apiFlagsOn(cmd.PersistentFlags(), c) }
+
+// apiFlagsOn adds --server and --token to one flag set: a command's own
+// (cmd.Flags()) when its siblings do not talk to plumb serve.
+func apiFlagsOn(fs *pflag.FlagSet, c *apiClient) {
+	fs.StringVar(&c.base, "server", "http://127.0.0.1:8080", "plumb serve URL")
+	envDefault(fs, "server", "PLUMB_SERVER", "http://127.0.0.1:8080")
+	tokenFlagOn(fs, c)
 }
 
-func tokenFlag(cmd *cobra.Command, c *apiClient) {
-	cmd.PersistentFlags().StringVar(&c.token, "token", "", "API bearer token (default env PLUMB_API_TOKEN)")
+func tokenFlag(cmd *cobra.Command, c *apiClient) { tokenFlagOn(cmd.PersistentFlags(), c) }
+
+func tokenFlagOn(fs *pflag.FlagSet, c *apiClient) {
+	fs.StringVar(&c.token, "token", "", "API bearer token (default env PLUMB_API_TOKEN)")
 }
 
 func envOr(k, def string) string {

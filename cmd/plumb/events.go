@@ -54,7 +54,6 @@ func newEventsCmd(stdout io.Writer) *cobra.Command {
   dead       attempts exhausted or a permanent error (dead-letter)
   filtered   matched no subscription (kept so a redelivery stays a duplicate)`,
 	}
-	apiFlags(cmd, c)
 	var state string
 	var limit int
 	var asJSON bool
@@ -122,6 +121,11 @@ and stderr says how many were not shown.`,
 			fmt.Fprintf(stdout, "event %s: %d deliveries queued again\n", args[0], out.Retried)
 			return nil
 		},
+	}
+	// Only the commands that talk to plumb serve take --server and
+	// --token; the testers run locally.
+	for _, sub := range []*cobra.Command{list, show, retry} {
+		apiFlagsOn(sub.Flags(), c)
 	}
 	cmd.AddCommand(list, show, retry, newTestPatternCmd(stdout), newTestFilterCmd(stdout))
 	return cmd
