@@ -76,6 +76,8 @@ type Executor struct {
 	// get is the inventory scanner of reads by id, made on first use.
 	getMu sync.Mutex
 	get   *awsinv.Scanner
+	// groupLocks serialize the grants of one IAM group (grant.go).
+	groupLocks sync.Map
 	// Wait bounds the waits for AWS to finish (termination, snapshots).
 	Wait time.Duration
 }

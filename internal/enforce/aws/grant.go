@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -26,6 +27,13 @@ func (e *Executor) grant(ctx context.Context, c *clients, a *enforce.Action, rec
 	if a.Resource.Type != "aws_iam_group" || policy == "" {
 		return "", enforce.Permanent(errors.New("a grant names an aws_iam_group and a policy"))
 	}
+	// Two resources appearing at once give two grants on one group; the
+	// read and the attach of one must not interleave with the other's,
+	// or both would find the policy missing and both say they attached
+	// it. (IAM's attach is idempotent, so across replicas the effect is
+	// the same; only the result's wording could differ.)
+	unlock := e.lockGroup(a.Resource.Account + "/" + a.Resource.ID)
+	defer unlock()
 	client := iam.NewFromConfig(c.cfg)
 	group := aws.String(a.Resource.ID)
 	b := grantBefore{Group: a.Resource.ID, Attached: []string{}}
@@ -57,4 +65,13 @@ func (e *Executor) grant(ctx context.Context, c *clients, a *enforce.Action, rec
 		return "", fmt.Errorf("attach %s to %s: %s", policy, a.Resource.ID, errorText(err))
 	}
 	return "policy " + policy + " attached to group " + a.Resource.ID, nil
+}
+
+// lockGroup serializes the grants of one group in this process and
+// returns the unlock.
+func (e *Executor) lockGroup(key string) func() {
+	m, _ := e.groupLocks.LoadOrStore(key, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
