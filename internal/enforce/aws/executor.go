@@ -70,9 +70,9 @@ type Executor struct {
 	deleters     map[string]deleter
 	quarantiners map[string]quarantiner
 	acct         accountState
-	types  map[string]typeInfo
-	reads  atomic.Int64
-	writes atomic.Int64
+	types        map[string]typeInfo
+	reads        atomic.Int64
+	writes       atomic.Int64
 	// get is the inventory scanner of reads by id, made on first use.
 	getMu sync.Mutex
 	get   map[string]*awsinv.Scanner
@@ -461,7 +461,6 @@ type clients struct {
 	// account is where cfg acts ("": plumb's own credentials).
 	account string
 }
-
 
 // isCode reports whether err is an AWS API error with one of codes.
 func isCode(err error, codes []string) bool {

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-
 	plumbconfig "plumb/internal/config"
 	"plumb/internal/enforce"
 	"plumb/internal/model"
