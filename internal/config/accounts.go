@@ -29,6 +29,13 @@ type Account struct {
 	SessionName string `yaml:"session_name"`
 	// Regions overrides the environment's regions for this account.
 	Regions []string `yaml:"regions"`
+	// EnforceRoleARN is the IAM role plumb assumes to act in the account
+	// (quarantine, delete, revert, tag, grant), with ExternalID and the
+	// session name plumb-enforce. It is kept apart from RoleARN so the
+	// scans' role stays read-only. Without it plumb acts only in the
+	// account of its own credentials; an action elsewhere is blocked by
+	// the account guard.
+	EnforceRoleARN string `yaml:"enforce_role_arn"`
 	// mapping records the mapping form, so errors point at its id field.
 	mapping bool
 }
@@ -52,7 +59,7 @@ func (a *Account) UnmarshalYAML(n *yaml.Node) error {
 		a.mapping = true
 		return nil
 	}
-	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: accounts: an entry is an account id (123456789012), an Azure subscription id, or a mapping {id, role_arn, external_id, session_name, regions}", n.Line)}}
+	return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: accounts: an entry is an account id (123456789012), an Azure subscription id, or a mapping {id, role_arn, external_id, session_name, regions, enforce_role_arn}", n.Line)}}
 }
 
 // Organization discovers the accounts of an AWS Organization to scan:
@@ -166,9 +173,23 @@ func (v *validator) accounts(f string, e *Environment) {
 		if a.RoleARN != "" {
 			v.sessionFields(af, a.ExternalID, &a.SessionName)
 		}
+		if a.EnforceRoleARN != "" {
+			m := roleARN.FindStringSubmatch(a.EnforceRoleARN)
+			switch {
+			case m == nil:
+				v.errf(af+".enforce_role_arn", "%q: want an IAM role ARN such as arn:aws:iam::%s:role/plumb-enforce", a.EnforceRoleARN, a.ID)
+			case m[1] != a.ID:
+				v.errf(af+".enforce_role_arn", "%q is a role of account %s, not of %s: plumb would act in the wrong account", a.EnforceRoleARN, m[1], a.ID)
+			}
+			if prev, ok := v.enforceRoles[a.ID]; ok && prev.arn != a.EnforceRoleARN {
+				v.errf(af+".enforce_role_arn", "account %s already has enforce_role_arn %q (%s): plumb acts in an account through one role", a.ID, prev.arn, prev.at)
+			} else if !ok {
+				v.enforceRoles[a.ID] = enforceRole{arn: a.EnforceRoleARN, at: af}
+			}
+		}
 		v.regions(af+".regions", a.Regions)
-		if azureSubID.MatchString(a.ID) && (a.RoleARN != "" || len(a.Regions) > 0) {
-			v.errf(af, "%s is an Azure subscription id: role_arn and regions are for AWS accounts", a.ID)
+		if azureSubID.MatchString(a.ID) && (a.RoleARN != "" || a.EnforceRoleARN != "" || len(a.Regions) > 0) {
+			v.errf(af, "%s is an Azure subscription id: role_arn, enforce_role_arn and regions are for AWS accounts", a.ID)
 		}
 	}
 	if o := e.Organization; o != nil {
@@ -248,7 +269,7 @@ func accountSchema(g *schemaGen) map[string]any {
 	obj := g.schemaFor(reflect.TypeOf(accountYAML{}))
 	obj["required"] = []any{"id"}
 	return map[string]any{
-		"description": "an account: a 12-digit AWS account id, an Azure subscription id, or a mapping {id, role_arn, external_id, session_name, regions} naming a role plumb assumes to read it",
+		"description": "an account: a 12-digit AWS account id, an Azure subscription id, or a mapping {id, role_arn, external_id, session_name, regions, enforce_role_arn} naming a role plumb assumes to read it",
 		"anyOf": []any{
 			map[string]any{"type": "string", "pattern": `^([0-9]{12}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$`},
 			map[string]any{"type": "integer", "minimum": 0, "maximum": 999999999999},
@@ -258,7 +279,7 @@ func accountSchema(g *schemaGen) map[string]any {
 }
 
 // accountWords says what an accounts entry may be, for shape errors.
-const accountWords = "an account id (123456789012), an Azure subscription id, or a mapping {id, role_arn, external_id, session_name, regions}"
+const accountWords = "an account id (123456789012), an Azure subscription id, or a mapping {id, role_arn, external_id, session_name, regions, enforce_role_arn}"
 
 // accountShape checks one accounts entry's shape.
 func (s *shapeChecker) accountShape(n *yaml.Node, at place) {
@@ -269,4 +290,24 @@ func (s *shapeChecker) accountShape(n *yaml.Node, at place) {
 	default:
 		s.errf(n, at.path, "expected %s, found %s", accountWords, found(n))
 	}
+}
+
+// enforceRole is an account's enforce_role_arn and where it was set: one
+// role per account across environments.
+type enforceRole struct{ arn, at string }
+
+// EnforceRoles lists, once per account, the roles plumb acts through in
+// accounts other than its own (enforce_role_arn), with their external ids.
+func (c *Config) EnforceRoles() []Account {
+	seen := map[string]bool{}
+	var out []Account
+	for _, e := range c.Environments {
+		for _, a := range e.Accounts {
+			if a.EnforceRoleARN != "" && !seen[a.ID] {
+				seen[a.ID] = true
+				out = append(out, a)
+			}
+		}
+	}
+	return out
 }

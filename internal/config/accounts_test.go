@@ -74,6 +74,28 @@ func TestAccountsErrors(t *testing.T) {
       - id: "111111111111"
         role_arn: arn:aws:iam::222222222222:role/plumb-read
 `, []string{`plumb.yaml:5: environments[0].accounts[0].role_arn: "arn:aws:iam::222222222222:role/plumb-read" is a role of account 222222222222, not of 111111111111`}},
+		{"enforce role of another account, malformed, conflicting", `environments:
+  - name: a
+    accounts:
+      - id: "111111111111"
+        enforce_role_arn: arn:aws:iam::222222222222:role/plumb-enforce
+      - id: "333333333333"
+        enforce_role_arn: plumb-enforce
+      - id: "444444444444"
+        enforce_role_arn: arn:aws:iam::444444444444:role/act
+  - name: b
+    accounts:
+      - id: "444444444444"
+        enforce_role_arn: arn:aws:iam::444444444444:role/other
+`, []string{`plumb.yaml:5: environments[0].accounts[0].enforce_role_arn: "arn:aws:iam::222222222222:role/plumb-enforce" is a role of account 222222222222, not of 111111111111: plumb would act in the wrong account`,
+			`plumb.yaml:7: environments[0].accounts[1].enforce_role_arn: "plumb-enforce": want an IAM role ARN such as arn:aws:iam::333333333333:role/plumb-enforce`,
+			`plumb.yaml:13: environments[1].accounts[0].enforce_role_arn: account 444444444444 already has enforce_role_arn "arn:aws:iam::444444444444:role/act" (environments[0].accounts[2]): plumb acts in an account through one role`}},
+		{"enforce role on an Azure subscription", `environments:
+  - name: az
+    accounts:
+      - id: 00000000-0000-0000-0000-000000000001
+        enforce_role_arn: arn:aws:iam::111111111111:role/act
+`, []string{`plumb.yaml:4: environments[0].accounts[0]: 00000000-0000-0000-0000-000000000001 is an Azure subscription id: role_arn, enforce_role_arn and regions are for AWS accounts`}},
 		{"mapping without id", `environments:
   - name: org
     accounts:

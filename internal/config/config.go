@@ -344,7 +344,8 @@ func Check(path string, data []byte, opts Options) (cfg *Config, warnings Errors
 		// there is.
 		return nil, nil, yamlError(path, err)
 	}
-	v := &validator{file: path, pos: map[string]int{}, getenv: getenv, secretsOptional: opts.SecretsOptional}
+	v := &validator{file: path, pos: map[string]int{}, getenv: getenv, secretsOptional: opts.SecretsOptional,
+		enforceRoles: map[string]enforceRole{}}
 	v.index(root.Content[0], "")
 	v.validate(cfg)
 	cfg.resolvePaths(filepath.Dir(path))
@@ -467,6 +468,8 @@ type validator struct {
 	warnings        Errors
 	getenv          func(string) string
 	secretsOptional bool
+	// enforceRoles are the enforce_role_arn seen so far, by account.
+	enforceRoles map[string]enforceRole
 }
 
 // index records the line of every field path ("subscriptions[2].retry").

@@ -40,6 +40,14 @@ type Executor interface {
 	Execute(ctx context.Context, a *Action, s config.Enforcement, rec Recorder) (string, error)
 }
 
+// AccountActor is an Executor that can also act in accounts other than
+// the one of its credentials (AWS, through a role per account).
+type AccountActor interface {
+	// ActsIn returns nil when the executor can act in account, or why
+	// not. It only reads (STS on AWS).
+	ActsIn(ctx context.Context, account string) error
+}
+
 // Recorder is how an execution reports what it does.
 type Recorder interface {
 	// SaveBefore stores the resource's state before the first write. The

@@ -43,6 +43,9 @@ type Run struct {
 
 	callers  map[string]callerResult
 	evidence map[string]findings.Evidence
+	// actsInAccount remembers, by provider/account, whether the executor
+	// can act in an account other than its credentials' (nil: it can).
+	actsInAccount map[string]error
 }
 
 // EvidenceSource is what the complete-scope and grace guards read: the

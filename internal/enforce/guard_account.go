@@ -11,9 +11,9 @@ import (
 // credentials it runs with belong to one of the environment's accounts
 // (asked once per run: STS GetCallerIdentity on AWS), and only on a
 // resource whose account is one of them too. A resource whose account is
-// unknown is not acted on. On AWS the resource must be in the very account
-// of plumb's credentials: a multi-account environment is read through each
-// account's role, but actions do not go through those roles yet. The live stage checks the account of the
+// unknown is not acted on. On AWS a resource in another account than
+// plumb's credentials is acted on only through that account's
+// enforce_role_arn, which must work (STS answers from that account). The live stage checks the account of the
 // resource read back as well.
 type Account struct{}
 
@@ -47,13 +47,36 @@ func (Account) Check(ctx context.Context, run *Run, cands []*Candidate) error {
 		acct := resourceOf(c).Account
 		blockForeignAccount(c, acct, allowed, list)
 		if c.Action.Resource.Provider == "aws" && acct != "" && acct != caller && !c.Blocked() {
-			// AWS credentials act in one account. Acting through an
-			// account's role_arn is not built: without this, a call
-			// would go to the wrong account and find nothing there.
-			c.Block(GuardAccount, fmt.Sprintf("the resource is in account %s and plumb acts only in the account of its own credentials (%s); acting through an account's role_arn is not supported yet", acct, caller))
+			// AWS credentials act in one account: another needs its
+			// enforce_role_arn, checked by assuming it. Without this a
+			// call would go to the wrong account (a bucket name is
+			// global: possibly to the wrong bucket).
+			if err := run.actsIn(ctx, c.Action.Resource.Provider, acct); err != nil {
+				c.Block(GuardAccount, fmt.Sprintf("cannot act in account %s: %s", acct, err))
+			}
 		}
 	}
 	return nil
+}
+
+// actsIn asks a provider's executor once per run whether it can act in an
+// account other than its credentials'.
+func (r *Run) actsIn(ctx context.Context, provider, account string) error {
+	key := provider + "/" + account
+	if err, ok := r.actsInAccount[key]; ok {
+		return err
+	}
+	var err error
+	if aa, ok := r.Executors[provider].(AccountActor); ok {
+		err = aa.ActsIn(ctx, account)
+	} else {
+		err = fmt.Errorf("plumb acts only in the account of its own credentials")
+	}
+	if r.actsInAccount == nil {
+		r.actsInAccount = map[string]error{}
+	}
+	r.actsInAccount[key] = err
+	return err
 }
 
 // blockForeignAccount blocks a candidate whose resource is in an account

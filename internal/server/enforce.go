@@ -35,6 +35,7 @@ func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Exec
 	if err != nil {
 		return nil, fmt.Errorf("enforcement: %w", err)
 	}
+	ex.SetAccountRoles(enforceaws.RolesOf(cfg))
 	out := map[string]enforce.Executor{ex.Provider(): ex}
 	if sub, ok := azureSubscription(cfg); ok {
 		az, err := enforceazure.New(enforceazure.Options{Subscription: sub})

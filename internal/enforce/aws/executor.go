@@ -69,13 +69,13 @@ type Executor struct {
 	loadOpts     []func(*config.LoadOptions) error
 	deleters     map[string]deleter
 	quarantiners map[string]quarantiner
-	selfState
-	types  map[string]typeInfo
-	reads  atomic.Int64
-	writes atomic.Int64
+	acct         accountState
+	types        map[string]typeInfo
+	reads        atomic.Int64
+	writes       atomic.Int64
 	// get is the inventory scanner of reads by id, made on first use.
 	getMu sync.Mutex
-	get   *awsinv.Scanner
+	get   map[string]*awsinv.Scanner
 	// groupLocks serialize the grants of one IAM group (grant.go).
 	groupLocks sync.Map
 	// Wait bounds the waits for AWS to finish (termination, snapshots).
@@ -201,12 +201,41 @@ func (e *Executor) Caller(ctx context.Context) (string, error) {
 // bucket) is read by id, so the cost does not grow with the region; any
 // other type is listed, once per type and region asked about, with
 // per-resource detail calls only for the resources asked about.
+//
+// Resources of another account than plumb's own are read there through
+// the account's role (SetAccountRoles); one of an account plumb has no
+// way into is unknown, with the reason.
 func (e *Executor) Read(ctx context.Context, rs []model.Resource) (map[string]model.Resource, map[string]error, error) {
 	found := map[string]model.Resource{}
 	unknown := map[string]error{}
-	getter, err := e.getter(ctx)
+	byAccount := map[string][]model.Resource{}
+	var accounts []string
+	for _, r := range rs {
+		if _, seen := byAccount[r.Account]; !seen {
+			accounts = append(accounts, r.Account)
+		}
+		byAccount[r.Account] = append(byAccount[r.Account], r)
+	}
+	sort.Strings(accounts)
+	for _, acct := range accounts {
+		if _, _, err := e.roleFor(ctx, acct); err != nil {
+			for _, r := range byAccount[acct] {
+				unknown[enforce.ResourceKey(r)] = err
+			}
+			continue
+		}
+		if err := e.readIn(ctx, acct, byAccount[acct], found, unknown); err != nil {
+			return nil, nil, err
+		}
+	}
+	return found, unknown, nil
+}
+
+// readIn reads resources of one account into found and unknown.
+func (e *Executor) readIn(ctx context.Context, account string, rs []model.Resource, found map[string]model.Resource, unknown map[string]error) error {
+	getter, err := e.getter(ctx, account)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	byID := map[[2]string][]model.Resource{}
 	var listed []model.Resource
@@ -241,28 +270,45 @@ func (e *Executor) Read(ctx context.Context, rs []model.Resource) (map[string]mo
 		}
 	}
 	if len(listed) == 0 {
-		return found, unknown, nil
+		return nil
 	}
-	return e.readListed(ctx, listed, found, unknown)
+	return e.readListed(ctx, account, listed, found, unknown)
 }
 
-// getter is the inventory scanner that reads by id, made once.
-func (e *Executor) getter(ctx context.Context) (*awsinv.Scanner, error) {
+// getter is the inventory scanner that reads by id in an account, made
+// once per account.
+func (e *Executor) getter(ctx context.Context, account string) (*awsinv.Scanner, error) {
 	e.getMu.Lock()
 	defer e.getMu.Unlock()
-	if e.get == nil {
-		sc, err := awsinv.New(ctx, awsinv.Options{Regions: []string{e.clients("").cfg.Region}}, e.loadOpts...)
-		if err != nil {
-			return nil, err
-		}
-		e.get = sc
+	if sc, ok := e.get[account]; ok {
+		return sc, nil
 	}
-	return e.get, nil
+	opts, err := e.loadOptsIn(ctx, account)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := awsinv.New(ctx, awsinv.Options{Regions: []string{e.defaultRegion()}}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if e.get == nil {
+		e.get = map[string]*awsinv.Scanner{}
+	}
+	e.get[account] = sc
+	return sc, nil
 }
 
-// readListed reads rs through an inventory listing of their types and
-// regions, adding to found and unknown.
-func (e *Executor) readListed(ctx context.Context, rs []model.Resource, found map[string]model.Resource, unknown map[string]error) (map[string]model.Resource, map[string]error, error) {
+// defaultRegion is the region of plumb's configuration, or us-east-1.
+func (e *Executor) defaultRegion() string {
+	if e.cfg.Region != "" {
+		return e.cfg.Region
+	}
+	return "us-east-1"
+}
+
+// readListed reads rs (of one account) through an inventory listing of
+// their types and regions, adding to found and unknown.
+func (e *Executor) readListed(ctx context.Context, account string, rs []model.Resource, found map[string]model.Resource, unknown map[string]error) error {
 	want := map[string]model.Resource{}
 	typeSet := map[string]bool{}
 	regionSet := map[string]bool{}
@@ -275,7 +321,7 @@ func (e *Executor) readListed(ctx context.Context, rs []model.Resource, found ma
 		}
 	}
 	if len(typeSet) == 0 {
-		return found, unknown, nil
+		return nil
 	}
 	opts := awsinv.Options{Concurrency: 4,
 		Declared: func(typ, id string) bool { _, ok := want[typ+"\x00"+id]; return ok }}
@@ -289,15 +335,19 @@ func (e *Executor) readListed(ctx context.Context, rs []model.Resource, found ma
 	sort.Strings(opts.Regions)
 	if len(opts.Regions) == 0 {
 		// Only global types: any region serves them.
-		opts.Regions = []string{e.clients("").cfg.Region}
+		opts.Regions = []string{e.defaultRegion()}
 	}
-	sc, err := awsinv.New(ctx, opts, e.loadOpts...)
+	loadOpts, err := e.loadOptsIn(ctx, account)
 	if err != nil {
-		return nil, nil, err
+		return err
+	}
+	sc, err := awsinv.New(ctx, opts, loadOpts...)
+	if err != nil {
+		return err
 	}
 	res, err := sc.Scan(ctx)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	failed := map[string]string{}
 	for _, se := range res.Errors {
@@ -328,7 +378,7 @@ func (e *Executor) readListed(ctx context.Context, rs []model.Resource, found ma
 			unknown[k] = fmt.Errorf("%s in %s was not listed completely", r.Type, region)
 		}
 	}
-	return found, unknown, nil
+	return nil
 }
 
 func regionOrEmpty(info typeInfo, region string) string {
@@ -353,7 +403,11 @@ func (e *Executor) Check(ctx context.Context, a *enforce.Action, live model.Reso
 	if acting == nil {
 		acting = func(string, string) bool { return false }
 	}
-	reason, err := d.check(ctx, e.clients(live.Region), live, s, acting)
+	c, err := e.clientsIn(ctx, live.Account, live.Region)
+	if err != nil {
+		return err.Error(), nil
+	}
+	reason, err := d.check(ctx, c, live, s, acting)
 	if err != nil && isCode(err, d.notFound) {
 		return "", nil // gone since the read: the delete will find nothing to do
 	}
@@ -374,7 +428,10 @@ func (e *Executor) Execute(ctx context.Context, a *enforce.Action, s plumbconfig
 		return "", enforce.Permanent(fmt.Errorf("plumb cannot %s %s", a.Verb, a.Resource.Type))
 	}
 	ctx = context.WithValue(ctx, recorderKey{}, rec)
-	c := e.clients(a.Resource.Region)
+	c, err := e.clientsIn(ctx, a.Resource.Account, a.Resource.Region)
+	if err != nil {
+		return "", enforce.Permanent(err)
+	}
 	before, gone, err := d.read(ctx, c, a.Resource)
 	if err != nil && !isCode(err, d.notFound) {
 		return "", fmt.Errorf("read before deleting: %s", errorText(err))
@@ -399,20 +456,12 @@ func (e *Executor) Execute(ctx context.Context, a *enforce.Action, s plumbconfig
 	return result, nil
 }
 
-// clients builds service clients for a region on demand.
+// clients builds service clients for an account and region on demand.
 type clients struct {
 	cfg  aws.Config
 	wait time.Duration
-}
-
-func (e *Executor) clients(region string) *clients {
-	cfg := e.cfg.Copy()
-	if region != "" {
-		cfg.Region = region
-	} else if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	return &clients{cfg: cfg, wait: e.Wait}
+	// account is where cfg acts ("": plumb's own credentials).
+	account string
 }
 
 // isCode reports whether err is an AWS API error with one of codes.

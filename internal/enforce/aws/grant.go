@@ -32,7 +32,7 @@ func (e *Executor) grant(ctx context.Context, c *clients, a *enforce.Action, rec
 	// or both would find the policy missing and both say they attached
 	// it. (IAM's attach is idempotent, so across replicas the effect is
 	// the same; only the result's wording could differ.)
-	unlock := e.lockGroup(a.Resource.Account + "/" + a.Resource.ID)
+	unlock := e.lockGroup(c.account + "/" + a.Resource.ID)
 	defer unlock()
 	client := iam.NewFromConfig(c.cfg)
 	group := aws.String(a.Resource.ID)

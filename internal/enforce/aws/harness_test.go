@@ -2,7 +2,9 @@ package aws_test
 
 import (
 	"context"
+
 	"encoding/json"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -34,13 +36,15 @@ type harness struct {
 	runner   *enforce.Runner
 	queued   []queue.Item
 	now      time.Time
+	// loadOpts are passed to the executor's AWS configuration.
+	loadOpts []func(*awsconfig.LoadOptions) error
 }
 
 // newHarness loads yaml (relative state paths resolve in the harness's
 // directory, where states are written).
-func newHarness(t *testing.T, yaml string, states map[string]string) *harness {
+func newHarness(t *testing.T, yaml string, states map[string]string, loadOpts ...func(*awsconfig.LoadOptions) error) *harness {
 	t.Helper()
-	h := &harness{t: t, dir: t.TempDir(), now: time.Now().UTC()}
+	h := &harness{t: t, dir: t.TempDir(), now: time.Now().UTC(), loadOpts: loadOpts}
 	for name, body := range states {
 		if err := os.WriteFile(filepath.Join(h.dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -67,7 +71,8 @@ func newHarness(t *testing.T, yaml string, states map[string]string) *harness {
 	if h.actions, err = enforce.NewStore(ctx, q.DB(), q.Dialect()); err != nil {
 		t.Fatal(err)
 	}
-	h.ex = newExecutor(t)
+	h.ex = newExecutor(t, h.loadOpts...)
+	h.ex.SetAccountRoles(enforceaws.RolesOf(cfg))
 	execs := map[string]enforce.Executor{"aws": h.ex}
 	clock := func() time.Time { return h.now }
 	h.runner = &enforce.Runner{Actions: h.actions, Findings: h.findings, Executors: execs, Now: clock,
@@ -90,7 +95,7 @@ func (h *harness) scan(env string, types []string, at, notifiedAt time.Time) []m
 		h.t.Fatalf("no environment %s", env)
 	}
 	out, err := scan.Run(context.Background(), scan.Options{Environment: env, States: e.States, Regions: e.Regions,
-		Types: types, AllowEmptyState: true, Clouds: []string{scan.CloudAWS}})
+		Types: types, AllowEmptyState: true, Clouds: []string{scan.CloudAWS}, Accounts: scan.AccountsOf(e)})
 	if err != nil {
 		h.t.Fatal(err)
 	}

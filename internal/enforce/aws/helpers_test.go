@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -66,9 +67,9 @@ func (r *memRecorder) ops(writes bool) []string {
 
 // newExecutor builds the executor the way plumb does, pointed at moto by
 // the environment testenv.StartMoto set.
-func newExecutor(t *testing.T) *enforceaws.Executor {
+func newExecutor(t *testing.T, loadOpts ...func(*awsconfig.LoadOptions) error) *enforceaws.Executor {
 	t.Helper()
-	ex, err := enforceaws.New(context.Background())
+	ex, err := enforceaws.New(context.Background(), loadOpts...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,10 +7,6 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"sync"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	plumbconfig "plumb/internal/config"
 	"plumb/internal/enforce"
@@ -113,7 +109,11 @@ func (e *Executor) checkMore(ctx context.Context, a *enforce.Action, live model.
 	if q.check == nil {
 		return "", nil
 	}
-	reason, err := q.check(ctx, e.clients(live.Region), e, live)
+	c, err := e.clientsIn(ctx, live.Account, live.Region)
+	if err != nil {
+		return err.Error(), nil
+	}
+	reason, err := q.check(ctx, c, e, live)
 	if err != nil && isCode(err, q.notFound) {
 		return "", nil
 	}
@@ -126,7 +126,10 @@ func (e *Executor) checkMore(ctx context.Context, a *enforce.Action, live model.
 // executeMore carries out the verbs other than delete.
 func (e *Executor) executeMore(ctx context.Context, a *enforce.Action, s plumbconfig.Enforcement, rec enforce.Recorder) (string, error) {
 	ctx = context.WithValue(ctx, recorderKey{}, rec)
-	c := e.clients(a.Resource.Region)
+	c, err := e.clientsIn(ctx, a.Resource.Account, a.Resource.Region)
+	if err != nil {
+		return "", enforce.Permanent(err)
+	}
 	switch a.Verb {
 	case enforce.VerbTag:
 		return e.tag(ctx, c, a, rec)
@@ -171,37 +174,15 @@ func (e *Executor) executeMore(ctx context.Context, a *enforce.Action, s plumbco
 	return result, nil
 }
 
-// self is the principal plumb's credentials act as, read once: the ARN
-// STS returns and, for an assumed role, the role's name.
+// self is the principal plumb's credentials act as in one account: the
+// ARN STS returns and, for an assumed role, the role's name.
 type self struct {
 	arn, role, user string
 }
 
-// callerIdentity asks STS who plumb is; a success is kept for the
-// executor's lifetime.
-func (e *Executor) callerIdentity(ctx context.Context) (self, error) {
-	e.selfMu.Lock()
-	defer e.selfMu.Unlock()
-	if e.self != nil {
-		return *e.self, nil
-	}
-	cfg := e.cfg.Copy()
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
-	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-	if err != nil {
-		return self{}, fmt.Errorf("sts GetCallerIdentity: %s", errorText(err))
-	}
-	s := self{arn: aws.ToString(out.Arn)}
-	// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION, arn:aws:iam::ACCOUNT:user/PATH/NAME
-	if _, rest, ok := strings.Cut(s.arn, ":assumed-role/"); ok {
-		s.role, _, _ = strings.Cut(rest, "/")
-	} else if _, rest, ok := strings.Cut(s.arn, ":user/"); ok {
-		s.user = rest[strings.LastIndexByte(rest, '/')+1:]
-	}
-	e.self = &s
-	return s, nil
+// callerIdentity is who plumb acts as where c acts (see identityIn).
+func (e *Executor) callerIdentity(ctx context.Context, c *clients) (self, error) {
+	return e.identityIn(ctx, c.account)
 }
 
 // principalPatterns are aws:PrincipalArn patterns matching plumb's own
@@ -219,12 +200,6 @@ func (s self) principalPatterns() []string {
 	}
 	base := "arn:" + parts[1] + ":iam::" + parts[4] + ":role/"
 	return []string{base + s.role, base + "*/" + s.role}
-}
-
-// selfState is the executor's cached identity (guarded by selfMu).
-type selfState struct {
-	selfMu sync.Mutex
-	self   *self
 }
 
 // restoreTags returns the tags to add and the keys to remove so a

@@ -81,8 +81,8 @@ func readUserQuarantine(ctx context.Context, c *clients, r model.Resource) (any,
 	return q, false, nil
 }
 
-func checkUserQuarantine(ctx context.Context, _ *clients, e *Executor, r model.Resource) (string, error) {
-	me, err := e.callerIdentity(ctx)
+func checkUserQuarantine(ctx context.Context, c *clients, e *Executor, r model.Resource) (string, error) {
+	me, err := e.callerIdentity(ctx, c)
 	if err != nil {
 		return "", err
 	}
@@ -213,8 +213,8 @@ func readRoleQuarantine(ctx context.Context, c *clients, r model.Resource) (any,
 	return q, false, nil
 }
 
-func checkRoleQuarantine(ctx context.Context, _ *clients, e *Executor, r model.Resource) (string, error) {
-	me, err := e.callerIdentity(ctx)
+func checkRoleQuarantine(ctx context.Context, c *clients, e *Executor, r model.Resource) (string, error) {
+	me, err := e.callerIdentity(ctx, c)
 	if err != nil {
 		return "", err
 	}

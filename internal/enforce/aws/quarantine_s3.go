@@ -97,7 +97,7 @@ func quarantineBucket(ctx context.Context, c *clients, e *Executor, a *enforce.A
 	if err := json.Unmarshal(raw, &b); err != nil {
 		return "", enforce.Permanent(fmt.Errorf("decode the saved state: %w", err))
 	}
-	me, err := e.callerIdentity(ctx)
+	me, err := e.callerIdentity(ctx, c)
 	if err != nil {
 		return "", err
 	}

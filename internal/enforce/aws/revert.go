@@ -130,7 +130,10 @@ func (e *Executor) Apply(ctx context.Context, _ plumbconfig.Environment, a *enfo
 	if _, err := rec.SaveBefore(ctx, revertBefore{Values: values}); err != nil {
 		return "", err
 	}
-	c := e.clients(a.Resource.Region)
+	c, err := e.clientsIn(ctx, a.Resource.Account, a.Resource.Region)
+	if err != nil {
+		return "", enforce.Permanent(err)
+	}
 	var done []string
 	set, unset := map[string]string{}, []string{}
 	for _, ch := range todo {
