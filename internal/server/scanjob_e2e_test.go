@@ -434,3 +434,145 @@ func TestE2EScanSharedByReplicas(t *testing.T) {
 		})
 	}
 }
+
+// overlaps reports, per account, whether two of its parts ran at once.
+func overlaps(parts []partRow) map[string]bool {
+	by := map[string][]partRow{}
+	for _, p := range parts {
+		by[p.account] = append(by[p.account], p)
+	}
+	out := map[string]bool{}
+	for acct, ps := range by {
+		sort.Slice(ps, func(i, j int) bool { return ps[i].started < ps[j].started })
+		for i := 1; i < len(ps); i++ {
+			if ps[i].started < ps[i-1].finished {
+				out[acct] = true
+			}
+		}
+	}
+	return out
+}
+
+// TestE2EScanLimitsAcrossReplicas: with scan_limits.account 1, two
+// replicas never read two parts of one account at once (the part rows'
+// start and end times, taken while the lease is held); with 8, they do,
+// which shows the check sees overlaps when there are some.
+func TestE2EScanLimitsAcrossReplicas(t *testing.T) {
+	m := testenv.StartMoto(t)
+	statePath := splitEstate(t, m)
+	for _, tc := range []struct {
+		name        string
+		limit       int
+		wantOverlap bool
+	}{
+		{"one part of an account at a time", 1, false},
+		{"eight parts of an account at a time", 8, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newSplitCluster(t, m, statePath, 30*time.Millisecond, "30s", tc.limit, 1)
+			var reps []*replica
+			for range 2 {
+				reps = append(reps, startReplica(t, c.bin, c.cfgPath, c.dsn, c.endpoint))
+			}
+			run := firstJoined(t, c.db, 150*time.Second)
+			for _, r := range reps {
+				_ = r.cmd.Process.Signal(syscall.SIGKILL)
+			}
+			parts := partsOf(t, c.db, run.id)
+			replicas := map[string]bool{}
+			for _, p := range parts {
+				if p.state != "done" || p.started == 0 || p.finished < p.started {
+					t.Errorf("part %s/%s/%s: state %s, ran %d..%d", p.account, p.region, p.service, p.state, p.started, p.finished)
+				}
+				replicas[p.replica] = true
+			}
+			if len(replicas) < 2 {
+				t.Errorf("parts ran on %d replica(s), want both", len(replicas))
+			}
+			got := overlaps(parts)
+			for _, acct := range splitAccounts {
+				if !tc.wantOverlap && got[acct] {
+					t.Errorf("two parts of account %s ran at once with scan_limits.account 1", acct)
+				}
+			}
+			if tc.wantOverlap && len(got) == 0 {
+				t.Errorf("no account had parts running at once with scan_limits.account 8")
+			}
+		})
+	}
+}
+
+// TestE2EScanReplicaKilled: a replica is killed (SIGKILL) while it reads
+// parts of a slow scan (every cloud call takes 300-600 ms). Its parts are
+// rescued by the other replica after rescue_after (5 s here) and one
+// rescuer pass (30 s), the scan is joined once with the findings of a
+// one-process scan, and routing opens one GitHub issue per finding.
+func TestE2EScanReplicaKilled(t *testing.T) {
+	m := testenv.StartMoto(t)
+	statePath := splitEstate(t, m)
+	c := newSplitCluster(t, m, statePath, 300*time.Millisecond, "5s", 8, 3)
+	want := oneShotFingerprints(t, c.bin, c.cfgPath, statePath, c.endpoint)
+	victim := startReplica(t, c.bin, c.cfgPath, c.dsn, c.endpoint)
+	startReplica(t, c.bin, c.cfgPath, c.dsn, c.endpoint)
+
+	// Kill the victim while it runs parts.
+	pid := victim.cmd.Process.Pid
+	waitForDeadline(t, 120*time.Second, "the victim to run scan parts", func() bool {
+		var n int
+		err := c.db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'plumb_task' AND state = 'running'
+			AND array_to_string(attempted_by, ',') LIKE $1`, fmt.Sprintf("%%\\_%d\\_%%", pid)).Scan(&n)
+		return err == nil && n > 0
+	})
+	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	run := firstJoined(t, c.db, 120*time.Second)
+	took := time.Since(killed)
+	if took > 5*time.Second+30*time.Second+25*time.Second {
+		t.Errorf("scan joined %s after the kill, want within rescue_after (5s), a rescuer pass (30s) and the rest of the scan", took)
+	}
+	got := storedFingerprints(t, c.db)
+	if g := keysOf(got); !slices.Equal(g, want) {
+		t.Errorf("stored findings differ from plumb scan:\n got %v\nwant %v", g, want)
+	}
+	for fp, n := range got {
+		if n != 1 {
+			t.Errorf("finding %s seen %d times by one scan: the lifecycle ran more than once", fp, n)
+		}
+	}
+	for _, p := range partsOf(t, c.db, run.id) {
+		if p.state != "done" {
+			t.Errorf("part %s/%s/%s is %s, want read by the survivor", p.account, p.region, p.service, p.state)
+		}
+	}
+	var rescued int
+	if err := c.db.QueryRow(`SELECT count(*) FROM river_job WHERE kind = 'plumb_task' AND attempt >= 2
+		AND errors::text LIKE '%Stuck job rescued%'`).Scan(&rescued); err != nil {
+		t.Fatal(err)
+	}
+	if rescued == 0 {
+		t.Errorf("no task was rescued: the kill did not interrupt a part")
+	}
+	t.Logf("joined %s after the kill; %d task(s) rescued", took.Round(time.Second), rescued)
+
+	// One issue per finding, and no more while the survivor keeps
+	// routing and scanning.
+	waitForDeadline(t, 60*time.Second, "one GitHub issue per finding", func() bool {
+		_, issues := c.gh.Counts()
+		return issues >= len(want)
+	})
+	time.Sleep(5 * time.Second)
+	titles := map[string]int{}
+	for _, is := range c.gh.Issues() {
+		titles[is.Body]++
+	}
+	if n := len(c.gh.Issues()); n != len(want) {
+		t.Errorf("%d GitHub issues for %d findings", n, len(want))
+	}
+	for title, n := range titles {
+		if n > 1 {
+			t.Errorf("issue with body %q opened %d times", title, n)
+		}
+	}
+}
