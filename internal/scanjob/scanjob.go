@@ -153,6 +153,9 @@ func (r *Runner) Plan(ctx context.Context, env config.Environment) error {
 		r.log.Debug("scheduled scan still running; tick skipped", "environment", env.Name)
 		return queue.ErrOutcomeLater
 	}
+	if err := r.prune(ctx, env.Name); err != nil {
+		return err
+	}
 	opts := r.o.ScanOptions(env)
 	if !scan.Splittable(opts) {
 		return r.o.InProcess(ctx, env)
@@ -248,6 +251,25 @@ func (r *Runner) Plan(ctx context.Context, env config.Environment) error {
 	return queue.ErrOutcomeLater
 }
 
+// RunRetention is how long a joined run and its part rows (who read
+// which part, when) are kept.
+const RunRetention = 7 * 24 * time.Hour
+
+// prune deletes the environment's runs joined more than RunRetention ago.
+func (r *Runner) prune(ctx context.Context, env string) error {
+	cutoff := time.Now().Add(-RunRetention).UnixNano()
+	return r.q.InTx(ctx, func(tx queue.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM plumb_scan_part WHERE run_id IN
+			(SELECT id FROM plumb_scan_run WHERE environment = ? AND state = ? AND finished_at < ?)`, env, RunJoined, cutoff); err != nil {
+			return fmt.Errorf("prune scan parts: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM plumb_scan_run WHERE environment = ? AND state = ? AND finished_at < ?`, env, RunJoined, cutoff); err != nil {
+			return fmt.Errorf("prune scan runs: %w", err)
+		}
+		return nil
+	})
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -276,11 +298,10 @@ func (r *Runner) sweep(ctx context.Context, env string) (bool, error) {
 		return false, fmt.Errorf("read open scan runs: %w", err)
 	}
 	type openRun struct {
-		id           string
-		started      int64
-		left         int
-		joinJob      int64
-		partsExpired bool
+		id      string
+		started int64
+		left    int
+		joinJob int64
 	}
 	var runs []openRun
 	for rows.Next() {
@@ -593,6 +614,11 @@ func (r *Runner) finished(ctx context.Context, run string, t queue.Task, outcome
 		_, err := tx.Exec(ctx, `UPDATE plumb_scan_run SET state = ?, finished_at = ?, error = ?, desired = '', declared = ''
 			WHERE id = ? AND state = ? AND join_job = ? AND join_attempt = ?`,
 			RunJoined, time.Now().UnixNano(), errString(outcome), run, RunJoining, t.ID, t.Attempt)
+		if err != nil {
+			return err
+		}
+		// What the parts read is in the findings and the history now.
+		_, err = tx.Exec(ctx, `UPDATE plumb_scan_part SET result = '' WHERE run_id = ?`, run)
 		return err
 	})
 	if err != nil {

@@ -121,6 +121,28 @@ func TestJoinOnce(t *testing.T) {
 					t.Errorf("run %s is %s, want joined", run, s)
 				}
 			}
+			// Joined runs are kept RunRetention, then pruned.
+			if _, err := r.db.ExecContext(ctx, bind(r.dialect, `UPDATE plumb_scan_run SET finished_at = ? WHERE id = 'a'`),
+				time.Now().Add(-RunRetention-time.Hour).UnixNano()); err != nil {
+				t.Fatal(err)
+			}
+			if err := r.prune(ctx, "prod"); err != nil {
+				t.Fatal(err)
+			}
+			var left []string
+			rows, err := r.db.QueryContext(ctx, `SELECT id FROM plumb_scan_run ORDER BY id`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var id string
+				_ = rows.Scan(&id)
+				left = append(left, id)
+			}
+			_ = rows.Close()
+			if len(left) != 1 || left[0] != "b" {
+				t.Errorf("runs after pruning: %v, want [b]", left)
+			}
 		})
 	}
 }
