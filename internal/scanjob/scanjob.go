@@ -408,12 +408,12 @@ func (r *Runner) part(ctx context.Context, t queue.Task) error {
 		return fmt.Errorf("scan part arguments: %w", err)
 	}
 	var (
-		envName, state, account, service, region, target, declared, regions string
-		multi                                                               int
+		envName, state, account, service, region, target string
+		multi                                            int
 	)
 	err := r.db.QueryRowContext(ctx, bind(r.dialect, `SELECT r.environment, p.state, p.account, p.service, p.region, p.target,
-		r.declared, r.regions, r.multi FROM plumb_scan_part p JOIN plumb_scan_run r ON r.id = p.run_id WHERE p.run_id = ? AND p.seq = ?`),
-		a.Run, a.Seq).Scan(&envName, &state, &account, &service, &region, &target, &declared, &regions, &multi)
+		r.multi FROM plumb_scan_part p JOIN plumb_scan_run r ON r.id = p.run_id WHERE p.run_id = ? AND p.seq = ?`),
+		a.Run, a.Seq).Scan(&envName, &state, &account, &service, &region, &target, &multi)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // the run was pruned
 	}
@@ -438,7 +438,7 @@ func (r *Runner) part(ctx context.Context, t queue.Task) error {
 	}
 	defer r.release(holder)
 	started := time.Now()
-	res, err := r.read(ctx, a.Run, env, multi == 1, target, declared, regions, awsinv.Part{Service: service, Region: region})
+	res, err := r.read(ctx, a.Run, env, multi == 1, target, awsinv.Part{Service: service, Region: region})
 	if err != nil {
 		if t.Attempt < t.MaxAttempts {
 			return err
@@ -462,12 +462,12 @@ func snoozeFor() time.Duration {
 // read lists one part. The part's own time is bounded a little under the
 // task's timeout, so what it read is recorded before the task is taken
 // for a dead one.
-func (r *Runner) read(ctx context.Context, run string, env config.Environment, multi bool, targetJSON, declaredJSON, regionsJSON string, p awsinv.Part) (*inventory.Result, error) {
+func (r *Runner) read(ctx context.Context, run string, env config.Environment, multi bool, targetJSON string, p awsinv.Part) (*inventory.Result, error) {
 	var t awsinv.Target
 	if err := json.Unmarshal([]byte(targetJSON), &t); err != nil {
 		return nil, fmt.Errorf("scan part target: %w", err)
 	}
-	s, err := r.scanner(ctx, run, env, declaredJSON, regionsJSON)
+	s, err := r.scanner(ctx, run, env)
 	if err != nil {
 		return nil, err
 	}
@@ -482,8 +482,10 @@ func (r *Runner) read(ctx context.Context, run string, env config.Environment, m
 	return s.ScanOwnPart(ctx, t.Account, p)
 }
 
-// scanner returns the run's scanner on this replica, built on first use.
-func (r *Runner) scanner(ctx context.Context, run string, env config.Environment, declaredJSON, regionsJSON string) (*awsinv.Scanner, error) {
+// scanner returns the run's scanner on this replica, built on first use
+// from the declared resources and regions the planner stored (read once
+// per run and replica, not once per part).
+func (r *Runner) scanner(ctx context.Context, run string, env config.Environment) (*awsinv.Scanner, error) {
 	r.mu.Lock()
 	rs, ok := r.scanners[run]
 	if !ok {
@@ -499,6 +501,12 @@ func (r *Runner) scanner(ctx context.Context, run string, env config.Environment
 	rs.used = time.Now()
 	r.mu.Unlock()
 	rs.once.Do(func() {
+		var declaredJSON, regionsJSON string
+		if err := r.db.QueryRowContext(ctx, bind(r.dialect, `SELECT declared, regions FROM plumb_scan_run WHERE id = ?`), run).
+			Scan(&declaredJSON, &regionsJSON); err != nil {
+			rs.err = fmt.Errorf("load scan run %s: %w", run, err)
+			return
+		}
 		var keys, regions []string
 		if err := json.Unmarshal([]byte(declaredJSON), &keys); err != nil {
 			rs.err = fmt.Errorf("declared resources of scan run %s: %w", run, err)
@@ -512,6 +520,14 @@ func (r *Runner) scanner(ctx context.Context, run string, env config.Environment
 		rs.s, rs.err = awsinv.New(context.WithoutCancel(ctx), awsinv.Options{Regions: regions, Declared: scan.DeclaredFunc(keys),
 			PolicyAttributes: opts.Policy != nil, Roles: r.o.Roles})
 	})
+	if rs.err != nil {
+		// Not kept: the part's next attempt builds it again.
+		r.mu.Lock()
+		if r.scanners[run] == rs {
+			delete(r.scanners, run)
+		}
+		r.mu.Unlock()
+	}
 	return rs.s, rs.err
 }
 
