@@ -67,3 +67,9 @@ PLUMB_BENCH_FINDINGS="${CONSOLE_FINDINGS:-100000}" PLUMB_BENCH_EVENTS="${CONSOLE
 echo
 echo "== HTML report of a 10,000-resource scan: size and Chromium load time (goal < 5 MB, < 2 s)"
 go test -count=1 -run 'TestHTMLLargeReport' -v ./internal/report/ | grep -E 'rendered|loaded|PASS|FAIL'
+
+echo
+echo "== scheduled scan of an organisation shared by 1, 2 and 3 plumb serve replicas on PostgreSQL"
+echo "   (moto behind a 30-80 ms latency proxy; goal >= 1.7x from 1 to 2 replicas)"
+go build -o "$out/replicas" ./bench/replicas
+"$out/replicas" -plumb "$out/plumb" -accounts "${ACCOUNTS:-20}"

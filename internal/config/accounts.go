@@ -83,8 +83,9 @@ type Organization struct {
 }
 
 // ScanLimits bound how many parts (a service in a region) of one account
-// a scan reads at once, so an account's API rate limits hold. They hold
-// within one scan: a plumb scan, or a scheduled scan (run by one replica).
+// a scan reads at once, so an account's API rate limits hold. A plumb scan
+// holds them in its process; the scheduled scans of plumb serve hold them
+// across all replicas (leases in the shared database).
 type ScanLimits struct {
 	// Account bounds parts of one account running at once (default 8).
 	Account int `yaml:"account"`

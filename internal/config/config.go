@@ -95,7 +95,8 @@ type Server struct {
 	// the work of a replica that died and retried by any replica (River's
 	// rescuer, which looks every 30 s; default 2m, not River's 30m). River
 	// has no heartbeat, so it also bounds a delivery's run: a subscription
-	// with runbooks gets their timeouts on top of it.
+	// with runbooks gets their timeouts on top of it. The planner, parts
+	// and join of a split scheduled scan are bounded and rescued by it too.
 	RescueAfter time.Duration `yaml:"rescue_after"`
 }
 

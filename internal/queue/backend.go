@@ -47,6 +47,8 @@ type jobInserter func(ctx context.Context, params []river.InsertManyParams) ([]i
 // written with "?" placeholders; the PostgreSQL adapter rebinds them.
 type txOps interface {
 	exec(ctx context.Context, query string, args ...any) error
+	// execN is exec returning how many rows the statement changed.
+	execN(ctx context.Context, query string, args ...any) (int64, error)
 	query(ctx context.Context, query string, args ...any) (rowIter, error)
 }
 
@@ -129,11 +131,13 @@ func (q *Queue) riverConfig() *river.Config {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &deliveryWorker{q: q})
 	river.AddWorker(workers, &periodicWorker{q: q})
+	river.AddWorker(workers, &taskWorker{q: q})
 	queues := map[string]river.QueueConfig{
 		riverQueuePeriodic: {MaxWorkers: 2},
 	}
 	if q.opts.Dispatch != nil {
 		queues[riverQueueDelivery] = river.QueueConfig{MaxWorkers: q.opts.Workers}
+		queues[riverQueueTask] = river.QueueConfig{MaxWorkers: q.opts.Workers}
 	}
 	return &river.Config{
 		ID:                          clientID(),
@@ -392,6 +396,14 @@ func (o sqlTxOps) exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
+func (o sqlTxOps) execN(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := o.tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 func (o sqlTxOps) query(ctx context.Context, query string, args ...any) (rowIter, error) {
 	rows, err := o.tx.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -409,6 +421,14 @@ type pgxTxOps struct{ tx pgx.Tx }
 func (o pgxTxOps) exec(ctx context.Context, query string, args ...any) error {
 	_, err := o.tx.Exec(ctx, sqlbind.Postgres(query), args...)
 	return err
+}
+
+func (o pgxTxOps) execN(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := o.tx.Exec(ctx, sqlbind.Postgres(query), args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
 }
 
 func (o pgxTxOps) query(ctx context.Context, query string, args ...any) (rowIter, error) {

@@ -251,6 +251,10 @@ type Queue struct {
 	// periodicWarned holds the periodic jobs whose current run of
 	// failures this process has logged at WARN already.
 	periodicWarned map[string]bool
+	// periodicTimeouts holds the periodic jobs with a bound of their own.
+	periodicTimeouts map[string]time.Duration
+	// tasks holds the registered task handlers (guarded by periodicMu).
+	tasks map[string]taskEntry
 }
 
 // Internal tuning. A batch of up to maxBatchItems events is one transaction
@@ -303,7 +307,9 @@ func Open(ctx context.Context, o Options) (*Queue, error) {
 		maxBatch:  maxBatchItems,
 		periodics: map[string]func(ctx context.Context) error{},
 
-		periodicWarned: map[string]bool{},
+		periodicWarned:   map[string]bool{},
+		periodicTimeouts: map[string]time.Duration{},
+		tasks:            map[string]taskEntry{},
 	}
 	var err error
 	if o.DatabaseURL != "" {

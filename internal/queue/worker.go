@@ -130,7 +130,14 @@ type periodicWorker struct {
 
 // Timeout frees the periodic worker of a run that ignores its context;
 // see periodicJobTimeout.
-func (w *periodicWorker) Timeout(*river.Job[periodicArgs]) time.Duration { return periodicJobTimeout }
+func (w *periodicWorker) Timeout(job *river.Job[periodicArgs]) time.Duration {
+	w.q.periodicMu.Lock()
+	defer w.q.periodicMu.Unlock()
+	if d, ok := w.q.periodicTimeouts[job.Args.Name]; ok {
+		return d
+	}
+	return periodicJobTimeout
+}
 
 func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs]) error {
 	w.q.periodicMu.Lock()
@@ -141,6 +148,9 @@ func (w *periodicWorker) Work(ctx context.Context, job *river.Job[periodicArgs])
 	}
 	w.q.periodicStarted(ctx, job.Args.Name, time.Now())
 	err := safePeriodic(ctx, run)
+	if errors.Is(err, ErrOutcomeLater) {
+		return nil
+	}
 	w.q.periodicFinished(ctx, job.Args.Name, time.Now(), err)
 	if err != nil {
 		return fmt.Errorf("periodic job %s: %w", job.Args.Name, err)
@@ -178,6 +188,13 @@ func periodicUnique() river.UniqueOpts {
 // PeriodicRuns) and a failing job is logged once, not on every tick.
 // Call before Start.
 func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Context) error) error {
+	return q.PeriodicWithin(name, schedule, periodicJobTimeout, run)
+}
+
+// PeriodicWithin is Periodic with a bound of its own on one run instead of
+// the one-hour default: a run still going after timeout is cancelled, and
+// a run whose replica died blocks the schedule only that long.
+func (q *Queue) PeriodicWithin(name string, schedule string, timeout time.Duration, run func(ctx context.Context) error) error {
 	if name == "" || run == nil {
 		return errors.New("periodic job: name and run function are required")
 	}
@@ -196,6 +213,9 @@ func (q *Queue) Periodic(name string, schedule string, run func(ctx context.Cont
 		return fmt.Errorf("periodic job %s: already registered", name)
 	}
 	q.periodics[name] = run
+	if timeout > 0 && timeout != periodicJobTimeout {
+		q.periodicTimeouts[name] = timeout
+	}
 	job := river.NewPeriodicJob(sched, func() (river.JobArgs, *river.InsertOpts) {
 		return periodicArgs{Name: name}, &river.InsertOpts{Queue: riverQueuePeriodic, MaxAttempts: 1, UniqueOpts: periodicUnique()}
 	}, &river.PeriodicJobOpts{ID: name})

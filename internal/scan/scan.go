@@ -171,7 +171,20 @@ func Run(ctx context.Context, opts Options) (*Outcome, error) {
 		}
 	}
 	inv.Sort()
+	return compare(ctx, outer, start, opts, side, clouds, inv, limited)
+}
+
+// compare is the scan after the inventory: the drift comparison,
+// Terraform's and ARM what-if's views, the live policy evaluation and the
+// report. Run calls it on the inventory it read; Join on one assembled
+// from parts read by several replicas. limited reports whether ctx ended
+// because of the scan's own time limit (outer is the caller's context).
+func compare(ctx, outer context.Context, start time.Time, opts Options, side *desiredSide, clouds []string,
+	inv *inventory.Result, limited func() bool) (*Outcome, error) {
+	desired := side.resources
 	timedOut := limited()
+	mapper := inventory.MultiMapper{awsinv.NewMapper(), azureinv.NewMapper()}
+	tfOpts := tfdrift.Options{Bin: opts.TerraformBin, Workspace: opts.Workspace}
 
 	dopts := drift.Options{Environment: opts.Environment, Ignore: opts.Ignore, Mergeable: len(opts.TerraformDirs)+len(opts.Plans) > 0,
 		ByAccount: opts.Accounts != nil}

@@ -34,6 +34,7 @@ import (
 	"plumb/internal/routing"
 	"plumb/internal/scan"
 	"plumb/internal/scanhistory"
+	"plumb/internal/scanjob"
 	"plumb/internal/state"
 )
 
@@ -168,17 +169,42 @@ func Run(ctx context.Context, o Options) error {
 	// One cache of assumed-role credentials for every scheduled scan, so
 	// AssumeRole runs once an hour per account, not once a scan.
 	roles := awsinv.NewRoleCache()
+	scanOptions := func(env plumbconfig.Environment) scan.Options {
+		return scheduledOptions(env, cfg.IgnoreRules, policies[env.Name], o.ScanTimeout, roles)
+	}
+	inProcess := func(ctx context.Context, env plumbconfig.Environment) error {
+		if err := scheduledScan(ctx, env, scanOptions(env), store, hist, policies[env.Name], logger, o.ScanTimeout); err != nil {
+			return err
+		}
+		return enf.afterScan(ctx, env, logger)
+	}
+	runner, err := scanjob.New(ctx, scanjob.Options{Queue: q, Config: cfg, Roles: roles, Logger: logger,
+		ScanOptions: scanOptions, InProcess: inProcess,
+		Finish: func(ctx context.Context, env plumbconfig.Environment, start time.Time, out *scan.Outcome, err error) error {
+			if err := storeScan(ctx, env, start, out, err, store, hist, policies[env.Name], logger, o.ScanTimeout); err != nil {
+				return err
+			}
+			return enf.afterScan(ctx, env, logger)
+		},
+		PartTimeout: cfg.Server.RescueAfter, ScanTimeout: o.ScanTimeout, JobName: scheduleJob})
+	if err != nil {
+		return fmt.Errorf("open scan runs: %w", err)
+	}
 	for _, env := range cfg.Environments {
 		if env.Schedule == "" {
 			continue
 		}
 		env := env
-		err := q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error {
-			if err := scheduledScan(ctx, env, cfg.IgnoreRules, store, hist, policies[env.Name], logger, o.ScanTimeout, roles); err != nil {
-				return err
-			}
-			return enf.afterScan(ctx, env, logger)
-		})
+		var err error
+		if scan.Splittable(scanOptions(env)) {
+			// The planner reads the state and resolves the accounts; its
+			// parts and join are tasks, so it is bounded like them.
+			err = q.PeriodicWithin(scheduleJob(env.Name), env.Schedule, cfg.Server.RescueAfter, func(ctx context.Context) error {
+				return runner.Plan(ctx, env)
+			})
+		} else {
+			err = q.Periodic(scheduleJob(env.Name), env.Schedule, func(ctx context.Context) error { return inProcess(ctx, env) })
+		}
 		if err != nil {
 			return fmt.Errorf("schedule scan of %s: %w", env.Name, err)
 		}
@@ -331,15 +357,9 @@ func deliveryTimeouts(cfg *plumbconfig.Config) func(string) time.Duration {
 // scheduleJob names the periodic job of an environment's scheduled scan.
 func scheduleJob(env string) string { return "scan-" + env }
 
-// scheduledScan runs the scan engine for an environment and stores its
-// findings and records the scan in the history (the console's overview,
-// trend and compliance pages). It returns an error, which the queue
-// records, exposes in /readyz and the metrics and logs once, when the
-// scan failed, did not finish within timeout, or could not read part of
-// the estate: a partial scan stores what it did read but is not a
-// success, since the parts it missed were not checked.
-func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *drift.Ignore, store *findings.Store,
-	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration, roles *awsinv.RoleCache) error {
+// scheduledOptions are the options of an environment's scheduled scan,
+// whether it runs in one process or split into parts.
+func scheduledOptions(env plumbconfig.Environment, ignore *drift.Ignore, set *policy.Set, timeout time.Duration, roles *awsinv.RoleCache) scan.Options {
 	// The scan's own time limit stops it and keeps what it read, so the
 	// findings of the parts it finished are still stored.
 	opts := scan.Options{Environment: env.Name, States: env.States, Regions: env.Regions, AzureSubscriptions: env.AzureSubscriptions, Ignore: ignore, Policy: set, Timeout: timeout}
@@ -349,13 +369,32 @@ func scheduledScan(ctx context.Context, env plumbconfig.Environment, ignore *dri
 	if opts.Accounts = scan.AccountsOf(env); opts.Accounts != nil {
 		opts.Accounts.Roles = roles
 	}
+	return opts
+}
+
+// scheduledScan runs the scan engine for an environment in this process
+// and stores its outcome (storeScan).
+func scheduledScan(ctx context.Context, env plumbconfig.Environment, opts scan.Options, store *findings.Store,
+	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration) error {
 	start := time.Now()
 	out, err := scan.Run(ctx, opts)
-	if err != nil {
-		if herr := scanFailed(ctx, hist, env.Name, start, err); herr != nil {
+	return storeScan(ctx, env, start, out, err, store, hist, set, logger, timeout)
+}
+
+// storeScan stores a scheduled scan's findings and records the scan in
+// the history (the console's overview, trend and compliance pages). It
+// returns an error, which the queue records, exposes in /readyz and the
+// metrics and logs once, when the scan failed (scanErr), did not finish
+// within timeout, or could not read part of the estate: a partial scan
+// stores what it did read but is not a success, since the parts it missed
+// were not checked.
+func storeScan(ctx context.Context, env plumbconfig.Environment, start time.Time, out *scan.Outcome, scanErr error, store *findings.Store,
+	hist *scanhistory.Store, set *policy.Set, logger *slog.Logger, timeout time.Duration) error {
+	if scanErr != nil {
+		if herr := scanFailed(ctx, hist, env.Name, start, scanErr); herr != nil {
 			logger.Warn("record failed scan", "environment", env.Name, "error", herr)
 		}
-		return fmt.Errorf("scan %s: %w", env.Name, err)
+		return fmt.Errorf("scan %s: %w", env.Name, scanErr)
 	}
 	res, err := store.Reconcile(ctx, time.Now(), env.Name, scanKinds, out.Report.Findings, out.Covered)
 	if err != nil {

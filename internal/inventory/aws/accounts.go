@@ -528,3 +528,42 @@ func (l *limiter) acquire(ctx context.Context, account, service string) (func(),
 	}
 	return release, nil
 }
+
+// OwnParts lists the units of a single-account scan (the account of
+// plumb's own credentials, in the scanner's regions), in a stable order.
+func (s *Scanner) OwnParts() []Part {
+	units := s.units()
+	out := make([]Part, len(units))
+	for i, u := range units {
+		out[i] = Part{Service: u.service, Region: u.region}
+	}
+	return out
+}
+
+// ScanOwnPart lists one part of a single-account scan as Scan would: its
+// scopes carry no account (aws/REGION/SERVICE) and its resources are
+// those of account, the account CheckIdentity returned. Joining the parts
+// of the scan gives what Scan gives, apart from the order of the work.
+func (s *Scanner) ScanOwnPart(ctx context.Context, account string, p Part) (*inventory.Result, error) {
+	var u *unit
+	for _, cand := range s.units() {
+		if cand.service == p.Service && cand.region == p.Region {
+			u = &cand
+			break
+		}
+	}
+	if u == nil {
+		return nil, fmt.Errorf("the scan has no part %s", p.Label())
+	}
+	res := inventory.NewResult(nil)
+	sess := newSession(s.cfg, s.opts.PerUnitConcurrency)
+	sess.declared = s.opts.Declared
+	sess.policyAttrs = s.opts.PolicyAttributes
+	sess.account = account
+	var calls atomic.Int64
+	ctx = context.WithValue(ctx, callCounterKey{}, &calls)
+	s.listUnit(withUnit(ctx, u.label()), sess, *u, res, "")
+	res.APICalls = calls.Load()
+	res.Sort()
+	return res, nil
+}
