@@ -107,7 +107,7 @@ func (s *Service) EnforceEvent(ctx context.Context, req EventRequest) (*Plan, er
 	if err != nil {
 		return nil, fmt.Errorf("read the event's findings: %w", err)
 	}
-	declared, declErr := LoadDeclared(ctx, s.Config, s.LoadStates)
+	declared, declErr := s.loadDeclared(ctx)
 	src := Sources{Evidence: s.Findings, InFlight: s.Actions, Declared: declared, Quarantines: s.Actions}
 	guards := EventGuards(src, s.Actions.CountSince)
 	if declErr != nil {

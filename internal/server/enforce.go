@@ -103,7 +103,7 @@ func newEnforcement(ctx context.Context, cfg *config.Config, q *queue.Queue, sto
 	runner := &enforce.Runner{Actions: actions, Findings: store, Executors: execs, Environment: cfg.Environment,
 		Enqueue: q.Enqueue, Now: now, Logger: logger, Terraform: rev}
 	svc := &enforce.Service{Config: cfg, Findings: store, Actions: actions, Executors: execs, Runner: runner, Now: now,
-		Terraform: rev, BreakGlass: windows}
+		Terraform: rev, BreakGlass: windows, DeclaredCache: &enforce.DeclaredCache{}}
 	return &enforcement{service: svc, runner: runner, actions: actions, breakglass: windows,
 		approvals: &enforce.Approvals{Config: cfg, Actions: actions, Runner: runner, Now: now}}, nil
 }
