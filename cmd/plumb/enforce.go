@@ -23,11 +23,13 @@ import (
 )
 
 // enforceDeps are what the enforce command takes from outside the
-// flags: the clock (tests move it past the grace period) and the
-// executors (nil: built from the standard AWS configuration).
+// flags: the clock (tests move it past the grace period), the executors
+// (nil: server.Executors builds them, as plumb serve does) and how those
+// reach the clouds (tests point Azure at the ARM test server).
 type enforceDeps struct {
 	now       func() time.Time
 	executors map[string]enforce.Executor
+	execOpts  server.ExecutorOptions
 }
 
 type enforceFlags struct {
@@ -215,7 +217,7 @@ func enforceLocal(ctx context.Context, f enforceFlags, kind model.Kind, deps enf
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := server.EnforceOnce(ctx, server.EnforceOptions{Config: cfg, DataDir: f.dataDir, Wait: f.wait, Logger: logger,
-		Executors: deps.executors, Now: deps.now, TerraformBin: f.tfBin,
+		Executors: deps.executors, ExecutorOptions: deps.execOpts, Now: deps.now, TerraformBin: f.tfBin,
 		Request: enforce.Request{Environment: env, Apply: f.apply, Actor: f.actor, Kind: kind, Fingerprint: f.finding}})
 	if err != nil {
 		return nil, nil, "", err

@@ -104,7 +104,7 @@ func releaseLocal(cmd *cobra.Command, f *enforceFlags, a actFlags, req enforce.R
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	res, err := server.EnforceOnce(cmd.Context(), server.EnforceOptions{Config: cfg, DataDir: f.dataDir, Wait: a.wait, Logger: logger,
-		Executors: deps.executors, Now: deps.now, Release: &req})
+		Executors: deps.executors, ExecutorOptions: deps.execOpts, Now: deps.now, Release: &req})
 	if err != nil {
 		return nil, nil, "", err
 	}

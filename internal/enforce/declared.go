@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 
 	"plumb/internal/config"
 	"plumb/internal/inventory"
@@ -75,6 +76,76 @@ func LoadDeclared(ctx context.Context, cfg *config.Config, load StateLoader) (*D
 		d.Add(env.Name, rs, mapper)
 	}
 	return d, nil
+}
+
+// DeclaredCache keeps the Declared of a config between runs and builds it
+// again only when a state document changed (state.Cache: a stat per local
+// file, a HeadObject per S3 key, the listing of an S3 pattern). Every load
+// checks every state, so a state written a moment ago is seen by the next
+// run's declared-anywhere guard; nothing is served on age. Event-time
+// enforcement loads the declared set per event: this makes that a check
+// instead of a read and a parse of every environment's states. Safe for
+// concurrent use; the zero value is ready.
+type DeclaredCache struct {
+	states state.Cache
+	mu     sync.Mutex
+	// docs are the documents last was built from, per environment name
+	// and sources.
+	docs map[string][]*state.Document
+	last *Declared
+}
+
+// Load returns the declared resources of cfg's environments, as
+// LoadDeclared with LoadStates would: any state that cannot be read fails
+// the load.
+func (c *DeclaredCache) Load(ctx context.Context, cfg *config.Config) (*Declared, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	docs := map[string][]*state.Document{}
+	var keys []string
+	envOf := map[string]string{}
+	changed := c.last == nil
+	for _, env := range cfg.Environments {
+		if len(env.States) == 0 {
+			continue
+		}
+		key := env.Name + "\x00" + strings.Join(env.States, "\x00")
+		ds, err := c.states.LoadDocuments(ctx, env.States, state.Options{Environment: env.Name})
+		if err != nil {
+			return nil, fmt.Errorf("read the states of environment %s: %w", env.Name, err)
+		}
+		docs[key], envOf[key] = ds, env.Name
+		keys = append(keys, key)
+		if !sameDocuments(c.docs[key], ds) {
+			changed = true
+		}
+	}
+	if !changed && len(docs) == len(c.docs) {
+		return c.last, nil
+	}
+	d := &Declared{where: map[string][]string{}, count: map[string]int{}}
+	mapper := inventory.MultiMapper{awsinv.NewMapper(), azureinv.NewMapper()}
+	for _, key := range keys {
+		// A state without resources declares nothing (LoadStates).
+		rs, _ := state.Resources(state.Dedupe(docs[key]))
+		d.Add(envOf[key], rs, mapper)
+	}
+	c.docs, c.last = docs, d
+	return d, nil
+}
+
+// sameDocuments reports whether two loads returned the very same
+// documents (the state cache returns an unchanged one as it was).
+func sameDocuments(a, b []*state.Document) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Add indexes one environment's desired resources.

@@ -54,15 +54,21 @@ func (g EventCircuit) Check(ctx context.Context, run *Run, cands []*Candidate) e
 }
 
 // EventGuards are the stages of event-time enforcement. They are
-// DefaultGuards with two differences: the complete-scope guard is left
+// DefaultGuards with three differences: the complete-scope guard is left
 // out, because the finding is not a scan's but the event's own evidence
 // (a creation by a principal that is not a pipeline, of a resource no
-// state declares, read back live before acting); and the circuit breaker
-// counts the environment's recent actions (EventCircuit). Grace still
-// holds: with a grace period, nothing happens at event time, and the
-// scheduled run acts once the owners were told and the grace passed.
+// state declares, read back live before acting); the circuit breaker
+// counts the environment's recent actions (EventCircuit); and the live
+// stage (LiveGuards: read back, AWS defaults, protect tag on the live
+// resource, precondition) is not run here but once, by the runner, right
+// before the write, as for every action. Reading the resource at planning
+// as well would double the cloud reads on the path from event to
+// quarantine, for a verdict the runner makes again a moment later on a
+// fresher read. Grace still holds: with a grace period, nothing happens at
+// event time, and the scheduled run acts once the owners were told and
+// the grace passed.
 func EventGuards(src Sources, count func(ctx context.Context, environment string, since time.Time) (int, error)) []Guard {
-	gs := []Guard{
+	return []Guard{
 		Supported{},
 		InFlight{Store: src.InFlight},
 		Quarantined{Store: src.Quarantines, Evidence: src.Evidence},
@@ -72,9 +78,8 @@ func EventGuards(src Sources, count func(ctx context.Context, environment string
 		ProtectTag{},
 		Grace{Evidence: src.Evidence},
 		EventCircuit{Count: count},
+		DryRun{},
 	}
-	gs = append(gs, LiveGuards()...)
-	return append(gs, DryRun{})
 }
 
 // EventRequest asks for event-time enforcement of findings an event
@@ -102,7 +107,7 @@ func (s *Service) EnforceEvent(ctx context.Context, req EventRequest) (*Plan, er
 	if err != nil {
 		return nil, fmt.Errorf("read the event's findings: %w", err)
 	}
-	declared, declErr := LoadDeclared(ctx, s.Config, s.LoadStates)
+	declared, declErr := s.loadDeclared(ctx)
 	src := Sources{Evidence: s.Findings, InFlight: s.Actions, Declared: declared, Quarantines: s.Actions}
 	guards := EventGuards(src, s.Actions.CountSince)
 	if declErr != nil {

@@ -98,7 +98,7 @@ func (s *Service) Isolate(ctx context.Context, req IsolateRequest) (*IsolateResu
 	if err != nil {
 		return nil, err
 	}
-	declared, err := LoadDeclared(ctx, s.Config, s.LoadStates)
+	declared, err := s.loadDeclared(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read the states: %w", err)
 	}

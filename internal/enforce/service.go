@@ -20,8 +20,12 @@ type Service struct {
 	Actions   *Store
 	Executors map[string]Executor
 	Runner    *Runner
-	// LoadStates reads state sources; nil is LoadStates.
+	// LoadStates reads state sources; nil is LoadStates, through
+	// DeclaredCache when that is set.
 	LoadStates StateLoader
+	// DeclaredCache keeps the declared resources between runs, read again
+	// when a state changed (nil: every run reads every state).
+	DeclaredCache *DeclaredCache
 	// Terraform reverts in environments with a terraform_dir (nil: none).
 	Terraform Reverter
 	// BreakGlass tells which break-glass windows are open (nil: none).
@@ -51,7 +55,7 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 	}
 	var declared *Declared
 	if acts {
-		if declared, err = LoadDeclared(ctx, s.Config, s.LoadStates); err != nil {
+		if declared, err = s.loadDeclared(ctx); err != nil {
 			// Not a plan error: the declared guard blocks everything and
 			// the plan says why.
 			declared = nil
@@ -83,6 +87,15 @@ func (s *Service) Plan(ctx context.Context, req Request) (*Plan, error) {
 		}
 	}
 	return plan, nil
+}
+
+// loadDeclared reads every environment's declared resources, through the
+// cache when there is one.
+func (s *Service) loadDeclared(ctx context.Context) (*Declared, error) {
+	if s.LoadStates == nil && s.DeclaredCache != nil {
+		return s.DeclaredCache.Load(ctx, s.Config)
+	}
+	return LoadDeclared(ctx, s.Config, s.LoadStates)
 }
 
 // failing is a guard that could not be built: it stops everything with

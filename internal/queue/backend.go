@@ -155,12 +155,20 @@ func (q *Queue) riverConfig() *river.Config {
 		// timeout (periodicWorker.Timeout).
 		JobTimeout:           q.opts.RescueAfter,
 		RescueStuckJobsAfter: q.opts.RescueAfter,
-		// SQLite has no LISTEN/NOTIFY, so fetching polls; a short interval
-		// keeps short retry delays short without measurable load.
+		// PostgreSQL wakes the producers with LISTEN/NOTIFY; the poll
+		// is its fallback. SQLite polls (sqlitePollInterval).
 		FetchCooldown:     20 * time.Millisecond,
 		FetchPollInterval: 200 * time.Millisecond,
 	}
 }
+
+// sqlitePollInterval is how often a SQLite queue looks for work. SQLite
+// has no LISTEN/NOTIFY, and deliveries are inserted inside the intake's
+// own transaction, which River cannot see to wake its producer: every
+// hop through the queue (event to delivery, event-time enforcement to
+// its run) waits for a poll, so the interval is added to the latency of
+// each. A poll that finds nothing changes no page and costs no fsync.
+const sqlitePollInterval = 50 * time.Millisecond
 
 // clientID is unique per Queue so two Queues in one process (tests, or a
 // CLI next to a server) never share a River identity in leader election.
@@ -231,7 +239,9 @@ func (q *Queue) openSQLite(ctx context.Context) error {
 			return fmt.Errorf("open queue: requeue deliveries of a dead process: %w", err)
 		}
 	}
-	client, err := river.NewClient(driver, q.riverConfig())
+	rc := q.riverConfig()
+	rc.FetchPollInterval = sqlitePollInterval
+	client, err := river.NewClient(driver, rc)
 	if err != nil {
 		_ = q.closeDB()
 		return fmt.Errorf("open queue: river client: %w", err)

@@ -384,7 +384,7 @@ func TestConsoleRelease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	execs, err := Executors(ctx, parsed)
+	execs, err := Executors(ctx, parsed, ExecutorOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"plumb/internal/breakglass"
@@ -21,12 +23,24 @@ import (
 	"plumb/internal/routing"
 )
 
-// Executors builds the executors enforcement acts through: AWS, through
-// the standard SDK chain (profiles, AWS_ENDPOINT_URL); Azure, through
-// Azure Resource Manager with the default Azure credential chain, when an
-// environment of cloud azure enforces. None is built when no environment
-// enforces anything but report.
-func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Executor, error) {
+// ExecutorOptions say how the executors reach the clouds when the
+// default chains are not the way: tests point them at moto (through
+// AWS_ENDPOINT_URL, which needs no option) and at the ARM test server.
+type ExecutorOptions struct {
+	// AzureCredential authenticates ARM requests (nil: the default Azure
+	// credential chain).
+	AzureCredential azcore.TokenCredential
+	// AzureClient configures the ARM pipeline: cloud, endpoint, transport
+	// (nil: public Azure).
+	AzureClient *arm.ClientOptions
+}
+
+// Executors builds the executors enforcement acts through, for plumb serve
+// and plumb enforce alike: AWS, through the standard SDK chain (profiles,
+// AWS_ENDPOINT_URL); Azure, through Azure Resource Manager with the
+// default Azure credential chain, when an environment of cloud azure
+// enforces. None is built when nothing in the config acts.
+func Executors(ctx context.Context, cfg *config.Config, o ExecutorOptions) (map[string]enforce.Executor, error) {
 	acts := actsAnywhere(cfg)
 	if !acts {
 		return map[string]enforce.Executor{}, nil
@@ -38,7 +52,7 @@ func Executors(ctx context.Context, cfg *config.Config) (map[string]enforce.Exec
 	ex.SetAccountRoles(enforceaws.RolesOf(cfg))
 	out := map[string]enforce.Executor{ex.Provider(): ex}
 	if sub, ok := azureSubscription(cfg); ok {
-		az, err := enforceazure.New(enforceazure.Options{Subscription: sub})
+		az, err := enforceazure.New(enforceazure.Options{Subscription: sub, Credential: o.AzureCredential, ClientOptions: o.AzureClient})
 		if err != nil {
 			return nil, fmt.Errorf("enforcement: %w", err)
 		}
@@ -104,7 +118,7 @@ func newEnforcement(ctx context.Context, cfg *config.Config, q *queue.Queue, sto
 	runner := &enforce.Runner{Actions: actions, Findings: store, Executors: execs, Environment: cfg.Environment,
 		Enqueue: q.Enqueue, Now: now, Logger: logger, Terraform: rev}
 	svc := &enforce.Service{Config: cfg, Findings: store, Actions: actions, Executors: execs, Runner: runner, Now: now,
-		Terraform: rev, BreakGlass: windows}
+		Terraform: rev, BreakGlass: windows, DeclaredCache: &enforce.DeclaredCache{}}
 	return &enforcement{service: svc, runner: runner, actions: actions, breakglass: windows,
 		approvals: &enforce.Approvals{Config: cfg, Actions: actions, Runner: runner, Now: now}}, nil
 }
@@ -131,8 +145,11 @@ type EnforceOptions struct {
 	// notifications that follow.
 	Wait   time.Duration
 	Logger *slog.Logger
-	// Executors overrides the executors (nil: Executors(cfg)).
+	// Executors overrides the executors (nil: Executors(cfg,
+	// ExecutorOptions)).
 	Executors map[string]enforce.Executor
+	// ExecutorOptions reach the clouds when Executors builds them.
+	ExecutorOptions ExecutorOptions
 	// Now is the clock (nil: time.Now); tests pass a fake one.
 	Now func() time.Time
 	// Release, when set, releases a quarantine instead of planning
@@ -161,7 +178,7 @@ func EnforceOnce(ctx context.Context, o EnforceOptions) (EnforceResult, error) {
 	execs := o.Executors
 	if execs == nil {
 		var err error
-		if execs, err = Executors(ctx, o.Config); err != nil {
+		if execs, err = Executors(ctx, o.Config, o.ExecutorOptions); err != nil {
 			return res, err
 		}
 	}

@@ -63,9 +63,11 @@ type Options struct {
 	// sourceBackoffMax overrides the pollers' error back-off cap (tests).
 	sourceBackoffMax time.Duration
 
-	// Executors overrides the enforcement executors (nil: built from the
-	// standard AWS configuration when an environment enforces).
+	// Executors overrides the enforcement executors (nil: Executors(cfg,
+	// ExecutorOptions) builds them when something in the config acts).
 	Executors map[string]enforce.Executor
+	// ExecutorOptions reach the clouds when Executors builds them.
+	ExecutorOptions ExecutorOptions
 	// EnforceNow is enforcement's clock (nil: time.Now); tests move it
 	// past the grace period.
 	EnforceNow func() time.Time
@@ -136,7 +138,7 @@ func Run(ctx context.Context, o Options) error {
 	srv := New(cfg, q, store, pipeline, m, reg, logger)
 	execs := o.Executors
 	if execs == nil {
-		if execs, err = Executors(ctx, cfg); err != nil {
+		if execs, err = Executors(ctx, cfg, o.ExecutorOptions); err != nil {
 			return err
 		}
 	}

@@ -23,6 +23,12 @@ func (l *loader) client(ctx context.Context) (S3API, error) {
 	if build == nil {
 		build = defaultS3
 	}
+	if l.cache != nil {
+		// One client for the cache's life: building one reads the whole
+		// AWS configuration chain.
+		orig := build
+		build = func(ctx context.Context) (S3API, error) { return l.cache.s3Client(ctx, orig) }
+	}
 	c, err := build(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("S3 client: %w", err)
@@ -84,6 +90,7 @@ func (l *loader) resolveS3(ctx context.Context, src string) ([]stateSource, erro
 	}
 	prefix, _ := splitGlob(key, false)
 	var keys []string
+	etags := map[string]string{}
 	pages := s3.NewListObjectsV2Paginator(client, &s3.ListObjectsV2Input{
 		Bucket: aws.String(bucket),
 		Prefix: aws.String(prefix),
@@ -96,6 +103,7 @@ func (l *loader) resolveS3(ctx context.Context, src string) ([]stateSource, erro
 		for _, obj := range page.Contents {
 			if k := aws.ToString(obj.Key); re.MatchString(k) {
 				keys = append(keys, k)
+				etags[k] = aws.ToString(obj.ETag)
 			}
 		}
 	}
@@ -105,7 +113,9 @@ func (l *loader) resolveS3(ctx context.Context, src string) ([]stateSource, erro
 	sort.Strings(keys)
 	out := make([]stateSource, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, s3Source(bucket, k))
+		src := s3Source(bucket, k)
+		src.etag = etags[k]
+		out = append(out, src)
 	}
 	return out, nil
 }
@@ -118,6 +128,20 @@ func s3Source(bucket, key string) stateSource {
 // getS3 downloads one object, refusing it early when its size is above
 // MaxStateSize.
 func (l *loader) getS3(ctx context.Context, bucket, key string) ([]byte, error) {
+	out, err := l.getS3Object(ctx, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	size := aws.ToInt64(out.ContentLength)
+	if size > MaxStateSize {
+		return nil, sizeError(size)
+	}
+	return readLimited(out.Body, size)
+}
+
+// getS3Object starts the download of one object.
+func (l *loader) getS3Object(ctx context.Context, bucket, key string) (*s3.GetObjectOutput, error) {
 	client, err := l.client(ctx)
 	if err != nil {
 		return nil, err
@@ -129,12 +153,7 @@ func (l *loader) getS3(ctx context.Context, bucket, key string) ([]byte, error) 
 	if err != nil {
 		return nil, describeS3Error(err, bucket)
 	}
-	defer out.Body.Close()
-	size := aws.ToInt64(out.ContentLength)
-	if size > MaxStateSize {
-		return nil, sizeError(size)
-	}
-	return readLimited(out.Body, size)
+	return out, nil
 }
 
 // describeS3Error puts the common S3 failures in plain words, keeping the

@@ -115,10 +115,15 @@ func Load(ctx context.Context, sources []string, opts Options) ([]model.DesiredR
 // before calling Dedupe. Errors are Load's, except that empty documents
 // are an error only alongside another error.
 func LoadDocuments(ctx context.Context, sources []string, opts Options) ([]*Document, error) {
+	return loadDocuments(ctx, sources, opts, nil)
+}
+
+// loadDocuments is LoadDocuments, through cache when it is not nil.
+func loadDocuments(ctx context.Context, sources []string, opts Options, cache *Cache) ([]*Document, error) {
 	if len(sources) == 0 {
 		return nil, errors.New("read state: no state sources given")
 	}
-	l := &loader{opts: opts}
+	l := &loader{opts: opts, cache: cache}
 	var (
 		files []stateSource
 		errs  []error
@@ -185,13 +190,16 @@ type stateSource struct {
 	// path is set for local files; bucket and object for S3.
 	path           string
 	bucket, object string
+	// etag is the object's ETag when a listing gave it.
+	etag string
 }
 
 // loader carries the per-Load state: the options and the S3 client, built
 // lazily so that purely local loads never touch AWS configuration.
 type loader struct {
-	opts Options
-	s3   S3API
+	opts  Options
+	s3    S3API
+	cache *Cache
 }
 
 // resolve turns one source argument into the documents it names.
@@ -238,6 +246,9 @@ func localSource(p string) stateSource {
 func (l *loader) read(ctx context.Context, f stateSource) (*Document, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read state %s: %w", f.name, err)
+	}
+	if l.cache != nil {
+		return l.readCached(ctx, f)
 	}
 	var (
 		data []byte

@@ -70,9 +70,12 @@ type Executor struct {
 	deleters     map[string]deleter
 	quarantiners map[string]quarantiner
 	acct         accountState
-	types        map[string]typeInfo
-	reads        atomic.Int64
-	writes       atomic.Int64
+	// callerCache is the account of the last access key Caller asked
+	// STS about.
+	callerCache accountByKey
+	types       map[string]typeInfo
+	reads       atomic.Int64
+	writes      atomic.Int64
 	// get is the inventory scanner of reads by id, made on first use.
 	getMu sync.Mutex
 	get   map[string]*awsinv.Scanner
@@ -181,17 +184,59 @@ func (e *Executor) Types() []string {
 	return out
 }
 
-// Caller implements enforce.Executor with STS GetCallerIdentity.
+// Caller implements enforce.Executor with STS GetCallerIdentity. The
+// answer is kept per access key id: an access key belongs to one account
+// for its whole life, so asking STS again for the same key can only give
+// the same account. Credentials that rotate (an assumed role, SSO, a
+// refreshed profile) come with a new key and are asked about again.
 func (e *Executor) Caller(ctx context.Context) (string, error) {
 	cfg := e.cfg.Copy()
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
+	key := ""
+	if cfg.Credentials != nil {
+		creds, err := cfg.Credentials.Retrieve(ctx)
+		if err != nil {
+			return "", fmt.Errorf("aws credentials: %s", errorText(err))
+		}
+		key = creds.AccessKeyID
+	}
+	if acct, ok := e.callerCache.get(key); ok {
+		return acct, nil
+	}
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
 		return "", fmt.Errorf("sts GetCallerIdentity: %s", errorText(err))
 	}
-	return aws.ToString(out.Account), nil
+	acct := aws.ToString(out.Account)
+	e.callerCache.put(key, acct)
+	return acct, nil
+}
+
+// accountByKey remembers the account STS named for an access key id.
+type accountByKey struct {
+	mu      sync.Mutex
+	key     string
+	account string
+}
+
+func (c *accountByKey) get(key string) (string, bool) {
+	if key == "" {
+		return "", false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.account, c.key == key && c.account != ""
+}
+
+func (c *accountByKey) put(key, account string) {
+	if key == "" || account == "" {
+		return
+	}
+	c.mu.Lock()
+	c.key, c.account = key, account
+	c.mu.Unlock()
 }
 
 // Read implements enforce.Executor through plumb's inventory, so the
