@@ -375,28 +375,12 @@ func (s *Server) nsg(w http.ResponseWriter, r *http.Request, path string) {
 	s.mu.Unlock()
 	switch r.Method {
 	case http.MethodGet:
-		if g == nil {
-			notFound(w, "Microsoft.Network/networkSecurityGroups")
-			return
-		}
-		s.mu.Lock()
-		b := g.body()
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		s.getOne(w, "Microsoft.Network/networkSecurityGroups", g != nil, func() map[string]any { return g.body() })
 	case http.MethodPatch:
-		tags, ok := s.tagsOnly(w, r)
-		if !ok {
-			return
-		}
-		if g == nil {
-			notFound(w, "Microsoft.Network/networkSecurityGroups")
-			return
-		}
-		s.mu.Lock()
-		g.Tags = tags
-		b := g.body()
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		s.patchTags(w, r, "Microsoft.Network/networkSecurityGroups", g != nil, func(tags map[string]string) map[string]any {
+			g.Tags = tags
+			return g.body()
+		})
 	case http.MethodPut:
 		m, ok := s.body(w, r)
 		if !ok {
@@ -534,14 +518,7 @@ func (s *Server) nic(w http.ResponseWriter, r *http.Request, path string) {
 	s.mu.Unlock()
 	switch r.Method {
 	case http.MethodGet:
-		if n == nil {
-			notFound(w, "Microsoft.Network/networkInterfaces")
-			return
-		}
-		s.mu.Lock()
-		b := n.body()
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		s.getOne(w, "Microsoft.Network/networkInterfaces", n != nil, func() map[string]any { return n.body() })
 	case http.MethodPut:
 		// Network Interfaces - Create Or Update replaces the whole
 		// interface: location and ipConfigurations must come back.
@@ -615,31 +592,44 @@ func (s *Server) vm(w http.ResponseWriter, r *http.Request, path string) {
 	s.mu.Unlock()
 	switch r.Method {
 	case http.MethodGet:
-		if v == nil {
-			notFound(w, "Microsoft.Compute/virtualMachines")
-			return
-		}
-		s.mu.Lock()
-		b := v.body()
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		s.getOne(w, "Microsoft.Compute/virtualMachines", v != nil, func() map[string]any { return v.body() })
 	case http.MethodPatch:
-		tags, ok := s.tagsOnly(w, r)
-		if !ok {
-			return
-		}
-		if v == nil {
-			notFound(w, "Microsoft.Compute/virtualMachines")
-			return
-		}
-		s.mu.Lock()
-		v.Tags = tags
-		b := v.body()
-		s.mu.Unlock()
-		writeJSON(w, http.StatusOK, b)
+		s.patchTags(w, r, "Microsoft.Compute/virtualMachines", v != nil, func(tags map[string]string) map[string]any {
+			v.Tags = tags
+			return v.body()
+		})
 	default:
 		s.unexpected(w, r)
 	}
+}
+
+// getOne answers a GET of one object: its body, or ARM's not-found.
+func (s *Server) getOne(w http.ResponseWriter, typ string, exists bool, body func() map[string]any) {
+	if !exists {
+		notFound(w, typ)
+		return
+	}
+	s.mu.Lock()
+	b := body()
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, b)
+}
+
+// patchTags answers an Update Tags PATCH of one object: set replaces its
+// tags (under the server's lock) and returns its body.
+func (s *Server) patchTags(w http.ResponseWriter, r *http.Request, typ string, exists bool, set func(map[string]string) map[string]any) {
+	tags, ok := s.tagsOnly(w, r)
+	if !ok {
+		return
+	}
+	if !exists {
+		notFound(w, typ)
+		return
+	}
+	s.mu.Lock()
+	b := set(tags)
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, b)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
