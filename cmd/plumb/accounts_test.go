@@ -56,6 +56,8 @@ func orgState() string {
 // the account whose role is refused is a partial scan of that account
 // only (its queue not evaluated, never missing); an ignore rule naming
 // one account leaves another's resource reported.
+//
+// Without --state the environment's own states are scanned.
 func TestScanAccountsCommand(t *testing.T) {
 	m := testenv.StartMoto(t)
 	ctx := context.Background()
@@ -108,7 +110,7 @@ func TestScanAccountsCommand(t *testing.T) {
 	for _, a := range orgAccounts {
 		accounts = append(accounts, fmt.Sprintf(`      - {id: "%s", role_arn: "arn:aws:iam::%s:role/plumb-read", external_id: plumb-ext}`, a, a))
 	}
-	cfgPath := writeFile(t, dir, "plumb.yaml", "environments:\n  - name: org\n    regions: [us-east-1]\n    accounts:\n"+strings.Join(accounts, "\n")+"\n")
+	cfgPath := writeFile(t, dir, "plumb.yaml", "environments:\n  - name: org\n    regions: [us-east-1]\n    states: [org.tfstate]\n    accounts:\n"+strings.Join(accounts, "\n")+"\n")
 	// Unmanaged extra buckets are ignored in a and c only.
 	ignorePath := writeFile(t, dir, "ignore", "111111111111:aws_s3_bucket.extra-*\n333333333333:aws_s3_bucket.extra-*\n")
 	args := []string{"scan", "--config", cfgPath, "--env", "org", "--state", statePath, "--ignore", ignorePath,
@@ -121,6 +123,9 @@ func TestScanAccountsCommand(t *testing.T) {
 	}{
 		{"partial is an error", args, exitError},
 		{"allow partial", append(slices.Clone(args), "--allow-partial"), exitFindings},
+		// No --state: the environment's own states (org.tfstate, relative
+		// to plumb.yaml), as plumb serve's scheduled scan reads them.
+		{"the environment's states", append(slices.DeleteFunc(slices.Clone(args), func(a string) bool { return a == "--state" || a == statePath }), "--allow-partial"), exitFindings},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -159,5 +164,21 @@ func TestScanAccountsCommand(t *testing.T) {
 				t.Errorf("summary = %+v", s)
 			}
 		})
+	}
+}
+
+// TestScanUnknownEnvironment: with --config and no desired state on the
+// command line, an --env the config does not have is a usage error naming
+// the environments it has; nothing is scanned.
+func TestScanUnknownEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := writeFile(t, dir, "plumb.yaml", "environments:\n  - name: prod\n    states: [prod.tfstate]\n  - name: test\n    states: [test.tfstate]\n")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"scan", "--config", cfgPath, "--env", "staging"}, &stdout, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "--env staging: no such environment in "+cfgPath+" (it has prod, test)") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	if stdout.Len() != 0 {
+		t.Errorf("stdout %q", stdout.String())
 	}
 }

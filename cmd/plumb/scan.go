@@ -96,7 +96,10 @@ endpoint, missing or refused credentials stop it within seconds with one
 message. Connection failures are retried 3 times, throttling up to 8;
 --timeout bounds the whole scan, which then reports what it read.
 
-With --config plumb.yaml, the environment named by --env may list
+With --config plumb.yaml and no --state, --terraform-dir, --plan or
+--whatif, the environment named by --env is scanned as plumb serve's
+scheduled scan reads it: its states, regions, azure_subscriptions and
+cloud (flags given still win). The environment may also list
 accounts with a role_arn, or an organization to discover: the scan then
 reads every account through STS AssumeRole from the account of plumb's
 own credentials (see docs/accounts.md), in the environment's regions
@@ -254,9 +257,19 @@ func runScan(cmd *cobra.Command, f scanFlags, stdout, stderr io.Writer) error {
 		Timeout:         f.timeout,
 	}
 	if notifyCfg != nil {
+		env, ok := notifyCfg.Environment(f.env)
+		noDesired := len(f.states)+len(f.tfDirs)+len(f.plans)+len(f.whatifs) == 0
+		if !ok && noDesired {
+			return usageErr(fmt.Errorf("--env %s: no such environment in %s (it has %s); name one, or pass --state", f.env, f.configPath, strings.Join(envNamesOf(notifyCfg), ", ")))
+		}
+		if ok && noDesired {
+			// No desired state on the command line: the environment's
+			// own, as its scheduled scan in plumb serve reads it.
+			useEnvironment(&opts, env)
+		}
 		// The environment's accounts (role_arn, organization) make the
 		// scan read every account, as plumb serve's scheduled scan does.
-		if env, ok := notifyCfg.Environment(f.env); ok {
+		if ok {
 			if opts.Accounts = scan.AccountsOf(env); opts.Accounts != nil && len(opts.Regions) == 0 {
 				opts.Regions = env.Regions
 			}
@@ -326,4 +339,31 @@ func notifyScan(ctx context.Context, cfg *config.Config, f scanFlags, out *scan.
 	}
 	fmt.Fprintln(stderr)
 	return nil
+}
+
+// useEnvironment fills what the command line left out from a configured
+// environment: its states, regions, Azure subscriptions and cloud.
+func useEnvironment(opts *scan.Options, env config.Environment) {
+	opts.States = env.States
+	if len(opts.Regions) == 0 {
+		opts.Regions = env.Regions
+	}
+	if len(opts.AzureSubscriptions) == 0 {
+		opts.AzureSubscriptions = env.AzureSubscriptions
+	}
+	if len(opts.Clouds) == 0 && env.Cloud != "" {
+		opts.Clouds = []string{env.Cloud}
+	}
+}
+
+// envNamesOf lists a configuration's environments, for errors.
+func envNamesOf(cfg *config.Config) []string {
+	names := make([]string, len(cfg.Environments))
+	for i, e := range cfg.Environments {
+		names[i] = e.Name
+	}
+	if len(names) == 0 {
+		return []string{"none"}
+	}
+	return names
 }
