@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/url"
 	"os"
 
@@ -14,8 +13,6 @@ import (
 
 	"plumb/internal/config"
 	"plumb/internal/enforce"
-	"plumb/internal/findings"
-	"plumb/internal/queue"
 )
 
 // newDecideCmd is plumb enforce approve and plumb enforce reject.
@@ -87,20 +84,11 @@ func decideLocal(ctx context.Context, f *enforceFlags, req enforce.DecideRequest
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(f.dataDir); err != nil {
-		return nil, fmt.Errorf("--data-dir %s: %w (run plumb enforce there first, or pass --server)", f.dataDir, err)
-	}
-	q, err := queue.Open(ctx, queue.Options{DataDir: f.dataDir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", f.dataDir, err)
-	}
-	defer q.Close()
-	if _, err := findings.NewStore(ctx, q.DB(), q.Dialect()); err != nil {
-		return nil, err
-	}
-	s, err := enforce.NewStore(ctx, q.DB(), q.Dialect())
-	if err != nil {
-		return nil, err
-	}
-	return (&enforce.Approvals{Config: cfg, Actions: s}).Decide(ctx, req)
+	var out *enforce.Decided
+	err = withLocalActions(ctx, f.dataDir, "plumb enforce", func(s *enforce.Store) error {
+		var derr error
+		out, derr = (&enforce.Approvals{Config: cfg, Actions: s}).Decide(ctx, req)
+		return derr
+	})
+	return out, err
 }

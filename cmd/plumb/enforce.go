@@ -16,9 +16,7 @@ import (
 
 	"plumb/internal/config"
 	"plumb/internal/enforce"
-	"plumb/internal/findings"
 	"plumb/internal/model"
-	"plumb/internal/queue"
 	"plumb/internal/server"
 )
 
@@ -421,26 +419,16 @@ succeeded, failed, released), the guard that stopped it or the result.
 }
 
 func localLog(ctx context.Context, f *enforceFlags, state string, limit int) ([]*enforce.Action, error) {
-	if _, err := os.Stat(f.dataDir); err != nil {
-		return nil, fmt.Errorf("--data-dir %s: %w (run plumb enforce --apply there first, or pass --server)", f.dataDir, err)
-	}
-	q, err := queue.Open(ctx, queue.Options{DataDir: f.dataDir, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		return nil, fmt.Errorf("open store in %s: %w", f.dataDir, err)
-	}
-	defer q.Close()
-	if _, err := findings.NewStore(ctx, q.DB(), q.Dialect()); err != nil {
-		return nil, err
-	}
-	s, err := enforce.NewStore(ctx, q.DB(), q.Dialect())
-	if err != nil {
-		return nil, err
-	}
-	page, err := s.List(ctx, enforce.Query{Environment: f.env, Fingerprint: f.finding, State: enforce.State(state), Limit: limit})
-	if err != nil {
-		return nil, err
-	}
-	return page.Actions, nil
+	var actions []*enforce.Action
+	err := withLocalActions(ctx, f.dataDir, "plumb enforce --apply", func(s *enforce.Store) error {
+		page, err := s.List(ctx, enforce.Query{Environment: f.env, Fingerprint: f.finding, State: enforce.State(state), Limit: limit})
+		if err != nil {
+			return err
+		}
+		actions = page.Actions
+		return nil
+	})
+	return actions, err
 }
 
 func remoteLog(cmd *cobra.Command, f *enforceFlags, state string, limit int) ([]*enforce.Action, error) {
