@@ -42,8 +42,8 @@ type accountState struct {
 	mu    sync.Mutex
 	roles map[string]AccountRole
 	cache *awsinv.RoleCache
-	// selves are the identities plumb acts as, by account ("" is plumb's
-	// own credentials).
+	// selves are the identities plumb acts as through the accounts'
+	// roles, by account.
 	selves map[string]*self
 }
 
@@ -61,13 +61,7 @@ func (e *Executor) SetAccountRoles(roles []AccountRole) {
 }
 
 // ownAccount is the account of plumb's own credentials.
-func (e *Executor) ownAccount(ctx context.Context) (string, error) {
-	me, err := e.identityIn(ctx, "")
-	if err != nil {
-		return "", err
-	}
-	return accountOfARN(me.arn), nil
-}
+func (e *Executor) ownAccount(ctx context.Context) (string, error) { return e.Caller(ctx) }
 
 // roleFor returns the role plumb acts through in account, or ok false
 // when it acts there with its own credentials. An account that is
@@ -161,49 +155,37 @@ func (e *Executor) ActsIn(ctx context.Context, account string) error {
 	return nil
 }
 
-// identityIn asks STS who plumb is in account ("": with its own
-// credentials); a success is kept for the executor's lifetime.
+// identityIn is who plumb acts as in account: its own credentials' principal
+// ("" or its own account; see ownSelf), or the session of the account's
+// role, asked of STS once and kept for the executor's lifetime.
 func (e *Executor) identityIn(ctx context.Context, account string) (self, error) {
-	key := account
-	if key != "" {
-		// Own credentials need no role: the same identity as "".
-		own, err := e.identityIn(ctx, "")
-		if err != nil {
-			return self{}, err
-		}
-		if accountOfARN(own.arn) == account {
-			return own, nil
-		}
+	own, err := e.ownSelf(ctx)
+	if err != nil || account == "" || accountOfARN(own.arn) == account {
+		return own, err
 	}
 	e.acct.mu.Lock()
-	if s, ok := e.acct.selves[key]; ok {
+	if s, ok := e.acct.selves[account]; ok {
 		e.acct.mu.Unlock()
 		return *s, nil
 	}
 	e.acct.mu.Unlock()
-	cfg := e.cfg.Copy()
-	if key != "" {
-		var err error
-		if cfg, err = e.configIn(ctx, key); err != nil {
-			return self{}, err
-		}
+	cfg, err := e.configIn(ctx, account)
+	if err != nil {
+		return self{}, err
 	}
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
 	}
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		if key != "" {
-			return self{}, fmt.Errorf("act in account %s: %s", key, errorText(err))
-		}
-		return self{}, fmt.Errorf("sts GetCallerIdentity: %s", errorText(err))
+		return self{}, fmt.Errorf("act in account %s: %s", account, errorText(err))
 	}
 	s := parseSelf(aws.ToString(out.Arn))
 	e.acct.mu.Lock()
 	if e.acct.selves == nil {
 		e.acct.selves = map[string]*self{}
 	}
-	e.acct.selves[key] = &s
+	e.acct.selves[account] = &s
 	e.acct.mu.Unlock()
 	return s, nil
 }

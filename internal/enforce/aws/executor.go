@@ -70,9 +70,9 @@ type Executor struct {
 	deleters     map[string]deleter
 	quarantiners map[string]quarantiner
 	acct         accountState
-	// callerCache is the account of the last access key Caller asked
+	// callerCache is the principal of the last access key ownSelf asked
 	// STS about.
-	callerCache accountByKey
+	callerCache selfByKey
 	types       map[string]typeInfo
 	reads       atomic.Int64
 	writes      atomic.Int64
@@ -184,12 +184,20 @@ func (e *Executor) Types() []string {
 	return out
 }
 
-// Caller implements enforce.Executor with STS GetCallerIdentity. The
-// answer is kept per access key id: an access key belongs to one account
-// for its whole life, so asking STS again for the same key can only give
-// the same account. Credentials that rotate (an assumed role, SSO, a
-// refreshed profile) come with a new key and are asked about again.
+// Caller implements enforce.Executor: the account of plumb's own
+// credentials (see ownSelf).
 func (e *Executor) Caller(ctx context.Context) (string, error) {
+	me, err := e.ownSelf(ctx)
+	if err != nil {
+		return "", err
+	}
+	return accountOfARN(me.arn), nil
+}
+
+// ownSelf asks STS who plumb's own credentials are, once per access key
+// id: a key belongs to one principal for life, and credentials that
+// rotate come with a new key, which is asked about again.
+func (e *Executor) ownSelf(ctx context.Context) (self, error) {
 	cfg := e.cfg.Copy()
 	if cfg.Region == "" {
 		cfg.Region = "us-east-1"
@@ -198,44 +206,44 @@ func (e *Executor) Caller(ctx context.Context) (string, error) {
 	if cfg.Credentials != nil {
 		creds, err := cfg.Credentials.Retrieve(ctx)
 		if err != nil {
-			return "", fmt.Errorf("aws credentials: %s", errorText(err))
+			return self{}, fmt.Errorf("aws credentials: %s", errorText(err))
 		}
 		key = creds.AccessKeyID
 	}
-	if acct, ok := e.callerCache.get(key); ok {
-		return acct, nil
+	if me, ok := e.callerCache.get(key); ok {
+		return me, nil
 	}
 	out, err := sts.NewFromConfig(cfg).GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 	if err != nil {
-		return "", fmt.Errorf("sts GetCallerIdentity: %s", errorText(err))
+		return self{}, fmt.Errorf("sts GetCallerIdentity: %s", errorText(err))
 	}
-	acct := aws.ToString(out.Account)
-	e.callerCache.put(key, acct)
-	return acct, nil
+	me := parseSelf(aws.ToString(out.Arn))
+	e.callerCache.put(key, me)
+	return me, nil
 }
 
-// accountByKey remembers the account STS named for an access key id.
-type accountByKey struct {
-	mu      sync.Mutex
-	key     string
-	account string
+// selfByKey remembers the principal STS named for an access key id.
+type selfByKey struct {
+	mu  sync.Mutex
+	key string
+	me  self
 }
 
-func (c *accountByKey) get(key string) (string, bool) {
+func (c *selfByKey) get(key string) (self, bool) {
 	if key == "" {
-		return "", false
+		return self{}, false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.account, c.key == key && c.account != ""
+	return c.me, c.key == key && c.me.arn != ""
 }
 
-func (c *accountByKey) put(key, account string) {
-	if key == "" || account == "" {
+func (c *selfByKey) put(key string, me self) {
+	if key == "" || me.arn == "" {
 		return
 	}
 	c.mu.Lock()
-	c.key, c.account = key, account
+	c.key, c.me = key, me
 	c.mu.Unlock()
 }
 
